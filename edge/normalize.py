@@ -1,0 +1,42 @@
+"""MNIST-style normalisation of one digit, shared by training and the edge."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .contract import DIGIT_BOX, IMAGE_SIZE
+
+
+def normalize_digit(ink: np.ndarray) -> np.ndarray:
+    """Turn an ink image (bright ink on black, any size) into the model's 28x28 input.
+
+    As MNIST was made: the ink's bounding box is scaled, aspect kept, to fit a 20x20 box,
+    then placed in 28x28 so that its centre of mass is at the centre. Returns float32
+    in [0, 1]; an image without ink gives all zeros.
+    """
+    ink = np.asarray(ink, dtype=np.float32)
+    if ink.ndim != 2:
+        raise ValueError(f"expected a 2-D ink image, got shape {ink.shape}")
+    if ink.size and ink.max() > 1.0:
+        ink = ink / 255.0
+    ys, xs = np.nonzero(ink > 0)
+    out = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    if len(xs) == 0:
+        return out
+    crop = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    h, w = crop.shape
+    scale = DIGIT_BOX / max(h, w)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    # INTER_AREA anti-aliases when shrinking, as MNIST's own resampling did.
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    small = cv2.resize(crop, (new_w, new_h), interpolation=interpolation)
+    total = small.sum()
+    if total <= 0:
+        return out
+    cy = (small.sum(axis=1) * np.arange(new_h)).sum() / total
+    cx = (small.sum(axis=0) * np.arange(new_w)).sum() / total
+    centre = (IMAGE_SIZE - 1) / 2
+    shift = np.float32([[1, 0, centre - cx], [0, 1, centre - cy]])
+    out = cv2.warpAffine(small, shift, (IMAGE_SIZE, IMAGE_SIZE), flags=cv2.INTER_LINEAR, borderValue=0)
+    return np.clip(out, 0.0, 1.0)

@@ -1,0 +1,1 @@
+"""digits.train: train MNIST digit classifiers in PyTorch (workstation / GPU side)."""

@@ -1,0 +1,85 @@
+"""digits-train: parse flags into a TrainConfig, call fit, report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from digits.edge.errors import InputError
+
+from .loop import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
+from .models import ARCHITECTURES
+
+DEFAULTS = TrainConfig()
+RUN_FLAGS = ("arch", "epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "label_smoothing",
+             "augment", "seed", "device", "amp", "data", "out", "limit_train", "limit_test")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--arch", type=click.Choice(list(ARCHITECTURES)), default=DEFAULTS.arch, show_default=True,
+              help="Architecture from the model zoo: mlp (784-256-10), deep-mlp (784-400-200-100-10), mlp4 "
+                   "(784-256-128-64-10), simple-cnn, lenet5, digitnet (ours, ~2 M multiply-adds).")
+@click.option("--epochs", type=click.IntRange(min=1), default=DEFAULTS.epochs, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULTS.batch_size, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=DEFAULTS.lr, show_default=True,
+              help="Learning rate (the peak rate for onecycle).")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=DEFAULTS.optimizer, show_default=True)
+@click.option("--schedule", type=click.Choice(SCHEDULES), default=DEFAULTS.schedule, show_default=True,
+              help="Learning-rate schedule, stepped every batch.")
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=DEFAULTS.weight_decay, show_default=True)
+@click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=DEFAULTS.label_smoothing, show_default=True)
+@click.option("--augment/--no-augment", default=None,
+              help="Random affine, stroke thickness and blur on each batch, on the device. Default: on for the "
+                   "CNNs (it is what lets them read real photos), off for the MLPs; --no-augment is the classic setup.")
+@click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True,
+              help="Same seed on the same device gives the same result.")
+@click.option("--device", type=click.Choice(DEVICES), default=DEFAULTS.device, show_default=True)
+@click.option("--amp/--no-amp", default=None, help="bfloat16 mixed precision. Default: on for CUDA, off elsewhere.")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="MNIST root (downloaded there when absent) or an ImageFolder tree with train/<digit>/*.png and "
+                   "test/<digit>/*.png. Default: $DIGITS_DATA, else ~/.cache/digits/mnist.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run folder for best.pth, last.pth, metrics.json and the PNGs. Default: artifacts/runs/<arch>-<time>.")
+@click.option("--resume", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Continue the run saved in this checkpoint exactly (its settings, optimizer, schedule, RNG, epoch).")
+@click.option("--limit-train", type=click.IntRange(min=1), default=None, help="Use only the first N training images.")
+@click.option("--limit-test", type=click.IntRange(min=1), default=None, help="Use only the first N test images.")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar per epoch.")
+@click.pass_context
+def main(ctx: click.Context, resume: Path | None, progress: bool, **flags) -> None:
+    """Train a digit classifier on MNIST and save self-describing checkpoints.
+
+    Prints one line per epoch (loss, train and test accuracy, time); the run folder gets
+    best.pth and last.pth (written atomically; Ctrl-C saves last.pth), metrics.json,
+    curves.png, confusion.png and misclassified.png.
+
+    \b
+    Examples:
+      digits-train --arch lenet5 --epochs 4
+      digits-train --arch digitnet --data ../shared/data/mnist --out artifacts/runs/best
+      digits-train --resume artifacts/runs/best/last.pth
+    """
+    from .checkpoint import CheckpointError
+    from .data import DataError
+    from .loop import fit
+
+    if resume is not None:
+        given = [f"--{name.replace('_', '-')}" for name in RUN_FLAGS
+                 if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+        if given:
+            raise InputError(f"--resume continues the saved run with its own settings; drop {', '.join(given)}")
+    config = TrainConfig(progress=progress, **{k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()})
+    try:
+        result = fit(config, resume=resume, log=click.echo)
+    except (CheckpointError, DataError, ValueError) as exc:
+        raise InputError(str(exc)) from None
+    if result.interrupted:
+        ctx.exit(130)
+    best = max(result.history, key=lambda h: h.test_accuracy)
+    click.echo(f"done: best test accuracy {100 * best.test_accuracy:.2f}% (epoch {best.epoch}); "
+               f"{sum(h.seconds for h in result.history):.1f}s training; run folder {result.run_dir}")
+
+
+if __name__ == "__main__":
+    main()

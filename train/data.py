@@ -1,0 +1,159 @@
+"""Data: MNIST or an ImageFolder tree, held in memory as uint8 tensors on the training
+device, batched by index and augmented a whole batch at a time on that device."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from digits.edge.contract import CLASSES
+from digits.edge.normalize import normalize_digit
+
+DATA_ENV = "DIGITS_DATA"
+DEFAULT_DATA_ROOT = Path.home() / ".cache" / "digits" / "mnist"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
+
+
+class DataError(Exception):
+    """The data could not be found or read; the message is one line for the user."""
+
+
+@dataclass
+class Split:
+    images: torch.Tensor  # uint8 [N, 28, 28], white ink on black
+    labels: torch.Tensor  # int64 [N]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def to(self, device: torch.device) -> "Split":
+        return Split(self.images.to(device), self.labels.to(device))
+
+    def head(self, n: int | None) -> "Split":
+        return self if n is None else Split(self.images[:n], self.labels[:n])
+
+
+def resolve_data_root(data: str | os.PathLike | None) -> Path:
+    """--data, else $DIGITS_DATA, else a per-user cache where MNIST is downloaded."""
+    if data:
+        return Path(data)
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV])
+    return DEFAULT_DATA_ROOT
+
+
+def is_image_folder(root: Path) -> bool:
+    return (root / "train").is_dir() and (root / "test").is_dir()
+
+
+def load_data(root: Path) -> tuple[Split, Split]:
+    """(train, test) from an ImageFolder tree if `root` holds one, else MNIST under `root`."""
+    return load_image_folder(root) if is_image_folder(root) else load_mnist(root)
+
+
+def load_mnist(root: Path) -> tuple[Split, Split]:
+    """torchvision's MNIST: finds the files under `root`, downloads them when absent."""
+    from torchvision.datasets import MNIST
+
+    try:
+        splits = [MNIST(root=str(root), train=train, download=True) for train in (True, False)]
+    except Exception as exc:  # torchvision raises several types for network and file faults
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"cannot load MNIST under {root}: {reason}") from None
+    return tuple(Split(s.data.clone(), s.targets.clone().long()) for s in splits)  # type: ignore[return-value]
+
+
+def load_image_folder(root: Path) -> tuple[Split, Split]:
+    """DIR/train/<digit>/*.png and DIR/test/<digit>/*.png, as the classic tutorials lay it out.
+
+    Each image is brought to the model contract by the edge's own normalisation: grey,
+    white ink on black (dark-on-light images are inverted), fitted and centred in 28x28.
+    """
+    return _read_split(root / "train"), _read_split(root / "test")
+
+
+def _read_split(folder: Path) -> Split:
+    images, labels = [], []
+    for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        if not class_dir.name.isdigit() or int(class_dir.name) not in CLASSES:
+            raise DataError(f"{class_dir}: class folders must be named 0-9")
+        for path in sorted(class_dir.iterdir()):
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+            if grey is None:
+                raise DataError(f"{path}: not a readable image")
+            if grey.mean() > 127:  # mostly light: dark ink on paper
+                grey = 255 - grey
+            images.append(np.round(normalize_digit(grey) * 255).astype(np.uint8))
+            labels.append(int(class_dir.name))
+    if not images:
+        raise DataError(f"{folder}: no images in class folders 0-9")
+    return Split(torch.from_numpy(np.stack(images)), torch.tensor(labels, dtype=torch.long))
+
+
+def batch_indices(n: int, batch_size: int, generator: torch.Generator | None, device: torch.device) -> Iterator[torch.Tensor]:
+    """Index batches over n items, shuffled when a generator is given; the last may be short."""
+    if generator is None:
+        order = torch.arange(n, device=device)
+    else:
+        order = torch.randperm(n, generator=generator, device=generator.device).to(device)
+    yield from order.split(batch_size)
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [B, 28, 28] -> float [B, 1, 28, 28] in [0, 1], the model contract's input."""
+    return images.unsqueeze(1).float().div_(255.0)
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Random distortions of whole batches that teach an MNIST model to read real photos."""
+
+    rotate_deg: float = 12.0
+    scale: float = 0.15
+    shift: float = 0.12  # fraction of the image size
+    shear_deg: float = 10.0
+    thickness_p: float = 0.3  # chance of thinning or thickening the strokes
+    blur_p: float = 0.2
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        b, dev = x.shape[0], x.device
+
+        def uniform(lo: float, hi: float) -> torch.Tensor:
+            return torch.rand(b, generator=generator, device=generator.device).to(dev) * (hi - lo) + lo
+
+        angle = uniform(-1, 1) * math.radians(self.rotate_deg)
+        shear = uniform(-1, 1) * math.radians(self.shear_deg)
+        scale = 1 + uniform(-1, 1) * self.scale
+        tx, ty = uniform(-1, 1) * self.shift * 2, uniform(-1, 1) * self.shift * 2
+        cos, sin, tan = torch.cos(angle), torch.sin(angle), torch.tan(shear)
+        # theta maps output to input coordinates: rotation @ shear, divided by the scale.
+        theta = torch.stack(
+            [torch.stack([cos, cos * tan - sin, tx], 1), torch.stack([sin, sin * tan + cos, ty], 1)], 1
+        ) / scale.view(b, 1, 1)
+        theta[:, :, 2] *= scale.view(b, 1)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+        pick = uniform(0, 1)
+        thicker = F.max_pool2d(x, 3, stride=1, padding=1)
+        thinner = -F.max_pool2d(-x, 2, stride=1, padding=0)
+        thinner = F.pad(thinner, (0, 1, 0, 1))
+        x = torch.where((pick < self.thickness_p / 2).view(b, 1, 1, 1), thicker, x)
+        x = torch.where(((pick >= self.thickness_p / 2) & (pick < self.thickness_p)).view(b, 1, 1, 1), thinner, x)
+
+        kernel = torch.tensor([0.25, 0.5, 0.25], device=dev)
+        kernel = (kernel[:, None] * kernel[None, :]).view(1, 1, 3, 3).to(x.dtype)
+        blurred = F.conv2d(x, kernel, padding=1)
+        x = torch.where((uniform(0, 1) < self.blur_p).view(b, 1, 1, 1), blurred, x)
+        return x.clamp_(0, 1)
+

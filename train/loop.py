@@ -1,0 +1,324 @@
+"""The training loop: small step functions, and `fit` that wires them for one run."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from digits.edge import __version__ as toolkit_version
+from digits.edge.contract import CLASSES
+
+from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
+from .data import Augmentation, Split, batch_indices, load_data, resolve_data_root, to_float
+from .models import ARCHITECTURES, build_model, count_multiply_adds, model_config, standardize
+
+OPTIMIZERS = ("adamw", "adam", "sgd")
+SCHEDULES = ("onecycle", "cosine", "constant")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of one training run; saved inside each checkpoint."""
+
+    arch: str = "digitnet"
+    epochs: int = 15
+    batch_size: int = 128
+    lr: float = 3e-3
+    optimizer: str = "adamw"
+    schedule: str = "onecycle"
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.0
+    augment: bool | None = None  # None: the architecture's default (on for the CNNs)
+    seed: int = 0
+    device: str = "auto"
+    amp: bool | None = None  # None: bfloat16 autocast on CUDA, off elsewhere
+    data: str | None = None
+    out: str | None = None  # the run folder; default artifacts/runs/<arch>-<time>
+    limit_train: int | None = None
+    limit_test: int | None = None
+    progress: bool = True
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+@dataclass
+class EpochStats:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    test_loss: float
+    test_accuracy: float
+    seconds: float
+    samples_per_second: float
+    lr: float
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    history: list[EpochStats] = field(default_factory=list)
+    interrupted: bool = False
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA GPU is available to this torch")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("--device mps: Apple MPS is not available here")
+    return torch.device(name)
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}")
+
+
+def make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int):
+    total = config.epochs * steps_per_epoch
+    if config.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total, pct_start=0.25)
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+    if config.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    raise ValueError(f"unknown schedule {config.schedule!r}")
+
+
+def train_one_epoch(
+    model: nn.Module,
+    data: Split,
+    optimizer: torch.optim.Optimizer,
+    scheduler,
+    *,
+    batch_size: int,
+    generator: torch.Generator,
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None,
+    amp_dtype: torch.dtype | None,
+    label_smoothing: float = 0.0,
+    progress: Callable | None = None,
+) -> tuple[float, float]:
+    """One pass over `data` in shuffled batches; returns (mean loss, accuracy)."""
+    model.train()
+    device = data.images.device
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    batches = batch_indices(len(data), batch_size, generator, device)
+    if progress is not None:
+        batches = progress(batches, total=math.ceil(len(data) / batch_size))
+    for idx in batches:
+        x, y = to_float(data.images[idx]), data.labels[idx]
+        if augment is not None:
+            x = augment(x, generator)
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            logits = model(standardize(x))
+            loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        loss_sum += loss.detach() * len(y)
+        correct += (logits.argmax(1) == y).sum()
+    return loss_sum.item() / len(data), correct.item() / len(data)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Logits for uint8 images [N, 28, 28]."""
+    model.eval()
+    return torch.cat([model(standardize(to_float(chunk))).float() for chunk in images.split(batch_size)])
+
+
+def evaluate(model: nn.Module, data: Split) -> tuple[float, float, torch.Tensor]:
+    """(mean loss, accuracy, predicted labels) on `data`."""
+    logits = predict(model, data.images)
+    loss = F.cross_entropy(logits, data.labels).item()
+    predicted = logits.argmax(1)
+    return loss, (predicted == data.labels).float().mean().item(), predicted
+
+
+def versions() -> dict[str, str]:
+    import torchvision
+
+    return {
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "python": platform.python_version(),
+        "digits": toolkit_version,
+    }
+
+
+def default_run_dir(arch: str) -> Path:
+    return Path("artifacts") / "runs" / f"{arch}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def _rng_state(generator: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
+    state = {"generator": generator.get_state(), "torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _restore_rng(state: dict[str, torch.Tensor], generator: torch.Generator, device: torch.device) -> None:
+    generator.set_state(state["generator"].cpu())
+    torch.set_rng_state(state["torch"].cpu())
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"].cpu(), device)
+
+
+def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str], None] = print) -> RunResult:
+    """Train one model as `config` says (or continue the run saved in `resume`)."""
+    checkpoint = load_checkpoint(resume) if resume else None
+    if checkpoint is not None:
+        config = TrainConfig.from_dict(checkpoint["train_config"])
+        if checkpoint.get("epoch", 0) >= config.epochs:
+            raise CheckpointError(f"{resume}: the run already finished all {config.epochs} epochs")
+    if config.arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {config.arch!r}")
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(config.seed)
+
+    root = resolve_data_root(config.data)
+    train_split, test_split = load_data(root)
+    train_split = train_split.head(config.limit_train).to(device)
+    test_split = test_split.head(config.limit_test).to(device)
+
+    model = (model_from_checkpoint(checkpoint) if checkpoint is not None else build_model(config.arch)).to(device)
+    augment_on = model.default_augment if config.augment is None else config.augment
+    augment = Augmentation() if augment_on else None
+    amp_on = device.type == "cuda" if config.amp is None else config.amp
+    amp_dtype = torch.bfloat16 if amp_on else None
+    optimizer = make_optimizer(model, config)
+    steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
+    scheduler = make_schedule(optimizer, config, steps_per_epoch)
+
+    run_dir = Path(config.out) if config.out else default_run_dir(config.arch)
+    config.out = str(run_dir)
+    history: list[EpochStats] = []
+    start_epoch = 0
+    best_accuracy = -1.0
+    if checkpoint is not None:
+        run_dir = Path(resume).parent
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        _restore_rng(checkpoint["rng"], generator, device)
+        start_epoch = checkpoint["epoch"]
+        history = [EpochStats(**h) for h in checkpoint.get("history", [])]
+        best_accuracy = max((h.test_accuracy for h in history), default=-1.0)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    macs = count_multiply_adds(model)
+    log(
+        f"{config.arch}: {sum(p.numel() for p in model.parameters()):,} parameters, {macs:,} multiply-adds/digit | "
+        f"device {device}{' bf16' if amp_dtype else ''} | augment {'on' if augment else 'off'} | "
+        f"{len(train_split):,} train / {len(test_split):,} test from {root} | run {run_dir}"
+    )
+
+    def payload(epoch: int) -> dict[str, Any]:
+        return copy.deepcopy({
+            "arch": config.arch,
+            "model_config": model_config(model),
+            "state_dict": model.state_dict(),
+            "train_config": asdict(config),
+            "classes": list(CLASSES),
+            "epoch": epoch,
+            "metrics": asdict(history[-1]) if history else {},
+            "history": [asdict(h) for h in history],
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": _rng_state(generator, device),
+            "versions": versions(),
+            "multiply_adds": macs,
+        })
+
+    progress = None
+    if config.progress:
+        from tqdm import tqdm
+
+        def progress(it, total):
+            return tqdm(it, total=total, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, unit="batch", file=sys.stderr)
+
+    result = RunResult(run_dir=run_dir, history=history)
+    last_complete = payload(start_epoch)  # what Ctrl-C saves: the last finished epoch, so resume stays exact
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            started = time.perf_counter()
+            train_loss, train_acc = train_one_epoch(
+                model, train_split, optimizer, scheduler, batch_size=config.batch_size, generator=generator,
+                augment=augment, amp_dtype=amp_dtype, label_smoothing=config.label_smoothing, progress=progress,
+            )
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            seconds = time.perf_counter() - started
+            test_loss, test_acc, _ = evaluate(model, test_split)
+            stats = EpochStats(epoch + 1, train_loss, train_acc, test_loss, test_acc, seconds,
+                               len(train_split) / seconds, optimizer.param_groups[0]["lr"])
+            history.append(stats)
+            log(
+                f"epoch {stats.epoch:>3}/{config.epochs}  loss {train_loss:.4f}  train {100 * train_acc:6.2f}%  "
+                f"test {100 * test_acc:6.2f}%  test loss {test_loss:.4f}  {seconds:6.1f}s  {stats.samples_per_second:,.0f} samples/s"
+            )
+            last_complete = payload(epoch + 1)
+            save_checkpoint(run_dir / "last.pth", last_complete)
+            if test_acc > best_accuracy:
+                best_accuracy = test_acc
+                save_checkpoint(run_dir / "best.pth", last_complete)
+    except KeyboardInterrupt:
+        save_checkpoint(run_dir / "last.pth", last_complete)
+        log(f"interrupted: saved {run_dir / 'last.pth'} at epoch {last_complete['epoch']}; continue with --resume {run_dir / 'last.pth'}")
+        result.interrupted = True
+        return result
+
+    _, _, predicted = evaluate(model, test_split)
+    write_run_report(run_dir, config, history, test_split, predicted.cpu(), macs, device)
+    return result
+
+
+def write_run_report(run_dir: Path, config: TrainConfig, history: list[EpochStats], test: Split,
+                     predicted: torch.Tensor, macs: int, device: torch.device) -> None:
+    from .report import plot_confusion, plot_curves, plot_misclassified
+
+    labels = test.labels.cpu()
+    metrics = {
+        "arch": config.arch,
+        "final_test_accuracy": history[-1].test_accuracy,
+        "best_test_accuracy": max(h.test_accuracy for h in history),
+        "train_seconds": sum(h.seconds for h in history),
+        "multiply_adds": macs,
+        "device": str(device),
+        "config": asdict(config),
+        "history": [asdict(h) for h in history],
+        "versions": versions(),
+    }
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    plot_curves(history, run_dir / "curves.png")
+    plot_confusion(labels, predicted, run_dir / "confusion.png")
+    plot_misclassified(test.images.cpu(), labels, predicted, run_dir / "misclassified.png")

@@ -1,0 +1,174 @@
+"""The model zoo. A new architecture is one class decorated with @register.
+
+Every model takes the contract's input already normalised ((x - mean) / std, done by the
+training loop or inside the exported graph) and returns logits [N, 10].
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from digits.edge.contract import CLASSES, IMAGE_SIZE, MNIST_MEAN, MNIST_STD
+
+NUM_CLASSES = len(CLASSES)
+ARCHITECTURES: dict[str, type[nn.Module]] = {}
+
+
+def register(name: str, *, augment: bool) -> Callable[[type[nn.Module]], type[nn.Module]]:
+    """Add a model class to the registry; `augment` is its default for training."""
+
+    def decorate(cls: type[nn.Module]) -> type[nn.Module]:
+        if name in ARCHITECTURES:
+            raise ValueError(f"architecture {name!r} registered twice")
+        cls.arch_name = name
+        cls.default_augment = augment
+        ARCHITECTURES[name] = cls
+        return cls
+
+    return decorate
+
+
+def build_model(arch: str, **config) -> nn.Module:
+    if arch not in ARCHITECTURES:
+        raise KeyError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[arch](**config)
+
+
+def _mlp(sizes: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Flatten()]
+    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:  # the last layer gives logits: no ReLU, no softmax
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+@register("mlp", augment=False)
+class MLP(nn.Module):
+    """784-256-10, the first network of most tutorials."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = _mlp([IMAGE_SIZE * IMAGE_SIZE, 256, NUM_CLASSES])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+@register("deep-mlp", augment=False)
+class DeepMLP(nn.Module):
+    """784-400-200-100-10."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = _mlp([IMAGE_SIZE * IMAGE_SIZE, 400, 200, 100, NUM_CLASSES])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+@register("mlp4", augment=False)
+class MLP4(nn.Module):
+    """784-256-128-64-10, logits out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = _mlp([IMAGE_SIZE * IMAGE_SIZE, 256, 128, 64, NUM_CLASSES])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+@register("simple-cnn", augment=True)
+class SimpleCNN(nn.Module):
+    """conv 30x5x5 - relu - maxpool 2 - affine 100 - relu - affine 10."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 30, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(30 * 12 * 12, 100), nn.ReLU(), nn.Linear(100, NUM_CLASSES),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+@register("lenet5", augment=True)
+class LeNet5(nn.Module):
+    """LeNet-5: the 28x28 digit is padded to the 32x32 input LeNet was designed for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+            nn.Linear(84, NUM_CLASSES),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def _conv_bn(n_in: int, n_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(n_in, n_out, 3, padding=1, bias=False), nn.BatchNorm2d(n_out), nn.ReLU())
+
+
+@register("digitnet", augment=True)
+class DigitNet(nn.Module):
+    """Our CNN for the edge: about 2 M multiply-adds per digit.
+
+    Channels double as the resolution halves (16@28, 32@14, 64@7) so each stage costs
+    about the same; BatchNorm folds into the convolutions at export, so the edge pays
+    only for the convolutions.
+    """
+
+    def __init__(self, width: int = 16, dropout: float = 0.2) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            _conv_bn(1, width), nn.MaxPool2d(2),
+            _conv_bn(width, 2 * width), nn.MaxPool2d(2),
+            _conv_bn(2 * width, 4 * width),
+        )
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(4 * width * 7 * 7, NUM_CLASSES))
+        self.config = {"width": width, "dropout": dropout}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def model_config(model: nn.Module) -> dict:
+    """The constructor arguments that rebuild `model` (empty for fixed architectures)."""
+    return dict(getattr(model, "config", {}))
+
+
+def count_multiply_adds(model: nn.Module) -> int:
+    """Multiply-adds of one forward pass on one digit (convolutions and linear layers)."""
+    total = 0
+
+    def hook(module: nn.Module, inputs, output) -> None:
+        nonlocal total
+        if isinstance(module, nn.Conv2d):
+            k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
+            total += output[0].numel() * k
+        elif isinstance(module, nn.Linear):
+            total += module.in_features * module.out_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE))
+    model.train(was_training)
+    for h in handles:
+        h.remove()
+    return total
+
+
+def standardize(x: torch.Tensor) -> torch.Tensor:
+    """Contract input in [0, 1] -> what the networks see; the exported graph does the same."""
+    return (x - MNIST_MEAN) / MNIST_STD

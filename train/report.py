@@ -1,0 +1,75 @@
+"""The PNGs a run leaves behind: learning curves, confusion matrix, misclassified digits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: never needs a display
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from digits.edge.contract import CLASSES
+
+
+def plot_curves(history, path: Path) -> None:
+    epochs = [h.epoch for h in history]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot(epochs, [h.train_loss for h in history], "o-", label="train")
+    ax_loss.plot(epochs, [h.test_loss for h in history], "o-", label="test")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    ax_acc.plot(epochs, [100 * h.train_accuracy for h in history], "o-", label="train (augmented)")
+    ax_acc.plot(epochs, [100 * h.test_accuracy for h in history], "o-", label="test")
+    best = max(history, key=lambda h: h.test_accuracy)
+    ax_acc.annotate(f"{100 * best.test_accuracy:.2f}%", (best.epoch, 100 * best.test_accuracy),
+                    textcoords="offset points", xytext=(0, 8), ha="center")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def confusion_matrix(labels: torch.Tensor, predicted: torch.Tensor) -> np.ndarray:
+    n = len(CLASSES)
+    return torch.bincount(labels * n + predicted, minlength=n * n).reshape(n, n).numpy()
+
+
+def plot_confusion(labels: torch.Tensor, predicted: torch.Tensor, path: Path) -> None:
+    matrix = confusion_matrix(labels, predicted)
+    errors = matrix.copy()
+    np.fill_diagonal(errors, 0)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    image = ax.imshow(errors, cmap="Reds")
+    for t in range(len(CLASSES)):
+        for p in range(len(CLASSES)):
+            ax.text(p, t, str(matrix[t, p]), ha="center", va="center", fontsize=8,
+                    color="tab:blue" if t == p else ("white" if errors[t, p] > errors.max() / 2 else "black"))
+    accuracy = np.trace(matrix) / matrix.sum()
+    ax.set(xticks=range(len(CLASSES)), yticks=range(len(CLASSES)), xlabel="predicted", ylabel="true",
+           title=f"confusion on {matrix.sum():,} test digits: {100 * accuracy:.2f}% right\n(colour: errors only)")
+    fig.colorbar(image, ax=ax, label="errors")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_misclassified(images: torch.Tensor, labels: torch.Tensor, predicted: torch.Tensor, path: Path, limit: int = 64) -> None:
+    wrong = torch.nonzero(predicted != labels).flatten()[:limit]
+    cols = 8
+    rows = max(1, int(np.ceil(len(wrong) / cols)))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.2, rows * 1.4), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, wrong.tolist()):
+        ax.imshow(images[i].numpy(), cmap="gray", vmin=0, vmax=255)
+        ax.set_title(f"pred {predicted[i].item()} / true {labels[i].item()}", fontsize=7, color="tab:red")
+    total = int((predicted != labels).sum())
+    fig.suptitle(f"misclassified test digits: first {len(wrong)} of {total}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
