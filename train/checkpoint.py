@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -52,8 +53,9 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise CheckpointError(f"{path}: refused: the file holds objects a checkpoint never has ({first[:120]})") from None
+        found = re.search(r"GLOBAL (\S+)", str(exc))
+        what = f"it would import {found.group(1)}" if found else "it holds objects a checkpoint never has"
+        raise CheckpointError(f"{path}: refused to load: {what} (a pickle that could run code)") from None
     except PermissionError:
         raise CheckpointError(f"{path}: permission denied") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, AttributeError) as exc:

@@ -54,17 +54,17 @@ def is_image_folder(root: Path) -> bool:
     return (root / "train").is_dir() and (root / "test").is_dir()
 
 
-def load_data(root: Path) -> tuple[Split, Split]:
+def load_data(root: Path, download: bool = True) -> tuple[Split, Split]:
     """(train, test) from an ImageFolder tree if `root` holds one, else MNIST under `root`."""
-    return load_image_folder(root) if is_image_folder(root) else load_mnist(root)
+    return load_image_folder(root) if is_image_folder(root) else load_mnist(root, download)
 
 
-def load_mnist(root: Path) -> tuple[Split, Split]:
+def load_mnist(root: Path, download: bool = True) -> tuple[Split, Split]:
     """torchvision's MNIST: finds the files under `root`, downloads them when absent."""
     from torchvision.datasets import MNIST
 
     try:
-        splits = [MNIST(root=str(root), train=train, download=True) for train in (True, False)]
+        splits = [MNIST(root=str(root), train=train, download=download) for train in (True, False)]
     except Exception as exc:  # torchvision raises several types for network and file faults
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"cannot load MNIST under {root}: {reason}") from None

@@ -168,8 +168,8 @@ def versions() -> dict[str, str]:
     import torchvision
 
     return {
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
+        "torch": str(torch.__version__),
+        "torchvision": str(torchvision.__version__),
         "python": platform.python_version(),
         "digits": toolkit_version,
     }

@@ -1,0 +1,86 @@
+"""The one onnxruntime wrapper: loads a model, checks it against the contract, runs batches."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from . import contract
+
+
+class ModelError(Exception):
+    """The model file is missing, unreadable or does not fit the contract; one line for the user."""
+
+
+def default_model_path() -> Path:
+    """The shipped model, installed as package data of digits.artifacts."""
+    from importlib.resources import files
+
+    return Path(str(files("digits.artifacts") / "digits.onnx"))
+
+
+class DigitModel:
+    """An exported digits model in onnxruntime, with its contract read from the file itself."""
+
+    def __init__(self, path: str | Path | None = None, *, threads: int = 1, providers: list[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_model_path()
+        if not self.path.is_file():
+            raise ModelError(f"{self.path}: no such model file")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=providers or ["CPUExecutionProvider"])
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"{self.path}: onnxruntime cannot load it as a model ({first[:160]})") from None
+        self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
+        self._check_contract()
+        self.classes: list[int] = json.loads(self.metadata[contract.META_CLASSES])
+
+    def _check_contract(self) -> None:
+        missing = [k for k in contract.REQUIRED_METADATA if k not in self.metadata]
+        if missing:
+            raise ModelError(f"{self.path}: not a digits model: metadata lacks {', '.join(missing)} (export it with digits-export)")
+        if self.metadata[contract.META_CONTRACT] != contract.CONTRACT_VERSION:
+            raise ModelError(f"{self.path}: model contract {self.metadata[contract.META_CONTRACT]!r}, this edge reads {contract.CONTRACT_VERSION!r}")
+        try:
+            classes = json.loads(self.metadata[contract.META_CLASSES])
+        except json.JSONDecodeError:
+            raise ModelError(f"{self.path}: metadata {contract.META_CLASSES} is not JSON") from None
+        if list(classes) != list(contract.CLASSES):
+            raise ModelError(f"{self.path}: model classes {classes} are not the digits 0-9")
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1:
+            raise ModelError(f"{self.path}: expected one input, the model has {len(inputs)}")
+        shape = list(inputs[0].shape)
+        if inputs[0].type != "tensor(float)" or len(shape) != 4 or shape[1:] != [1, contract.IMAGE_SIZE, contract.IMAGE_SIZE]:
+            raise ModelError(f"{self.path}: input is {inputs[0].type} {shape}, the contract is float [N,1,28,28]")
+        if isinstance(shape[0], int) and shape[0] != -1:
+            raise ModelError(f"{self.path}: input batch is fixed at {shape[0]}; the contract needs a dynamic batch")
+        self.input_name = inputs[0].name
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        if contract.PROBABILITIES_NAME not in outputs:
+            raise ModelError(f"{self.path}: no {contract.PROBABILITIES_NAME!r} output (has {', '.join(outputs)})")
+        if outputs[contract.PROBABILITIES_NAME].shape[-1] != len(contract.CLASSES):
+            raise ModelError(f"{self.path}: probabilities output is {outputs[contract.PROBABILITIES_NAME].shape}, expected [N,10]")
+        self.output_names = [n for n in (contract.PROBABILITIES_NAME, contract.LOGITS_NAME) if n in outputs]
+
+    @property
+    def architecture(self) -> str:
+        return self.metadata[contract.META_ARCHITECTURE]
+
+    def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(probabilities [N,10], logits [N,10] or None) for float32 images [N,1,28,28] in [0,1]."""
+        images = np.ascontiguousarray(images, dtype=np.float32)
+        results = self.session.run(self.output_names, {self.input_name: images})
+        return results[0], (results[1] if len(results) > 1 else None)
+
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        return self.run(images)[0]

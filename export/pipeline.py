@@ -1,0 +1,142 @@
+"""One export, end to end: checkpoint -> ONNX -> parity gate (-> int8) -> atomic files."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import onnx
+import torch
+
+from digits.edge import contract
+from digits.edge.session import DigitModel
+from digits.train.checkpoint import load_checkpoint, model_from_checkpoint, sha256_of
+from digits.train.data import DataError, load_mnist, resolve_data_root
+
+from .convert import DEFAULT_OPSET, contract_metadata, save_onnx, set_metadata, to_onnx
+from .parity import ParityReport, check_parity
+from .quantize import QuantizationReport, evaluate_int8, quantize_int8
+
+RANDOM_INPUTS = 1000
+
+
+class DestinationError(Exception):
+    """The destination cannot be written; one line for the user."""
+
+
+@dataclass
+class ExportResult:
+    onnx_path: Path
+    report_path: Path
+    parity: ParityReport
+    seconds: float
+    int8_path: Path | None = None
+    int8: QuantizationReport | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def companion(destination: Path, suffix: str) -> Path:
+    """model.onnx -> model.parity.json / model.int8.onnx, beside the model."""
+    return destination.with_name(destination.stem + suffix)
+
+
+def check_destination(destination: Path) -> None:
+    if destination.is_dir():
+        raise DestinationError(f"{destination}: is a directory; give a file name such as {destination / 'model.onnx'}")
+    parent = destination.parent
+    if not parent.is_dir():
+        raise DestinationError(f"{parent}: no such directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DestinationError(f"{parent}: directory is not writable")
+    if destination.exists() and not os.access(destination, os.W_OK):
+        raise DestinationError(f"{destination}: exists and is not writable")
+
+
+def export_checkpoint(
+    checkpoint: Path,
+    destination: Path,
+    *,
+    opset: int = DEFAULT_OPSET,
+    atol: float = 1e-4,
+    data: str | None = None,
+    int8: bool = False,
+    max_drop: float = 0.3,
+    calibration_digits: int = 1000,
+    log: Callable[[str], None] = print,
+) -> ExportResult:
+    """Export `checkpoint` to `destination`; nothing is written unless every gate passes."""
+    started = time.perf_counter()
+    checkpoint, destination = Path(checkpoint), Path(destination)
+    check_destination(destination)
+    payload = load_checkpoint(checkpoint)
+    model = model_from_checkpoint(payload)
+    proto = to_onnx(model, opset)
+    notes: list[str] = []
+
+    root = resolve_data_root(data)
+    try:
+        train_split, test_split = load_mnist(root, download=False)
+        images, labels, inputs = test_split.images, test_split.labels, "mnist-test"
+    except DataError as exc:
+        if int8:
+            raise DataError(f"--int8 calibrates on real training digits: {exc}") from None
+        notes.append(f"note: MNIST not found under {root} (set --data or $DIGITS_DATA); parity checked on {RANDOM_INPUTS} random images instead of real digits")
+        generator = torch.Generator().manual_seed(0)
+        images = torch.randint(0, 256, (RANDOM_INPUTS, contract.IMAGE_SIZE, contract.IMAGE_SIZE), generator=generator, dtype=torch.uint8)
+        labels, inputs, train_split = None, "random", None
+    for note in notes:
+        log(note)
+
+    sha = sha256_of(checkpoint)
+    with tempfile.TemporaryDirectory(prefix=".digits-export-", dir=destination.parent) as tmp:
+        staged = Path(tmp) / "model.onnx"
+        set_metadata(proto, contract_metadata(arch=payload["arch"], checkpoint_sha256=sha, test_accuracy=None, parity=None))
+        save_onnx(proto, staged)
+        parity = check_parity(model, DigitModel(staged), images, labels=labels, inputs=inputs, atol=atol)
+        test_accuracy = parity.onnx_test_accuracy
+        if test_accuracy is None:
+            test_accuracy = payload.get("metrics", {}).get("test_accuracy")
+        set_metadata(proto, contract_metadata(arch=payload["arch"], checkpoint_sha256=sha, test_accuracy=test_accuracy,
+                                              parity=parity.as_dict()))
+        save_onnx(proto, staged)
+
+        staged_int8 = quantization = None
+        if int8:
+            staged_int8 = Path(tmp) / "model.int8.onnx"
+            calibration = train_split.images[:calibration_digits].unsqueeze(1).float().div(255).numpy()
+            quantize_int8(staged, staged_int8, calibration)
+            quantization = evaluate_int8(staged, staged_int8, images.unsqueeze(1).float().div(255).numpy(), labels.numpy(),
+                                         calibration_digits=len(calibration), max_drop_points=max_drop)
+            int8_proto = onnx.load(str(staged_int8))
+            set_metadata(int8_proto, {**{p.key: p.value for p in proto.metadata_props},
+                                      contract.META_TEST_ACCURACY: f"{quantization.int8_accuracy:.6f}",
+                                      contract.META_QUANTIZATION: json.dumps(quantization.as_dict())})
+            save_onnx(int8_proto, staged_int8)
+
+        seconds = time.perf_counter() - started
+        report = {
+            "checkpoint": str(checkpoint),
+            "checkpoint_sha256": sha,
+            "architecture": payload["arch"],
+            "onnx": destination.name,
+            "onnx_bytes": staged.stat().st_size,
+            "opset": opset,
+            "export_seconds": round(seconds, 3),
+            "parity": parity.as_dict(),
+            "int8": None if quantization is None else {"file": companion(destination, ".int8.onnx").name, **quantization.as_dict()},
+            "notes": notes,
+        }
+        staged_report = Path(tmp) / "parity.json"
+        staged_report.write_text(json.dumps(report, indent=2) + "\n")
+        # Every gate passed: only now does anything appear at the destination.
+        os.replace(staged, destination)
+        os.replace(staged_report, companion(destination, ".parity.json"))
+        if staged_int8 is not None:
+            os.replace(staged_int8, companion(destination, ".int8.onnx"))
+    return ExportResult(destination, companion(destination, ".parity.json"), parity, seconds,
+                        companion(destination, ".int8.onnx") if int8 else None, quantization, notes)
