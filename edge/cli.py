@@ -1,4 +1,152 @@
+"""digits-edge: read handwritten numbers from images, folders, video or a live camera."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
 import click
-@click.command()
-def main():
-    """placeholder"""
+
+from .errors import InputError
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.argument("inputs", nargs=-1, metavar="[IMAGE|FOLDER|GLOB]...")
+@click.option("--camera", type=click.IntRange(min=0), default=None, metavar="N", help="Read webcam N live (0 is the first).")
+@click.option("--video", type=str, default=None, metavar="PATH|URL", help="Read a video file or a stream URL (rtsp://, http://).")
+@click.option("--model", type=click.Path(path_type=Path), default=None,
+              help="An ONNX model from digits-export. Default: the shipped artifacts/digits.onnx.")
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Candidates the model is less sure of are rejected as not-a-digit.")
+@click.option("--json", "as_json", is_flag=True,
+              help='One JSON object per input (per frame for video/camera): {"source", "text", "digits": '
+                   '[{"label", "confidence", "box": [x, y, w, h]}], "ms"}.')
+@click.option("--save", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+              help="Write annotated images (and snapshots from the live window) to DIR.")
+@click.option("--show/--no-show", default=None,
+              help="Live window for --camera/--video. Default: on when a display is there; --no-show forces headless.")
+@click.option("--max-frames", type=click.IntRange(min=1), default=None, metavar="N", help="Stop a video or camera after N frames.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="onnxruntime threads.")
+@click.option("--doctor", is_flag=True, help="Describe this device (CPU, onnxruntime, OpenCV, display, cameras) and exit.")
+def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: Path | None, min_confidence: float,
+         as_json: bool, save: Path | None, show: bool | None, max_frames: int | None, threads: int, doctor: bool) -> None:
+    """Read the handwritten digits in photos, folders, video or a live camera.
+
+    Each picture may hold zero, one or several digits, dark on light or light on dark;
+    the number comes back as text in reading order, with each digit's label, confidence
+    and box. Needs only onnxruntime and OpenCV (no torch).
+
+    \b
+    Examples:
+      digits-edge photo.jpg scans/ 'shots/*.png'
+      digits-edge --json --save annotated/ photo.jpg
+      digits-edge --video clip.mp4 --max-frames 100
+      digits-edge --camera 0            (window if there is a display, else headless)
+      digits-edge --doctor
+
+    Exit codes: 0 all read; 1 some inputs could not be read (each reported on one line);
+    2 bad usage, a model that does not fit, or a camera/video that does not open.
+    """
+    if doctor:
+        from .doctor import report
+
+        for line in report():
+            click.echo(line)
+        return
+    chosen = [name for name, given in (("IMAGE", bool(inputs)), ("--camera", camera is not None), ("--video", video is not None)) if given]
+    if len(chosen) != 1:
+        raise click.UsageError("give images/folders/globs, --camera N or --video PATH (exactly one of them)"
+                               if not chosen else f"choose one input kind, not {' and '.join(chosen)}")
+    if save is not None:
+        try:
+            save.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"--save {save}: cannot create the folder ({exc.strerror or exc})") from None
+
+    from .reader import DigitReader
+    from .session import DigitModel, ModelError
+
+    try:
+        reader = DigitReader(DigitModel(model, threads=threads), min_confidence=min_confidence)
+    except ModelError as exc:
+        raise InputError(str(exc)) from None
+
+    if inputs:
+        if show:
+            raise click.UsageError("--show is for --camera and --video; use --save to keep annotated images")
+        failed = read_files(list(inputs), reader, as_json=as_json, save=save)
+        sys.exit(1 if failed else 0)
+    read_live(camera if camera is not None else video, reader, as_json=as_json, save=save, show=show,
+              max_frames=max_frames, live=camera is not None or "://" in str(video))
+
+
+def read_files(specs: list[str], reader, *, as_json: bool, save: Path | None) -> int:
+    """Read each image; returns how many could not be read."""
+    import cv2
+
+    from .annotate import annotate
+    from .sources import SourceError, expand_inputs, read_image
+
+    failed = 0
+    for source, path, error in expand_inputs(specs):
+        if error is None:
+            try:
+                image = read_image(path)
+            except SourceError as exc:
+                error = str(exc)
+        if error is not None:
+            failed += 1
+            click.echo(f"error: {error}", err=True)
+            if as_json:
+                click.echo(json.dumps({"source": source, "error": error}))
+            continue
+        reading = reader.read(image)
+        if as_json:
+            click.echo(json.dumps(reading.as_dict(source)))
+        else:
+            details = ", ".join(f"{d.label} ({100 * d.confidence:.0f}%)" for d in reading.digits)
+            click.echo(f"{source}: {reading.text or '(no digits)'}" + (f"   [{details}]" if details else "") + f"   {reading.ms:.1f} ms")
+        if save is not None:
+            target = save / (Path(source).stem + ".annotated.png")
+            cv2.imwrite(str(target), annotate(image, reading))
+    return failed
+
+
+def read_live(spec: int | str, reader, *, as_json: bool, save: Path | None, show: bool | None,
+              max_frames: int | None, live: bool) -> None:
+    from .live import read_stream
+    from .sources import SourceError, file_frames, has_display, live_frames, open_capture
+
+    display = has_display()
+    if show and not display:
+        raise InputError("--show: no display here (no $DISPLAY/$WAYLAND_DISPLAY, or OpenCV built without a GUI); use --no-show")
+    show = display if show is None else show
+    name = f"camera {spec}" if isinstance(spec, int) else str(spec)
+    log = lambda message: click.echo(message, err=True)  # noqa: E731
+    try:
+        first = open_capture(spec)
+    except SourceError as exc:
+        raise InputError(str(exc)) from None
+    if live:
+        captures = iter([first])
+        frames = live_frames(lambda: next(captures, None) or open_capture(spec), log=log)
+    else:
+        frames = file_frames(first)
+    if not show:
+        log(f"reading {name} headless (Ctrl-C stops)")
+    try:
+        count = read_stream(frames, reader, source=name, emit=click.echo, as_json=as_json, show=show,
+                            max_frames=max_frames, save_dir=save)
+    except KeyboardInterrupt:
+        log("stopped (Ctrl-C)")
+        return
+    finally:
+        close = getattr(frames, "close", None)
+        if close:
+            close()
+    log(f"{name}: {count} frames read")
+
+
+if __name__ == "__main__":
+    main()

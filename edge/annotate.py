@@ -1,0 +1,43 @@
+"""Drawing a reading onto the picture: boxes, labels, confidence, the number, the 28x28 insets."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .reader import Reading
+
+GREEN, AMBER, WHITE, BLACK = (60, 200, 60), (0, 190, 255), (255, 255, 255), (0, 0, 0)
+
+
+def _label(image: np.ndarray, text: str, origin: tuple[int, int], scale: float, colour) -> None:
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+    x, y = origin
+    y = max(th + base, y)
+    cv2.rectangle(image, (x, y - th - base), (x + tw + 4, y + 2), colour, -1)
+    cv2.putText(image, text, (x + 2, y - base + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, BLACK, 2, cv2.LINE_AA)
+
+
+def annotate(image: np.ndarray, reading: Reading, *, fps: float | None = None, stable_text: str | None = None) -> np.ndarray:
+    """A BGR copy of `image` with the reading drawn on it."""
+    out = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image[..., :3].copy()
+    h, w = out.shape[:2]
+    scale = max(0.5, min(h, w) / 700)
+    for digit in reading.digits:
+        x, y, bw, bh = digit.box
+        colour = GREEN if digit.confidence >= 0.9 else AMBER
+        cv2.rectangle(out, (x, y), (x + bw, y + bh), colour, max(2, round(scale * 2)))
+        _label(out, f"{digit.label} {100 * digit.confidence:.0f}%", (x, y - 4), scale * 0.8, colour)
+    shown = reading.text if stable_text is None else stable_text
+    banner = f"read: {shown or '(nothing)'}" + (f"   {fps:.1f} fps" if fps is not None else "") + f"   {reading.ms:.1f} ms"
+    _label(out, banner, (8, round(34 * scale)), scale, WHITE)
+    # The 28x28 images the model saw, enlarged, along the bottom edge.
+    size = max(28, round(56 * scale))
+    for i, digit in enumerate(reading.digits[: max(1, w // (size + 4))]):
+        inset = cv2.resize((digit.image * 255).astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST)
+        x0, y0 = 4 + i * (size + 4), h - size - 4
+        if y0 < 0:
+            break
+        out[y0 : y0 + size, x0 : x0 + size] = cv2.cvtColor(inset, cv2.COLOR_GRAY2BGR)
+        cv2.rectangle(out, (x0 - 1, y0 - 1), (x0 + size, y0 + size), WHITE, 1)
+    return out

@@ -1,0 +1,102 @@
+"""Reading a stream of frames (video file, stream or camera): smoothing, output, the live window."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, deque
+from pathlib import Path
+from typing import Callable, Iterable
+
+import cv2
+import numpy as np
+
+from .annotate import annotate
+from .reader import DigitReader
+
+WINDOW = "digits-edge (q/Esc quit, space pause, s snapshot)"
+
+
+class Smoother:
+    """The reading shown is the most common of the last few frames, so one bad frame never flickers."""
+
+    def __init__(self, window: int = 5) -> None:
+        self.recent: deque[str] = deque(maxlen=window)
+
+    def update(self, text: str) -> str:
+        self.recent.append(text)
+        counts = Counter(self.recent)
+        best = max(counts.values())
+        return next(t for t in reversed(self.recent) if counts[t] == best)
+
+
+def read_stream(
+    frames: Iterable[np.ndarray],
+    reader: DigitReader,
+    *,
+    source: str,
+    emit: Callable[[str], None],
+    as_json: bool = False,
+    show: bool = False,
+    max_frames: int | None = None,
+    save_dir: Path | None = None,
+    smooth: int = 5,
+) -> int:
+    """Read every frame `frames` yields; returns how many were read."""
+    smoother = Smoother(smooth)
+    printed: str | None = None
+    fps: float | None = None
+    last = time.perf_counter()
+    count = 0
+    writer = None
+    for frame in frames:
+        reading = reader.read(frame)
+        stable = smoother.update(reading.text)
+        now = time.perf_counter()
+        fps = 1.0 / max(now - last, 1e-6) if fps is None else 0.9 * fps + 0.1 / max(now - last, 1e-6)
+        last = now
+        if as_json:
+            emit(json.dumps({**reading.as_dict(source), "frame": count, "stable": stable}))
+        elif stable != printed:
+            emit(f"{source} frame {count}: {stable or '(nothing)'}")
+            printed = stable
+        count += 1
+        if show or save_dir is not None:
+            picture = annotate(frame, reading, fps=fps, stable_text=stable)
+            if save_dir is not None:
+                if writer is None:
+                    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(source).stem) or "stream"
+                    writer = cv2.VideoWriter(str(save_dir / f"{stem}.annotated.avi"), cv2.VideoWriter_fourcc(*"MJPG"),
+                                             10, (picture.shape[1], picture.shape[0]))
+                writer.write(picture)
+            if show and not _show(picture, save_dir or Path.cwd(), emit if not as_json else None):
+                break
+        if max_frames is not None and count >= max_frames:
+            break
+    if writer is not None:
+        writer.release()
+    if show:
+        cv2.destroyAllWindows()
+    return count
+
+
+def _show(picture: np.ndarray, snapshot_dir: Path, emit: Callable[[str], None] | None) -> bool:
+    """Show one frame; False when the user asked to quit. Space pauses until space again."""
+    cv2.imshow(WINDOW, picture)
+    paused = False
+    while True:
+        key = cv2.waitKey(50 if paused else 1) & 0xFF
+        if key in (ord("q"), 27):
+            return False
+        if key == ord("s"):
+            snapshot_dir.mkdir(parents=True, exist_ok=True)
+            path = snapshot_dir / f"snapshot-{time.strftime('%Y%m%d-%H%M%S')}.png"
+            cv2.imwrite(str(path), picture)
+            if emit:
+                emit(f"snapshot saved: {path}")
+        if key == ord(" "):
+            paused = not paused
+        if cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:  # closed with the mouse
+            return False
+        if not paused:
+            return True

@@ -1,0 +1,165 @@
+"""Test tooling: real MNIST test digits rendered as handwriting photographed on paper.
+
+Used by the tests, the edge benchmark and to make artifacts/samples/:
+    python tests/render.py artifacts/samples --data ../shared/data/mnist
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+MNIST_ENV = "DIGITS_DATA"
+
+
+def load_mnist_test(root: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The 10,000 MNIST test digits (uint8 [N,28,28], white on black) and labels, read with numpy only
+    so the torch-free edge tests can use them."""
+    root = Path(root or os.environ.get(MNIST_ENV) or Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist")
+    raw = root / "MNIST" / "raw"
+
+    def read(name: str) -> bytes:
+        path = raw / name
+        if path.exists():
+            return path.read_bytes()
+        return gzip.decompress((raw / (name + ".gz")).read_bytes())
+
+    images = read("t10k-images-idx3-ubyte")
+    labels = read("t10k-labels-idx1-ubyte")
+    n, rows, cols = struct.unpack(">III", images[4:16])
+    return (np.frombuffer(images, np.uint8, offset=16).reshape(n, rows, cols),
+            np.frombuffer(labels, np.uint8, offset=8).astype(np.int64))
+
+
+@dataclass(frozen=True)
+class PhotoStyle:
+    size: tuple[int, int] = (640, 480)
+    digit_height: tuple[int, int] = (70, 140)
+    gap: tuple[float, float] = (0.15, 0.45)  # between digits, fraction of the digit height
+    gradient: float = 0.35  # lighting falls by up to this fraction across the page
+    rotation_deg: float = 5.0
+    perspective: float = 0.04  # corner jitter, fraction of the image size
+    blur_sigma: tuple[float, float] = (0.3, 1.2)
+    noise_sigma: tuple[float, float] = (2.0, 6.0)
+    jpeg_quality: tuple[int, int] = (60, 92)
+
+
+def _paper(rng: np.random.Generator, style: PhotoStyle) -> np.ndarray:
+    w, h = style.size
+    tint = rng.uniform(205, 245) + rng.uniform(-10, 10, size=3)
+    angle = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    ramp = (np.cos(angle) * xx / w + np.sin(angle) * yy / h)
+    ramp = (ramp - ramp.min()) / (ramp.max() - ramp.min() + 1e-6)
+    light = 1.0 - style.gradient * rng.uniform(0.5, 1.0) * ramp
+    return np.clip(light[..., None] * tint[None, None, :], 0, 255).astype(np.float32)
+
+
+def _finish(image: np.ndarray, rng: np.random.Generator, style: PhotoStyle, invert: bool) -> np.ndarray:
+    w, h = style.size
+    centre = (w / 2 + rng.uniform(-10, 10), h / 2 + rng.uniform(-10, 10))
+    rotation = cv2.getRotationMatrix2D(centre, rng.uniform(-style.rotation_deg, style.rotation_deg), 1.0)
+    image = cv2.warpAffine(image, rotation, (w, h), borderMode=cv2.BORDER_REFLECT)
+    corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    jitter = rng.uniform(-style.perspective, style.perspective, size=(4, 2)) * np.float32([w, h])
+    warp = cv2.getPerspectiveTransform(corners, (corners + jitter).astype(np.float32))
+    image = cv2.warpPerspective(image, warp, (w, h), borderMode=cv2.BORDER_REFLECT)
+    image = cv2.GaussianBlur(image, (0, 0), rng.uniform(*style.blur_sigma))
+    image = image + rng.normal(0, rng.uniform(*style.noise_sigma), size=image.shape)
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    if invert:
+        image = 255 - image
+    quality = int(rng.integers(*style.jpeg_quality))
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+
+
+def render_number(digits: list[np.ndarray], rng: np.random.Generator, style: PhotoStyle = PhotoStyle(),
+                  *, invert: bool = False) -> np.ndarray:
+    """A BGR photo of `digits` (MNIST uint8 28x28 each) written left to right on a sheet of paper."""
+    w, h = style.size
+    paper = _paper(rng, style)
+    height = int(rng.integers(*style.digit_height))
+    crops = []
+    for digit in digits:
+        ys, xs = np.nonzero(digit > 30)
+        crops.append(digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
+    gaps = rng.uniform(*style.gap, size=len(digits)) * height
+    widths = [c.shape[1] * height / c.shape[0] for c in crops]
+    total = sum(widths) + gaps[1:].sum()
+    if total > 0.85 * w:  # shrink to fit the page
+        height = int(height * 0.85 * w / total)
+        gaps, widths, total = gaps * 0.85 * w / total, [x * 0.85 * w / total for x in widths], 0.85 * w
+    ink_colour = np.float32(rng.choice([[40, 30, 25], [90, 40, 20], [30, 30, 30]])) + rng.uniform(-10, 10)
+    x = rng.uniform(0.05 * w, w - total - 0.05 * w)
+    y_base = rng.uniform(0.15 * h, h - height - 0.15 * h)
+    for crop, width, gap in zip(crops, widths, gaps):
+        dw, dh = max(1, round(width)), max(1, round(crop.shape[0] * height / crop.shape[0]))
+        alpha = cv2.resize(crop, (dw, dh), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255.0
+        alpha = np.clip(alpha * rng.uniform(0.85, 1.0), 0, 1)[..., None]
+        y = int(y_base + rng.uniform(-0.08, 0.08) * height)
+        x0 = int(x)
+        region = paper[y : y + dh, x0 : x0 + dw]
+        region[:] = region * (1 - alpha) + ink_colour * alpha
+        x += width + gap
+    return _finish(paper, rng, style, invert)
+
+
+def render_blank(rng: np.random.Generator, style: PhotoStyle = PhotoStyle(), *, invert: bool = False) -> np.ndarray:
+    """A photo of an empty sheet: lighting, blur, noise and JPEG, no ink."""
+    return _finish(_paper(rng, style), rng, style, invert)
+
+
+def random_number(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
+                  length: tuple[int, int] = (3, 7)) -> tuple[list[np.ndarray], str]:
+    picks = rng.choice(len(images), size=int(rng.integers(*length)), replace=False)
+    return [images[i] for i in picks], "".join(str(labels[i]) for i in picks)
+
+
+def write_samples(out: Path, data: str | None = None, seed: int = 2026) -> list[Path]:
+    """The first-time user's sample photos and a short video of a sheet moving before the camera."""
+    images, labels = load_mnist_test(data)
+    rng = np.random.default_rng(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, invert in enumerate([False, False, False, True]):
+        digits, text = random_number(images, labels, rng, (3, 6))
+        path = out / f"number-{text}{'-inverted' if invert else ''}.jpg"
+        cv2.imwrite(str(path), render_number(digits, rng, invert=invert))
+        written.append(path)
+    blank = out / "blank-page.jpg"
+    cv2.imwrite(str(blank), render_blank(rng))
+    written.append(blank)
+    written.append(write_video(out, images, labels, rng))
+    return written
+
+
+def write_video(out: Path, images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, frames: int = 30) -> Path:
+    """A short MJPG video: one number, the sheet shifting slightly between frames like a handheld camera."""
+    digits, text = random_number(images, labels, rng, (4, 5))
+    path = out / f"video-{text}.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, PhotoStyle().size)
+    sheet_seed = int(rng.integers(1 << 30))
+    for _ in range(frames):
+        # Same sheet every frame (same seed for the content), a new camera pose each frame.
+        frame = render_number(digits, np.random.default_rng(sheet_seed), PhotoStyle(rotation_deg=0, perspective=0,
+                              blur_sigma=(0.3, 0.31), noise_sigma=(2.0, 2.01), jpeg_quality=(85, 86)))
+        shift = np.float32([[1, 0, rng.uniform(-8, 8)], [0, 1, rng.uniform(-8, 8)]])
+        writer.write(cv2.warpAffine(frame, shift, PhotoStyle().size, borderMode=cv2.BORDER_REFLECT))
+    writer.release()
+    return path
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "artifacts/samples")
+    data_root = sys.argv[sys.argv.index("--data") + 1] if "--data" in sys.argv else None
+    for p in write_samples(target, data_root):
+        print(p)
