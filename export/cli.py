@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from digits.edge.errors import InputError
+from digits.edge.errors import InputError, OneLineCommand
 
 from .convert import DEFAULT_OPSET
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.command(cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.argument("destination", type=click.Path(path_type=Path))
 @click.option("--opset", type=click.IntRange(18, 23), default=DEFAULT_OPSET, show_default=True,

@@ -6,20 +6,35 @@ from pathlib import Path
 
 import click
 
-from digits.edge.errors import InputError
+from digits.edge.errors import InputError, OneLineCommand
 
 from .loop import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
 from .models import ARCHITECTURES
 
 DEFAULTS = TrainConfig()
-RUN_FLAGS = ("arch", "epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "label_smoothing",
-             "augment", "seed", "device", "amp", "data", "out", "limit_train", "limit_test")
+RUN_FLAGS = ("arch", "arch_options", "epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "label_smoothing",
+             "augment", "seed", "device", "amp", "data", "out", "limit_train", "limit_test", "threads")
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def _options(pairs: tuple[str, ...]) -> dict[str, float]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        try:
+            options[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r} is not KEY=NUMBER", param_hint="--arch-option")
+    return options
+
+
+@click.command(cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--arch", type=click.Choice(list(ARCHITECTURES)), default=DEFAULTS.arch, show_default=True,
               help="Architecture from the model zoo: mlp (784-256-10), deep-mlp (784-400-200-100-10), mlp4 "
                    "(784-256-128-64-10), simple-cnn, lenet5, digitnet (ours, ~2 M multiply-adds).")
+@click.option("--arch-option", "arch_options", multiple=True, metavar="KEY=VALUE", callback=lambda ctx, param, value: _options(value),
+              help="Constructor argument of the architecture, repeatable (digitnet: width=16, dropout=0.2).")
 @click.option("--epochs", type=click.IntRange(min=1), default=DEFAULTS.epochs, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULTS.batch_size, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=DEFAULTS.lr, show_default=True,
@@ -45,6 +60,7 @@ RUN_FLAGS = ("arch", "epochs", "batch_size", "lr", "optimizer", "schedule", "wei
               help="Continue the run saved in this checkpoint exactly (its settings, optimizer, schedule, RNG, epoch).")
 @click.option("--limit-train", type=click.IntRange(min=1), default=None, help="Use only the first N training images.")
 @click.option("--limit-test", type=click.IntRange(min=1), default=None, help="Use only the first N test images.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch. Default: torch's choice.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar per epoch.")
 @click.pass_context
 def main(ctx: click.Context, resume: Path | None, progress: bool, **flags) -> None:

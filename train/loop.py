@@ -34,6 +34,7 @@ class TrainConfig:
     """Every setting of one training run; saved inside each checkpoint."""
 
     arch: str = "digitnet"
+    arch_options: dict[str, float] = field(default_factory=dict)  # constructor arguments, e.g. {"width": 24}
     epochs: int = 15
     batch_size: int = 128
     lr: float = 3e-3
@@ -49,6 +50,7 @@ class TrainConfig:
     out: str | None = None  # the run folder; default artifacts/runs/<arch>-<time>
     limit_train: int | None = None
     limit_test: int | None = None
+    threads: int | None = None  # CPU threads for torch; None: torch's default
     progress: bool = True
 
     @classmethod
@@ -203,6 +205,8 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
     if config.arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {config.arch!r}")
     device = resolve_device(config.device)
+    if config.threads:
+        torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(config.seed)
 
@@ -211,7 +215,7 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
     train_split = train_split.head(config.limit_train).to(device)
     test_split = test_split.head(config.limit_test).to(device)
 
-    model = (model_from_checkpoint(checkpoint) if checkpoint is not None else build_model(config.arch)).to(device)
+    model = (model_from_checkpoint(checkpoint) if checkpoint is not None else build_model(config.arch, **config.arch_options)).to(device)
     augment_on = model.default_augment if config.augment is None else config.augment
     augment = Augmentation() if augment_on else None
     amp_on = device.type == "cuda" if config.amp is None else config.amp
@@ -282,15 +286,15 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
             stats = EpochStats(epoch + 1, train_loss, train_acc, test_loss, test_acc, seconds,
                                len(train_split) / seconds, optimizer.param_groups[0]["lr"])
             history.append(stats)
-            log(
-                f"epoch {stats.epoch:>3}/{config.epochs}  loss {train_loss:.4f}  train {100 * train_acc:6.2f}%  "
-                f"test {100 * test_acc:6.2f}%  test loss {test_loss:.4f}  {seconds:6.1f}s  {stats.samples_per_second:,.0f} samples/s"
-            )
             last_complete = payload(epoch + 1)
             save_checkpoint(run_dir / "last.pth", last_complete)
             if test_acc > best_accuracy:
                 best_accuracy = test_acc
                 save_checkpoint(run_dir / "best.pth", last_complete)
+            log(
+                f"epoch {stats.epoch:>3}/{config.epochs}  loss {train_loss:.4f}  train {100 * train_acc:6.2f}%  "
+                f"test {100 * test_acc:6.2f}%  test loss {test_loss:.4f}  {seconds:6.1f}s  {stats.samples_per_second:,.0f} samples/s"
+            )
     except KeyboardInterrupt:
         save_checkpoint(run_dir / "last.pth", last_complete)
         log(f"interrupted: saved {run_dir / 'last.pth'} at epoch {last_complete['epoch']}; continue with --resume {run_dir / 'last.pth'}")

@@ -34,7 +34,10 @@ def register(name: str, *, augment: bool) -> Callable[[type[nn.Module]], type[nn
 def build_model(arch: str, **config) -> nn.Module:
     if arch not in ARCHITECTURES:
         raise KeyError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
-    return ARCHITECTURES[arch](**config)
+    try:
+        return ARCHITECTURES[arch](**config)
+    except TypeError:
+        raise ValueError(f"architecture {arch!r} does not take options {sorted(config)}") from None
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:

@@ -1,0 +1,167 @@
+"""digits-export: real exports of every architecture through the parity gate, int8, bad inputs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from conftest import assert_one_line_error, run_cli
+from digits.edge import contract
+from digits.edge.session import DigitModel
+from digits.export import pipeline
+from digits.export.convert import to_onnx
+from digits.export.parity import ParityError, check_parity
+from digits.train.checkpoint import load_checkpoint, model_from_checkpoint, sha256_of
+from digits.train.data import load_mnist
+from digits.train.loop import TrainConfig, fit, predict
+from digits.train.models import ARCHITECTURES
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory, mnist_root) -> dict[str, Path]:
+    """One small but real training run per architecture (1,500 digits, one epoch)."""
+    root = tmp_path_factory.mktemp("runs")
+    paths = {}
+    for arch in ARCHITECTURES:
+        config = TrainConfig(arch=arch, epochs=1, batch_size=64, augment=False, limit_train=1500, limit_test=200,
+                             data=str(mnist_root), out=str(root / arch), progress=False, device="cpu")
+        paths[arch] = fit(config, log=lambda _: None).run_dir / "best.pth"
+    return paths
+
+
+@pytest.fixture(scope="module")
+def test_digits(mnist_root):
+    return load_mnist(mnist_root, download=False)[1]
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_every_architecture_exports_with_parity_on_all_test_digits(arch, checkpoints, tmp_path, mnist_root, test_digits):
+    destination = tmp_path / f"{arch}.onnx"
+    result = pipeline.export_checkpoint(checkpoints[arch], destination, data=str(mnist_root), log=lambda _: None)
+    parity = result.parity
+    assert parity.passed and parity.inputs == "mnist-test" and parity.samples == 10_000
+    assert parity.top1_agreement == 1.0 and parity.max_abs_probability_diff <= 1e-4 and parity.max_abs_logit_diff <= 1e-4
+    assert parity.onnx_test_accuracy > 0.8
+    report = json.loads(result.report_path.read_text())
+    assert report["parity"]["top1_agreement"] == 1.0 and report["architecture"] == arch
+
+    # The dynamic batch really is dynamic: N = 1, 2, 7, 64 against torch.
+    model = model_from_checkpoint(load_checkpoint(checkpoints[arch]))
+    session = DigitModel(destination)
+    for n in (1, 2, 7, 64):
+        images = test_digits.images[100 : 100 + n]
+        probabilities, logits = session.run(images.unsqueeze(1).float().div(255).numpy())
+        reference = predict(model, images)
+        assert probabilities.shape == (n, 10)
+        np.testing.assert_allclose(logits, reference.numpy(), atol=1e-4)
+        np.testing.assert_allclose(probabilities, torch.softmax(reference, 1).numpy(), atol=1e-5)
+
+
+def test_graph_follows_the_contract_and_metadata_round_trips(checkpoints, tmp_path, mnist_root):
+    destination = tmp_path / "m.onnx"
+    result = pipeline.export_checkpoint(checkpoints["digitnet"], destination, data=str(mnist_root), log=lambda _: None)
+    proto = onnx.load(str(destination))
+    onnx.checker.check_model(proto, full_check=True)
+    (graph_input,) = proto.graph.input
+    dims = graph_input.type.tensor_type.shape.dim
+    assert graph_input.name == contract.INPUT_NAME and dims[0].dim_param and [d.dim_value for d in dims[1:]] == [1, 28, 28]
+    assert [o.name for o in proto.graph.output] == [contract.PROBABILITIES_NAME, contract.LOGITS_NAME]
+    meta = DigitModel(destination).metadata
+    assert meta[contract.META_ARCHITECTURE] == "digitnet"
+    assert meta[contract.META_CHECKPOINT_SHA256] == sha256_of(checkpoints["digitnet"])
+    assert json.loads(meta[contract.META_CLASSES]) == list(range(10))
+    assert float(meta[contract.META_TEST_ACCURACY]) == pytest.approx(result.parity.onnx_test_accuracy, abs=1e-6)
+    assert json.loads(meta[contract.META_PARITY])["top1_agreement"] == 1.0
+    for key in (contract.META_TORCH_VERSION, contract.META_ONNX_VERSION, contract.META_TOOLKIT_VERSION, contract.META_CREATED, contract.META_INPUT):
+        assert meta[key], key
+
+
+def test_a_graph_that_differs_from_torch_fails_the_gate_and_leaves_nothing(checkpoints, tmp_path, mnist_root, monkeypatch):
+    def skewed_export(model, opset):
+        broken = model_from_checkpoint(load_checkpoint(checkpoints["lenet5"]))
+        with torch.no_grad():
+            broken.net[-1].bias[3] += 0.05  # a small drift in one logit, as a faulty exporter might make
+        return to_onnx(broken, opset)
+
+    monkeypatch.setattr(pipeline, "to_onnx", skewed_export)
+    destination = tmp_path / "out" / "model.onnx"
+    destination.parent.mkdir()
+    destination.write_bytes(b"the user's previous model")
+    with pytest.raises(ParityError, match="max \\|dlogit\\| 5.00e-02"):
+        pipeline.export_checkpoint(checkpoints["lenet5"], destination, data=str(mnist_root), log=lambda _: None)
+    assert destination.read_bytes() == b"the user's previous model"
+    assert sorted(p.name for p in destination.parent.iterdir()) == ["model.onnx"]
+
+
+def test_parity_gate_catches_disagreement_in_top1(checkpoints, tmp_path, mnist_root, test_digits):
+    good = tmp_path / "good.onnx"
+    pipeline.export_checkpoint(checkpoints["mlp"], good, data=str(mnist_root), log=lambda _: None)
+    other = model_from_checkpoint(load_checkpoint(checkpoints["deep-mlp"]))
+    with pytest.raises(ParityError, match="top-1 agreement"):
+        check_parity(other, DigitModel(good), test_digits.images[:500], atol=1.0)
+
+
+def test_without_mnist_parity_uses_random_inputs_with_a_note(checkpoints, tmp_path):
+    result = run_cli("digits-export", str(checkpoints["mlp"]), str(tmp_path / "m.onnx"), "--data", str(tmp_path / "nothing"))
+    assert result.returncode == 0, result.stderr
+    assert "note: MNIST not found" in result.stdout and "random inputs" in result.stdout
+    assert json.loads((tmp_path / "m.parity.json").read_text())["parity"]["inputs"] == "random"
+
+
+def test_int8_export_reports_accuracy_size_and_speed(checkpoints, tmp_path, mnist_root):
+    result = run_cli("digits-export", str(checkpoints["lenet5"]), str(tmp_path / "m.onnx"), "--data", str(mnist_root),
+                     "--int8", "--max-drop", "2.0", "--calibration-digits", "200")
+    assert result.returncode == 0, result.stderr
+    assert "int8: accuracy" in result.stdout
+    report = json.loads((tmp_path / "m.parity.json").read_text())["int8"]
+    assert report["int8_bytes"] < report["fp32_bytes"] / 2
+    assert abs(report["drop_points"]) <= 2.0
+    int8 = DigitModel(tmp_path / "m.int8.onnx")
+    assert json.loads(int8.metadata[contract.META_QUANTIZATION])["calibration_digits"] == 200
+    assert any(node.op_type == "QuantizeLinear" for node in onnx.load(str(tmp_path / "m.int8.onnx")).graph.node)
+
+
+def test_int8_over_the_drop_limit_fails_and_writes_nothing(checkpoints, tmp_path, mnist_root):
+    # One calibration digit gives a poor activation range; a zero-point budget can't be met.
+    result = run_cli("digits-export", str(checkpoints["simple-cnn"]), str(tmp_path / "m.onnx"), "--data", str(mnist_root),
+                     "--int8", "--max-drop", "0", "--calibration-digits", "1")
+    assert_one_line_error(result, 2, "int8 accuracy drop")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["missing", "corrupt", "truncated", "hostile", "not-checkpoint", "directory"])
+def test_bad_checkpoint_inputs(kind, checkpoints, tmp_path):
+    source = tmp_path / "in.pth"
+    if kind == "corrupt":
+        source.write_bytes(np.random.default_rng(1).bytes(3000))
+    elif kind == "truncated":
+        source.write_bytes(checkpoints["mlp"].read_bytes()[:2000])
+    elif kind == "hostile":
+        from test_train import Hostile
+
+        torch.save({"x": Hostile(tmp_path / "pwned")}, source)
+    elif kind == "not-checkpoint":
+        torch.save({"weights": torch.ones(2)}, source)
+    elif kind == "directory":
+        source.mkdir()
+    destination = tmp_path / "out.onnx"
+    result = run_cli("digits-export", str(source), str(destination))
+    assert_one_line_error(result, 2, str(source))
+    assert not destination.exists() and not (tmp_path / "pwned").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ([] if kind == "missing" else ["in.pth"])
+
+
+def test_bad_destinations(checkpoints, tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert_one_line_error(run_cli("digits-export", str(checkpoints["mlp"]), str(tmp_path / "no" / "dir" / "m.onnx")), 2, "no such directory")
+    assert_one_line_error(run_cli("digits-export", str(checkpoints["mlp"]), str(a_file / "m.onnx")), 2, "no such directory")
+    assert_one_line_error(run_cli("digits-export", str(checkpoints["mlp"]), str(tmp_path)), 2, "is a directory")
+    assert_one_line_error(run_cli("digits-export", str(checkpoints["mlp"]), str(tmp_path / "m.onnx"), "--opset", "9"), 2, "--opset")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

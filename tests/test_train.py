@@ -1,0 +1,232 @@
+"""digits-train: models, data, augmentation, loop, checkpoints, CLI. Real MNIST, small and seeded."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import assert_one_line_error, run_cli
+from digits.edge.contract import IMAGE_SIZE
+from digits.train.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
+from digits.train.data import Augmentation, load_data, load_mnist, to_float
+from digits.train.loop import TrainConfig, fit, make_optimizer, predict
+from digits.train.models import ARCHITECTURES, build_model, count_multiply_adds, model_config, standardize
+
+
+@pytest.fixture(scope="module")
+def mnist(mnist_root):
+    return load_mnist(mnist_root, download=False)
+
+
+def small_config(tmp_path: Path, mnist_root: Path, **changes) -> TrainConfig:
+    base = TrainConfig(arch="lenet5", epochs=1, batch_size=64, lr=3e-3, augment=False, limit_train=1024,
+                       limit_test=500, data=str(mnist_root), out=str(tmp_path / "run"), progress=False, device="cpu")
+    return replace(base, **changes)
+
+
+def test_registry_holds_the_zoo_with_the_specified_shapes():
+    assert {"mlp", "deep-mlp", "mlp4", "simple-cnn", "lenet5", "digitnet"} <= set(ARCHITECTURES)
+    linear = lambda arch: [(m.in_features, m.out_features) for m in build_model(arch).modules() if isinstance(m, torch.nn.Linear)]  # noqa: E731
+    assert linear("mlp") == [(784, 256), (256, 10)]
+    assert linear("deep-mlp") == [(784, 400), (400, 200), (200, 100), (100, 10)]
+    assert linear("mlp4") == [(784, 256), (256, 128), (128, 64), (64, 10)]
+    assert linear("lenet5") == [(400, 120), (120, 84), (84, 10)]
+    assert linear("simple-cnn") == [(30 * 12 * 12, 100), (100, 10)]
+    # mlp4 ends in logits: nothing after the last affine layer
+    assert isinstance(list(build_model("mlp4").modules())[-1], torch.nn.Linear)
+
+
+def test_our_cnn_stays_within_the_edge_budget():
+    assert count_multiply_adds(build_model("digitnet")) <= 2_100_000
+    assert count_multiply_adds(build_model("lenet5")) == 416_520  # the classic figure for a 28x28 LeNet-5
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_every_architecture_learns_real_digits(arch, mnist):
+    torch.manual_seed(0)
+    train, _ = mnist
+    x, y = standardize(to_float(train.images[:256])), train.labels[:256]
+    model = build_model(arch)
+    optimizer = make_optimizer(model, TrainConfig(lr=1e-3, weight_decay=0))
+    losses = []
+    for _ in range(15):
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert model(x).shape == (256, 10)
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_short_run_beats_chance_by_far_and_writes_its_report(tmp_path, mnist_root):
+    result = fit(small_config(tmp_path, mnist_root, limit_train=3000), log=lambda _: None)
+    assert result.history[-1].test_accuracy > 0.85  # chance is 0.10
+    run = result.run_dir
+    for name in ("best.pth", "last.pth", "metrics.json", "curves.png", "confusion.png", "misclassified.png"):
+        assert (run / name).stat().st_size > 0, name
+    assert cv2.imread(str(run / "confusion.png")) is not None
+
+
+def test_same_seed_same_result(tmp_path, mnist_root):
+    a = fit(small_config(tmp_path / "a", mnist_root, augment=True, arch="digitnet", limit_train=256), log=lambda _: None)
+    b = fit(small_config(tmp_path / "b", mnist_root, augment=True, arch="digitnet", limit_train=256), log=lambda _: None)
+    sa, sb = (load_checkpoint(r.run_dir / "last.pth")["state_dict"] for r in (a, b))
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(tmp_path, mnist):
+    torch.manual_seed(1)
+    model = build_model("digitnet").eval()
+    images = mnist[1].images[:100]
+    path = tmp_path / "model.pth"
+    save_checkpoint(path, {"arch": "digitnet", "model_config": model_config(model), "state_dict": model.state_dict()})
+    restored = model_from_checkpoint(load_checkpoint(path))
+    assert torch.equal(predict(model, images), predict(restored, images))
+
+
+def test_ctrl_c_saves_last_and_resume_continues_identically(tmp_path, mnist_root):
+    config = small_config(tmp_path / "straight", mnist_root, epochs=2, arch="digitnet", augment=True, limit_train=512)
+    straight = fit(config, log=lambda _: None)
+
+    def interrupt_after_first_epoch(line: str) -> None:
+        if line.startswith("epoch   1/2"):
+            raise KeyboardInterrupt
+
+    stopped = fit(replace(config, out=str(tmp_path / "resumed")), log=interrupt_after_first_epoch)
+    assert stopped.interrupted
+    last = tmp_path / "resumed" / "last.pth"
+    assert load_checkpoint(last)["epoch"] == 1
+    resumed = fit(TrainConfig(), resume=last, log=lambda _: None)
+    assert [h.epoch for h in resumed.history] == [1, 2]
+    a = load_checkpoint(straight.run_dir / "last.pth")
+    b = load_checkpoint(last)
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+    assert a["history"][-1]["train_loss"] == b["history"][-1]["train_loss"]
+
+
+def test_augmentation_distorts_on_the_device_and_keeps_the_digit(mnist):
+    x = to_float(mnist[0].images[:512])
+    generator = torch.Generator().manual_seed(0)
+    y = Augmentation()(x, generator)
+    assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1
+    assert (y - x).abs().mean() > 0.02  # it changes the pictures...
+    ink_ratio = y.sum((1, 2, 3)) / x.sum((1, 2, 3))
+    assert 0.5 < ink_ratio.median() < 1.6  # ...but the digit stays in the frame
+    again = Augmentation()(x, torch.Generator().manual_seed(0))
+    assert torch.equal(y, again)
+
+
+def test_image_folder_tree_trains(tmp_path, mnist):
+    train, test = mnist
+    for split, data, per_class in (("train", train, 30), ("test", test, 6)):
+        counts = {d: 0 for d in range(10)}
+        for image, label in zip(data.images.numpy(), data.labels.tolist()):
+            if counts[label] >= per_class:
+                continue
+            folder = tmp_path / "tree" / split / str(label)
+            folder.mkdir(parents=True, exist_ok=True)
+            # Photographed-style: dark ink on light paper, larger than 28x28; the loader normalises it.
+            cv2.imwrite(str(folder / f"{counts[label]}.png"), cv2.resize(255 - image, (56, 56)))
+            counts[label] += 1
+    loaded_train, loaded_test = load_data(tmp_path / "tree")
+    assert loaded_train.images.shape == (300, IMAGE_SIZE, IMAGE_SIZE) and len(loaded_test) == 60
+    assert loaded_train.images.float().mean() < 60  # inverted to white ink on black, as MNIST
+    result = run_cli("digits-train", "--arch", "mlp", "--epochs", "8", "--data", str(tmp_path / "tree"),
+                     "--out", str(tmp_path / "run"), "--no-progress", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    assert "300 train / 60 test" in result.stdout
+    assert load_checkpoint(tmp_path / "run" / "best.pth")["metrics"]["test_accuracy"] > 0.4
+
+
+class Hostile:
+    """Unpickling this would run a shell command that leaves a marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_hostile_pickle_is_refused_without_running(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "hostile.pth"
+    torch.save({"format": "digits-checkpoint", "payload": Hostile(marker)}, path)
+    with pytest.raises(CheckpointError, match="refused to load"):
+        load_checkpoint(path)
+    result = run_cli("digits-train", "--resume", str(path))
+    assert_one_line_error(result, 2, "refused to load")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "truncated", "foreign", "tensor", "empty", "directory", "missing", "text"])
+def test_bad_checkpoints_exit_2_with_one_line(kind, tmp_path, mnist_root):
+    path = tmp_path / "bad.pth"
+    if kind == "corrupt":
+        path.write_bytes(np.random.default_rng(0).bytes(5000))
+    elif kind == "truncated":
+        result = fit(small_config(tmp_path, mnist_root, arch="mlp", limit_train=256), log=lambda _: None)
+        whole = (result.run_dir / "last.pth").read_bytes()
+        path.write_bytes(whole[: len(whole) // 2])
+    elif kind == "foreign":
+        torch.save({"model": {"weight": torch.zeros(3)}}, path)
+    elif kind == "tensor":
+        torch.save(torch.zeros(3), path)
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "text":
+        path.write_text("not a checkpoint\n")
+    result = run_cli("digits-train", "--resume", str(path))
+    assert_one_line_error(result, 2, str(path))
+
+
+def test_resume_refuses_to_change_settings(tmp_path, mnist_root):
+    result = fit(small_config(tmp_path, mnist_root, arch="mlp", epochs=2, limit_train=256), log=lambda _: None)
+    outcome = run_cli("digits-train", "--resume", str(result.run_dir / "last.pth"), "--lr", "0.1")
+    assert_one_line_error(outcome, 2, "--lr")
+
+
+def test_bad_flags_and_missing_data_are_one_line_errors(tmp_path):
+    assert_one_line_error(run_cli("digits-train", "--epochs", "0"), 2, "--epochs")
+    assert_one_line_error(run_cli("digits-train", "--arch", "resnet"), 2, "--arch")
+    empty = tmp_path / "tree"
+    (empty / "train").mkdir(parents=True)
+    (empty / "test").mkdir()
+    assert_one_line_error(run_cli("digits-train", "--data", str(empty), "--no-progress"), 2, "no images")
+
+
+@pytest.mark.slow
+def test_sigint_during_training_saves_last_checkpoint(tmp_path, mnist_root):
+    script = Path(sys.executable).parent / "digits-train"
+    process = subprocess.Popen([str(script), "--arch", "mlp", "--epochs", "200", "--limit-train", "2000", "--limit-test", "200",
+                                "--data", str(mnist_root), "--out", str(tmp_path / "run"), "--no-progress", "--device", "cpu"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:
+        if line.startswith("epoch   2/"):
+            break
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "interrupted: saved" in stdout
+    assert load_checkpoint(tmp_path / "run" / "last.pth")["epoch"] >= 2
+
+
+@pytest.mark.parametrize("command", ["digits-train", "digits-export", "digits-edge"])
+def test_help_of_every_command(command):
+    result = run_cli(command, "--help")
+    assert result.returncode == 0 and "Usage:" in result.stdout and len(result.stdout.splitlines()) > 10
