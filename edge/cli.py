@@ -23,7 +23,7 @@ from .errors import InputError, OneLineCommand
               help='One JSON object per input (per frame for video/camera): {"source", "text", "digits": '
                    '[{"label", "confidence", "box": [x, y, w, h]}], "ms"}.')
 @click.option("--save", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
-              help="Write annotated images (and snapshots from the live window) to DIR.")
+              help="Write annotated images to DIR; for --video/--camera an annotated .avi, plus the live window's snapshots.")
 @click.option("--show/--no-show", default=None,
               help="Live window for --camera/--video. Default: on when a display is there; --no-show forces headless.")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, metavar="N", help="Stop a video or camera after N frames.")
@@ -44,6 +44,10 @@ def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: 
       digits-edge --video clip.mp4 --max-frames 100
       digits-edge --camera 0            (window if there is a display, else headless)
       digits-edge --doctor
+
+    Live window keys: q or Esc quits, space pauses, s saves a snapshot. Video and
+    camera readings are smoothed over the last 5 frames ("stable" in --json, with
+    "frame"); a camera always gives its newest frame, never a queued stale one.
 
     Exit codes: 0 all read; 1 some inputs could not be read (each reported on one line);
     2 bad usage, a model that does not fit, or a camera/video that does not open.

@@ -12,6 +12,10 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
+# FFmpeg prints its own complaints ("moov atom not found") for a file it cannot decode; our
+# one-line error says it instead. Read when OpenCV first opens a video, so set it early.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
 
 

@@ -1,0 +1,47 @@
+# Two commands on a fresh machine (see README):
+#   make demo   install the edge runtime and read the sample photos with the shipped model
+#   make test   install everything the tests need and run them
+PYTHON ?= python3
+VENV ?= .venv
+EDGE_VENV ?= .venv-edge
+MNIST ?= $(or $(DIGITS_DATA),$(HOME)/.cache/digits/mnist)
+
+.PHONY: demo test test-edge bench default-model samples clean
+
+$(EDGE_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(EDGE_VENV)
+	$(EDGE_VENV)/bin/pip install -q --upgrade pip
+	$(EDGE_VENV)/bin/pip install -q '.[test]'
+	touch $@
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[train,test]'
+	touch $@
+
+demo: $(EDGE_VENV)/.installed
+	$(EDGE_VENV)/bin/digits-edge artifacts/samples
+
+test: $(VENV)/.installed
+	DIGITS_DATA=$(MNIST) $(VENV)/bin/python -m pytest -q
+
+# The edge tests in a base install (no torch), as a Raspberry Pi has it.
+test-edge: $(EDGE_VENV)/.installed
+	@if $(EDGE_VENV)/bin/python -c 'import torch' 2>/dev/null; then echo 'torch is installed in $(EDGE_VENV)'; exit 1; fi
+	DIGITS_DATA=$(MNIST) $(EDGE_VENV)/bin/python -m pytest -q tests/test_edge.py
+
+bench: $(VENV)/.installed
+	DIGITS_DATA=$(MNIST) $(VENV)/bin/python benchmarks/train_bench.py
+	DIGITS_DATA=$(MNIST) $(VENV)/bin/python benchmarks/export_bench.py
+	DIGITS_DATA=$(MNIST) $(VENV)/bin/python benchmarks/edge_bench.py
+
+# Rebuilds the shipped model from scratch: train, export through the parity gate, model card.
+default-model: $(VENV)/.installed
+	DIGITS_DATA=$(MNIST) $(VENV)/bin/python benchmarks/build_default_model.py
+
+samples: $(VENV)/.installed
+	DIGITS_DATA=$(MNIST) $(VENV)/bin/python tests/render.py artifacts/samples
+
+clean:
+	rm -rf $(VENV) $(EDGE_VENV) build *.egg-info .pytest_cache

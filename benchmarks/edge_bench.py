@@ -1,0 +1,104 @@
+"""The edge on this machine, one CPU thread: model latency (onnxruntime vs torch eager, same
+model, one run), whole-frame time, video frames/s, and reading accuracy on generated photos.
+
+    python benchmarks/edge_bench.py [--model artifacts/digits.onnx] [--checkpoint artifacts/digits.pth]
+
+Photos are real MNIST test digits rendered as ink on paper (tests/render.py) with lighting
+gradients, blur, noise, rotation, perspective and JPEG; a quarter are light ink on dark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from render import load_mnist_test, random_number, render_blank, render_number, write_video  # noqa: E402
+
+from digits.edge.reader import DigitReader  # noqa: E402
+from digits.edge.session import DigitModel  # noqa: E402
+from digits.edge.sources import file_frames, open_capture  # noqa: E402
+
+
+def timed(run, repeats: int) -> list[float]:
+    for _ in range(max(10, repeats // 10)):
+        run()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=REPO / "artifacts" / "digits.onnx")
+    parser.add_argument("--checkpoint", type=Path, default=REPO / "artifacts" / "digits.pth")
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--photos", type=int, default=300)
+    parser.add_argument("--blanks", type=int, default=100)
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    images, labels = load_mnist_test(args.data)
+    model = DigitModel(args.model, threads=1)
+    reader = DigitReader(model)
+    digit = images[:1, None].astype(np.float32) / 255
+
+    print(f"edge benchmark on {platform.machine()} ({platform.processor() or 'cpu'}), one thread, model {args.model.name} "
+          f"({model.architecture})")
+    ort_us = statistics.median(timed(lambda: model.probabilities(digit), 5000)) * 1e6
+    line = f"model latency per digit at batch 1: onnxruntime {ort_us:.1f} us"
+    try:
+        import torch
+
+        from digits.train.checkpoint import load_checkpoint, model_from_checkpoint
+        from digits.train.models import standardize
+
+        torch.set_num_threads(1)
+        net = model_from_checkpoint(load_checkpoint(args.checkpoint))
+        x = torch.from_numpy(digit)
+        with torch.inference_mode():
+            torch_us = statistics.median(timed(lambda: torch.softmax(net(standardize(x)), 1), 5000)) * 1e6
+        line += f", torch eager {torch_us:.1f} us: onnxruntime is {torch_us / ort_us:.1f}x as fast"
+    except ImportError:
+        line += " (torch not installed: no torch comparison)"
+    print(line)
+
+    rng = np.random.default_rng(2026)
+    photos, truths = [], []
+    for i in range(args.photos):
+        digits, truth = random_number(images, labels, rng)
+        photos.append(render_number(digits, rng, invert=i % 4 == 3))
+        truths.append(truth)
+    jpegs = [cv2.imencode(".jpg", p, [cv2.IMWRITE_JPEG_QUALITY, 90])[1] for p in photos]
+    frame_ms = np.array(timed(lambda it=iter(range(10**9)): reader.read(cv2.imdecode(jpegs[next(it) % len(jpegs)], cv2.IMREAD_COLOR)), 1000)) * 1e3
+    print(f"whole frame (640x480 JPEG in, text out): median {np.median(frame_ms):.2f} ms, p95 {np.percentile(frame_ms, 95):.2f} ms")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        video = write_video(Path(tmp), images, labels, rng, frames=120)
+        started = time.perf_counter()
+        count = sum(1 for frame in file_frames(open_capture(str(video))) if reader.read(frame) is not None)
+        print(f"video file ({video.suffix}, 640x480 MJPG): {count / (time.perf_counter() - started):.0f} frames/s (decode + read)")
+
+    exact = sum(reader.read(p).text == t for p, t in zip(photos, truths))
+    digits_total = sum(len(t) for t in truths)
+    print(f"photographed numbers read exactly: {exact}/{len(photos)} = {100 * exact / len(photos):.1f}% "
+          f"({digits_total} digits, 3-6 per photo)")
+    blanks = [render_blank(rng, invert=i % 2 == 1) for i in range(args.blanks)]
+    false_digits = sum(len(reader.read(b).digits) for b in blanks)
+    print(f"blank pages: {false_digits} digits read on {len(blanks)} pages")
+
+
+if __name__ == "__main__":
+    main()
