@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -46,10 +47,10 @@ class Candidate:
 class FinderSettings:
     work_side: int = 480  # the longer side the frame is scaled to before searching
     min_height_frac: float = 0.04  # of the working image's shorter side
-    max_height_frac: float = 0.9
     merge_x_overlap: float = 0.5  # pieces overlapping this much horizontally are one digit
     merge_y_gap: float = 0.5  # ...if the vertical gap is below this fraction of their height
     min_relative_height: float = 0.4  # of the median candidate height; drops dots and specks
+    closeup: float = 0.6  # a candidate wider or taller than this fraction of the picture: a close-up
 
 
 def to_grey(image: np.ndarray) -> np.ndarray:
@@ -63,45 +64,60 @@ def to_grey(image: np.ndarray) -> np.ndarray:
 def ink_image(grey: np.ndarray) -> tuple[np.ndarray, float]:
     """(ink strength uint8, noise level): the paper, lit unevenly, removed; ink bright whatever its polarity.
 
-    The paper is estimated by a median filter much larger than a stroke (on a small copy,
-    for speed); ink is what departs from it. The polarity is whichever direction holds
-    more strong departures: ink is the minority on a page, light or dark.
+    Ink is a minority of the picture, so the picture's median is paper: the ink is dark when
+    that median is nearer the light end of the picture's range. The paper itself is estimated
+    by a morphological closing (opening for light ink) much wider than a stroke, on a small
+    copy for speed: it erases strokes however much of the picture they cover (a median filter
+    fails on bold close-ups) and keeps lighting gradients and a desk beside the sheet.
     """
     h, w = grey.shape
+    low, middle, high = np.percentile(grey[::3, ::3], (2, 50, 98))
+    dark_ink = middle >= (low + high) / 2
     small_scale = 64 / min(h, w)
     small = cv2.resize(grey, (max(1, round(w * small_scale)), max(1, round(h * small_scale))), interpolation=cv2.INTER_AREA)
-    paper_small = cv2.medianBlur(small, 21)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
+    paper_small = cv2.morphologyEx(small, cv2.MORPH_CLOSE if dark_ink else cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
+    paper_small = cv2.blur(paper_small, (9, 9))
     paper = cv2.resize(paper_small, (w, h), interpolation=cv2.INTER_LINEAR)
-    darker = cv2.subtract(paper, grey)  # saturating: ink darker than the paper
-    lighter = cv2.subtract(grey, paper)
-    # Noise from the median absolute departure, on a sparse sample for speed.
-    departure = np.maximum(darker[::3, ::3], lighter[::3, ::3])
-    noise = 1.4826 * float(np.median(departure)) + 1.0
-    strong = max(4 * noise, 12)
-    dark_ink = np.count_nonzero(darker > strong)
-    light_ink = np.count_nonzero(lighter > strong)
-    return (darker if dark_ink >= light_ink else lighter), noise
+    ink = cv2.subtract(paper, grey) if dark_ink else cv2.subtract(grey, paper)  # saturating at 0
+    # Noise from the departures from the paper: their lower quartile is 0.32 sigma for Gaussian
+    # noise and stays on the paper even when bold ink covers half the picture.
+    noise = float(np.percentile(cv2.absdiff(paper, grey)[::3, ::3], 25)) / 0.32 + 1.0
+    return ink, noise
 
 
-def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings()) -> list[Candidate]:
-    """Digit-sized groups of ink in a working-size grey image, each with its own ink crop."""
+def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(),
+                    frame: tuple[int, int, int, int] | None = None) -> list[Candidate]:
+    """Digit-sized groups of ink in a working-size grey image, each with its own ink crop.
+
+    `frame` (x0, y0, x1, y1) is where the photo's own edges are, when it has been padded."""
     h, w = grey.shape
     ink, noise = ink_image(grey)
     floor = max(5 * noise, 20)
-    otsu, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    # Pass 1: everything above the noise floor; what is not on the paper (the desk, a shadow
+    # at the edge) is set aside before the stroke threshold is chosen, or it would dominate it.
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((ink > floor).astype(np.uint8), connectivity=8)
+    is_background = _background(labels, stats, count, frame or (0, 0, w, h))
+    writing = labels > 0
+    if is_background.any():
+        writing &= ~is_background[labels]
+    if not writing.any():
+        return []
+    otsu, _ = cv2.threshold(ink[writing].reshape(-1, 1), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     threshold = max(otsu * 0.6, floor)
-    mask = (ink > threshold).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    mask = writing & (ink > threshold)
+    # Pass 2: the strokes.
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
 
     short_side = min(h, w)
     pieces: list[list[int]] = []  # [x0, y0, x1, y1, label...]
     for i in range(1, count):
         x, y, bw, bh, area = stats[i]
-        if area < 6 or bh > settings.max_height_frac * h or bw > settings.max_height_frac * w:
+        if area < 6:
             continue
-        touches = x == 0 or y == 0 or x + bw == w or y + bh == h
-        if touches and (bw > w / 3 or bh > h / 3):  # paper edges, shadows, the desk
-            continue
+        long_side, short = max(bw, bh), max(min(bw, bh), 1)
+        if long_side >= 15 * short or long_side >= 8 * short and (bw >= 0.35 * w or bh >= 0.35 * h):
+            continue  # a hairline, or a line across much of the picture: a paper edge or a ruled line
         pieces.append([x, y, x + bw, y + bh, i])
 
     groups = _merge_pieces(pieces, settings)
@@ -126,6 +142,23 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     return candidates
 
 
+def _background(labels: np.ndarray, stats: np.ndarray, count: int, frame: tuple[int, int, int, int]) -> np.ndarray:
+    """Per label: True for what is not writing on the paper. Such components lie along the
+    photo's edge (much of its outline is theirs: the desk, a shadow) or are solid blocks that
+    touch it. A digit cropped tightly touches the edge too, but only where a few strokes cross it."""
+    x0, y0, x1, y1 = frame
+    h, w = y1 - y0, x1 - x0
+    border = np.concatenate([labels[y0, x0:x1], labels[y1 - 1, x0:x1], labels[y0 + 1 : y1 - 1, x0], labels[y0 + 1 : y1 - 1, x1 - 1]])
+    contact = np.bincount(border, minlength=count)
+    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+    fill = area / np.maximum(stats[:, cv2.CC_STAT_WIDTH] * stats[:, cv2.CC_STAT_HEIGHT], 1)
+    along_edge = contact > 0.12 * (2 * (h + w))
+    solid = (contact > 0) & (fill > 0.6) & (area > 0.01 * h * w)
+    background = along_edge | solid
+    background[0] = False
+    return background
+
+
 def _merge_pieces(pieces: list[list[int]], settings: FinderSettings) -> list[list[int]]:
     """Join broken strokes of one digit: pieces stacked with strong horizontal overlap and a small gap."""
     groups = [list(p) for p in pieces]
@@ -147,6 +180,15 @@ def _merge_pieces(pieces: list[list[int]], settings: FinderSettings) -> list[lis
             if merged:
                 break
     return groups
+
+
+def _resize_to(grey: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """`grey` shrunk so its longer side is at most `side`, and the factor used."""
+    h, w = grey.shape
+    scale = min(1.0, side / max(h, w))
+    if scale < 1.0:
+        grey = cv2.resize(grey, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    return grey, scale
 
 
 def reading_order(boxes: list[Box]) -> list[list[int]]:
@@ -177,12 +219,7 @@ class DigitReader:
 
     def read(self, image: np.ndarray) -> Reading:
         started = time.perf_counter()
-        grey = to_grey(image)
-        h, w = grey.shape
-        scale = min(1.0, self.settings.work_side / max(h, w))
-        if scale < 1.0:
-            grey = cv2.resize(grey, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-        candidates = find_candidates(grey, self.settings)
+        candidates, to_original = self.locate(to_grey(image))
         if not candidates:
             return Reading("", [], (time.perf_counter() - started) * 1e3)
         batch = np.stack([normalize_digit(c.ink) for c in candidates])
@@ -190,13 +227,36 @@ class DigitReader:
         digits = []
         for candidate, image28, probs in zip(candidates, batch, probabilities):
             label = int(probs.argmax())
-            x, y, bw, bh = candidate.box
-            box = (round(x / scale), round(y / scale), round(bw / scale), round(bh / scale))
-            digits.append(Digit(label, float(probs[label]), box, image28))
+            digits.append(Digit(label, float(probs[label]), to_original(candidate.box), image28))
         accepted = [d for d in digits if d.confidence >= self.min_confidence]
         lines = reading_order([d.box for d in accepted])
         ordered = [accepted[i] for line in lines for i in line]
         text = " ".join("".join(str(accepted[i].label) for i in line) for line in lines)
         return Reading(text, ordered, (time.perf_counter() - started) * 1e3, rejected=len(digits) - len(accepted))
 
+    def locate(self, grey: np.ndarray) -> tuple[list[Candidate], Callable[[Box], Box]]:
+        """The digit candidates of a grey picture, and the map from their boxes to its pixels."""
+        search, scale = _resize_to(grey, self.settings.work_side)
+        candidates = find_candidates(search, self.settings)
+        sh, sw = search.shape
+        offset = 0
+        tall = max((c.box[1] + c.box[3] for c in candidates), default=0) - min((c.box[1] for c in candidates), default=0)
+        wide = max((c.box[2] for c in candidates), default=0)
+        if not candidates or tall > self.settings.closeup * sh or wide > self.settings.closeup * sw:
+            # Nothing found, or a close-up (a digit cropped tightly): the picture's edges may cut
+            # through the writing and its strokes through the paper estimate. Surround it with
+            # paper and look again, as if from further away.
+            offset = max(sh, sw) // 2
+            padded = cv2.copyMakeBorder(search, offset, offset, offset, offset, cv2.BORDER_CONSTANT,
+                                        value=int(np.median(search)))
+            search, shrink = _resize_to(padded, self.settings.work_side)
+            inside = (round(offset * shrink), round(offset * shrink), round((offset + sw) * shrink), round((offset + sh) * shrink))
+            candidates = find_candidates(search, self.settings, frame=inside)
+            scale *= shrink
+            offset = offset / scale * shrink  # the padding, in original pixels
 
+        def to_original(box: Box) -> Box:
+            x, y, bw, bh = box
+            return (round(x / scale - offset), round(y / scale - offset), round(bw / scale), round(bh / scale))
+
+        return candidates, to_original

@@ -163,3 +163,18 @@ if __name__ == "__main__":
     data_root = sys.argv[sys.argv.index("--data") + 1] if "--data" in sys.argv else None
     for p in write_samples(target, data_root):
         print(p)
+
+
+def on_desk(page: np.ndarray, rng: np.random.Generator, fill: float = 0.8) -> np.ndarray:
+    """The photo taken from further away: the sheet, slightly turned, on a dark wooden desk."""
+    h, w = page.shape[:2]
+    desk = np.empty_like(page)
+    desk[:] = np.float32([40, 60, 90]) + rng.uniform(-15, 15)
+    grain = cv2.GaussianBlur(rng.normal(0, 12, size=(h, w)).astype(np.float32), (0, 0), 3)[..., None]
+    desk = np.clip(desk + grain, 0, 255).astype(np.uint8)
+    small = cv2.resize(page, (int(w * fill), int(h * fill)), interpolation=cv2.INTER_AREA)
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-6, 6), 1.0)
+    turn[:, 2] += ((w - small.shape[1]) / 2, (h - small.shape[0]) / 2)
+    placed = cv2.warpAffine(small, turn, (w, h))
+    mask = cv2.warpAffine(np.full(small.shape[:2], 255, np.uint8), turn, (w, h))
+    return np.where(mask[..., None] > 127, placed, desk)

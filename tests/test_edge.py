@@ -316,3 +316,33 @@ def test_pen_width_does_not_matter(reader, thickness):
     page = np.full((480, 640, 3), 225, np.uint8)
     cv2.putText(page, "40719", (30, 300), cv2.FONT_HERSHEY_SIMPLEX, 4.5, (50, 40, 40), thickness, cv2.LINE_AA)
     assert reader.read(page).text == "40719"
+
+
+def test_sheet_on_a_desk_reads_the_digits_not_the_paper_edges(reader, mnist_test):
+    from render import on_desk
+
+    images, labels = mnist_test
+    rng = np.random.default_rng(31)
+    right = 0
+    for _ in range(10):
+        digits, truth = random_number(images, labels, rng, (3, 5))
+        right += reader.read(on_desk(render_number(digits, rng), rng)).text == truth
+    assert right >= 9
+
+
+def test_tightly_cropped_single_digit_photos(reader, mnist_test):
+    """A phone photo cropped to one digit: the ink reaches the picture's edges."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(41)
+    right = 0
+    for i in range(20):
+        page = render_number([images[i]], rng, PhotoStyle(digit_height=(150, 151), rotation_deg=0, perspective=0))
+        ys, xs = np.nonzero(to_ink(page))
+        crop = page[max(ys.min() - 2, 0) : ys.max() + 3, max(xs.min() - 2, 0) : xs.max() + 3]
+        right += reader.read(crop).text == str(labels[i])
+    assert right >= 19
+
+
+def to_ink(page: np.ndarray) -> np.ndarray:
+    grey = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
+    return grey < np.median(grey) - 60

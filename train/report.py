@@ -24,7 +24,7 @@ def plot_curves(history, path: Path) -> None:
     ax_acc.plot(epochs, [100 * h.test_accuracy for h in history], "o-", label="test")
     best = max(history, key=lambda h: h.test_accuracy)
     ax_acc.annotate(f"{100 * best.test_accuracy:.2f}%", (best.epoch, 100 * best.test_accuracy),
-                    textcoords="offset points", xytext=(0, 8), ha="center")
+                    textcoords="offset points", xytext=(0, -16), ha="center")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
