@@ -45,7 +45,7 @@ class Candidate:
 
 @dataclass(frozen=True)
 class FinderSettings:
-    work_side: int = 480  # the longer side the frame is scaled to before searching
+    work_side: int = 320  # the longer side the frame is scaled to before searching (speed vs small digits)
     min_height_frac: float = 0.04  # of the working image's shorter side
     merge_x_overlap: float = 0.5  # pieces overlapping this much horizontally are one digit
     merge_y_gap: float = 0.5  # ...if the vertical gap is below this fraction of their height
@@ -129,14 +129,16 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     candidates = []
     for x0, y0, x1, y1, *members in groups:
         box_labels = labels[y0:y1, x0:x1]
-        keep = np.isin(box_labels, members).astype(np.uint8)
+        member = np.zeros(count, bool)
+        member[members] = True
+        keep = member[box_labels].astype(np.uint8)
         keep = cv2.dilate(keep, np.ones((3, 3), np.uint8))  # keep the soft anti-aliased rim of each stroke
         crop = ink[y0:y1, x0:x1].astype(np.float32) * keep
         strokes = crop[box_labels > 0]
         if strokes.size == 0 or strokes.max() < 2 * floor:
             continue
         # Ink at or above the stroke's typical strength is full ink, as in MNIST; fainter edges fade out.
-        full = float(np.percentile(crop[np.isin(box_labels, members)], 75))
+        full = float(np.percentile(crop[member[box_labels]], 75))
         soft = np.clip((crop - threshold * 0.5) / max(full - threshold * 0.5, 1.0), 0.0, 1.0)
         candidates.append(Candidate((x0, y0, x1 - x0, y1 - y0), soft))
     return candidates
@@ -160,7 +162,9 @@ def _background(labels: np.ndarray, stats: np.ndarray, count: int, frame: tuple[
 
 
 def _merge_pieces(pieces: list[list[int]], settings: FinderSettings) -> list[list[int]]:
-    """Join broken strokes of one digit: pieces stacked with strong horizontal overlap and a small gap."""
+    """Join the broken strokes of one digit: pieces above one another with strong horizontal
+    overlap, or stacked with a small gap into a shape still as narrow as a digit (a slanted,
+    broken 1). Side-by-side digits overlap vertically and never merge."""
     groups = [list(p) for p in pieces]
     merged = True
     while merged:
@@ -168,11 +172,7 @@ def _merge_pieces(pieces: list[list[int]], settings: FinderSettings) -> list[lis
         for i in range(len(groups)):
             for j in range(i + 1, len(groups)):
                 a, b = groups[i], groups[j]
-                overlap = min(a[2], b[2]) - max(a[0], b[0])
-                narrow = min(a[2] - a[0], b[2] - b[0])
-                gap = max(a[1], b[1]) - min(a[3], b[3])
-                tall = max(a[3] - a[1], b[3] - b[1])
-                if overlap > settings.merge_x_overlap * narrow and gap < settings.merge_y_gap * tall:
+                if _same_digit(a, b, settings):
                     groups[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]), *a[4:], *b[4:]]
                     del groups[j]
                     merged = True
@@ -182,12 +182,27 @@ def _merge_pieces(pieces: list[list[int]], settings: FinderSettings) -> list[lis
     return groups
 
 
+def _same_digit(a: list[int], b: list[int], settings: FinderSettings) -> bool:
+    x_overlap = min(a[2], b[2]) - max(a[0], b[0])
+    y_overlap = min(a[3], b[3]) - max(a[1], b[1])  # negative: a vertical gap
+    narrow = min(a[2] - a[0], b[2] - b[0])
+    short, tall = sorted((a[3] - a[1], b[3] - b[1]))
+    if x_overlap > settings.merge_x_overlap * narrow and -y_overlap < settings.merge_y_gap * tall:
+        return True
+    union_w = max(a[2], b[2]) - min(a[0], b[0])
+    union_h = max(a[3], b[3]) - min(a[1], b[1])
+    stacked = y_overlap < 0.25 * short and -y_overlap < 0.3 * tall
+    return stacked and -x_overlap < 0.15 * union_h and union_w <= 0.75 * union_h
+
+
 def _resize_to(grey: np.ndarray, side: int) -> tuple[np.ndarray, float]:
     """`grey` shrunk so its longer side is at most `side`, and the factor used."""
     h, w = grey.shape
     scale = min(1.0, side / max(h, w))
     if scale < 1.0:
-        grey = cv2.resize(grey, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        # Area averaging is needed against aliasing only when shrinking a lot; it is slow otherwise.
+        interpolation = cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR
+        grey = cv2.resize(grey, (round(w * scale), round(h * scale)), interpolation=interpolation)
     return grey, scale
 
 
