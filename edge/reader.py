@@ -49,7 +49,7 @@ class FinderSettings:
     min_height_frac: float = 0.04  # of the working image's shorter side
     merge_x_overlap: float = 0.5  # pieces overlapping this much horizontally are one digit
     merge_y_gap: float = 0.5  # ...if the vertical gap is below this fraction of their height
-    min_relative_height: float = 0.4  # of the median candidate height; drops dots and specks
+    min_relative_height: float = 0.5  # of the median candidate height; drops dots, specks and stray marks
     closeup: float = 0.6  # a candidate wider or taller than this fraction of the picture: a close-up
 
 
@@ -97,7 +97,8 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     # Pass 1: everything above the noise floor; what is not on the paper (the desk, a shadow
     # at the edge) is set aside before the stroke threshold is chosen, or it would dominate it.
     count, labels, stats, _ = cv2.connectedComponentsWithStats((ink > floor).astype(np.uint8), connectivity=8)
-    is_background = _background(labels, stats, count, frame or (0, 0, w, h))
+    # In a padded close-up, only a ring around the whole photo is the desk: its strokes may hug an edge.
+    is_background = _background(labels, count, frame or (0, 0, w, h), 0.3 if frame else 0.12)
     writing = labels > 0
     if is_background.any():
         writing &= ~is_background[labels]
@@ -144,19 +145,14 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     return candidates
 
 
-def _background(labels: np.ndarray, stats: np.ndarray, count: int, frame: tuple[int, int, int, int]) -> np.ndarray:
-    """Per label: True for what is not writing on the paper. Such components lie along the
-    photo's edge (much of its outline is theirs: the desk, a shadow) or are solid blocks that
-    touch it. A digit cropped tightly touches the edge too, but only where a few strokes cross it."""
+def _background(labels: np.ndarray, count: int, frame: tuple[int, int, int, int], along: float) -> np.ndarray:
+    """Per label: True for what is not writing on the paper but lies along the photo's edge, as
+    a desk or a shadow beside the sheet does: more than `along` of the edge's length is theirs.
+    (Wider dark areas are paper to the closing in ink_image and never become ink.) A digit cropped
+    tightly touches the edge too, but only where its strokes cross or hug it."""
     x0, y0, x1, y1 = frame
-    h, w = y1 - y0, x1 - x0
     border = np.concatenate([labels[y0, x0:x1], labels[y1 - 1, x0:x1], labels[y0 + 1 : y1 - 1, x0], labels[y0 + 1 : y1 - 1, x1 - 1]])
-    contact = np.bincount(border, minlength=count)
-    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
-    fill = area / np.maximum(stats[:, cv2.CC_STAT_WIDTH] * stats[:, cv2.CC_STAT_HEIGHT], 1)
-    along_edge = contact > 0.12 * (2 * (h + w))
-    solid = (contact > 0) & (fill > 0.6) & (area > 0.01 * h * w)
-    background = along_edge | solid
+    background = np.bincount(border, minlength=count) > along * len(border)
     background[0] = False
     return background
 
@@ -257,10 +253,10 @@ class DigitReader:
         offset = 0
         tall = max((c.box[1] + c.box[3] for c in candidates), default=0) - min((c.box[1] for c in candidates), default=0)
         wide = max((c.box[2] for c in candidates), default=0)
-        if not candidates or tall > self.settings.closeup * sh or wide > self.settings.closeup * sw:
-            # Nothing found, or a close-up (a digit cropped tightly): the picture's edges may cut
-            # through the writing and its strokes through the paper estimate. Surround it with
-            # paper and look again, as if from further away.
+        if tall > self.settings.closeup * sh or wide > self.settings.closeup * sw:
+            # A close-up (a digit cropped tightly): the picture's edges cut through the writing
+            # and its strokes through the paper estimate. Surround it with paper and look again,
+            # as if from further away.
             offset = max(sh, sw) // 2
             padded = cv2.copyMakeBorder(search, offset, offset, offset, offset, cv2.BORDER_CONSTANT,
                                         value=int(np.median(search)))
