@@ -61,7 +61,7 @@ def test_every_architecture_learns_real_digits(arch, mnist):
     model = build_model(arch)
     optimizer = make_optimizer(model, TrainConfig(lr=1e-3, weight_decay=0))
     losses = []
-    for _ in range(15):
+    for _ in range(30):
         loss = F.cross_entropy(model(x), y)
         optimizer.zero_grad()
         loss.backward()
@@ -72,7 +72,7 @@ def test_every_architecture_learns_real_digits(arch, mnist):
 
 
 def test_short_run_beats_chance_by_far_and_writes_its_report(tmp_path, mnist_root):
-    result = fit(small_config(tmp_path, mnist_root, limit_train=3000), log=lambda _: None)
+    result = fit(small_config(tmp_path, mnist_root, limit_train=3000, epochs=2), log=lambda _: None)
     assert result.history[-1].test_accuracy > 0.85  # chance is 0.10
     run = result.run_dir
     for name in ("best.pth", "last.pth", "metrics.json", "curves.png", "confusion.png", "misclassified.png"):
@@ -201,8 +201,10 @@ def test_resume_refuses_to_change_settings(tmp_path, mnist_root):
     assert_one_line_error(outcome, 2, "--lr")
 
 
-def test_bad_flags_and_missing_data_are_one_line_errors(tmp_path):
+def test_bad_flags_and_missing_data_are_one_line_errors(tmp_path, mnist_root):
     assert_one_line_error(run_cli("digits-train", "--epochs", "0"), 2, "--epochs")
+    assert_one_line_error(run_cli("digits-train", "--data", str(mnist_root), "--limit-train", "10", "--epochs", "1",
+                                  "--out", str(tmp_path / "run")), 2, "at least 4 steps")
     assert_one_line_error(run_cli("digits-train", "--arch", "resnet"), 2, "--arch")
     empty = tmp_path / "tree"
     (empty / "train").mkdir(parents=True)
