@@ -61,6 +61,12 @@ def to_grey(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
 
 
+def percentiles_u8(values: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+    """Percentiles of uint8 values from their histogram: many times faster than np.percentile."""
+    cumulative = np.bincount(values.ravel(), minlength=256).cumsum()
+    return np.searchsorted(cumulative, np.asarray(qs) / 100.0 * (cumulative[-1] - 1), side="right").astype(np.float64)
+
+
 def ink_image(grey: np.ndarray) -> tuple[np.ndarray, float]:
     """(ink strength uint8, noise level): the paper, lit unevenly, removed; ink bright whatever its polarity.
 
@@ -71,7 +77,7 @@ def ink_image(grey: np.ndarray) -> tuple[np.ndarray, float]:
     fails on bold close-ups) and keeps lighting gradients and a desk beside the sheet.
     """
     h, w = grey.shape
-    low, middle, high = np.percentile(grey[::3, ::3], (2, 50, 98))
+    low, middle, high = percentiles_u8(grey[::3, ::3], (2, 50, 98))
     dark_ink = middle >= (low + high) / 2
     small_scale = 64 / min(h, w)
     small = cv2.resize(grey, (max(1, round(w * small_scale)), max(1, round(h * small_scale))), interpolation=cv2.INTER_AREA)
@@ -82,7 +88,7 @@ def ink_image(grey: np.ndarray) -> tuple[np.ndarray, float]:
     ink = cv2.subtract(paper, grey) if dark_ink else cv2.subtract(grey, paper)  # saturating at 0
     # Noise from the departures from the paper: their lower quartile is 0.32 sigma for Gaussian
     # noise and stays on the paper even when bold ink covers half the picture.
-    noise = float(np.percentile(cv2.absdiff(paper, grey)[::3, ::3], 25)) / 0.32 + 1.0
+    noise = float(percentiles_u8(cv2.absdiff(paper, grey)[::3, ::3], (25,))[0]) / 0.32 + 1.0
     return ink, noise
 
 
@@ -134,12 +140,13 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         member[members] = True
         keep = member[box_labels].astype(np.uint8)
         keep = cv2.dilate(keep, np.ones((3, 3), np.uint8))  # keep the soft anti-aliased rim of each stroke
-        crop = ink[y0:y1, x0:x1].astype(np.float32) * keep
-        strokes = crop[box_labels > 0]
+        box_ink = ink[y0:y1, x0:x1]
+        strokes = box_ink[member[box_labels]]
         if strokes.size == 0 or strokes.max() < 2 * floor:
             continue
+        crop = box_ink.astype(np.float32) * keep
         # Ink at or above the stroke's typical strength is full ink, as in MNIST; fainter edges fade out.
-        full = float(np.percentile(crop[member[box_labels]], 75))
+        full = float(percentiles_u8(strokes, (75,))[0])
         soft = np.clip((crop - threshold * 0.5) / max(full - threshold * 0.5, 1.0), 0.0, 1.0)
         candidates.append(Candidate((x0, y0, x1 - x0, y1 - y0), soft))
     return candidates
