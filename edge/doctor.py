@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
+from pathlib import Path
 
 import cv2
 import onnxruntime as ort
@@ -13,9 +15,24 @@ from .sources import SourceError, has_display, open_capture
 
 def video_backends() -> list[str]:
     try:
-        return [cv2.videoio_registry.getBackendName(b) for b in cv2.videoio_registry.getBackends()]
+        return list(dict.fromkeys(cv2.videoio_registry.getBackendName(b) for b in cv2.videoio_registry.getBackends()))
     except Exception:  # very old OpenCV builds lack the registry
         return []
+
+
+def device_name() -> str:
+    """'Raspberry Pi 4 Model B Rev 1.4', or the CPU model, or what platform knows."""
+    for path, key in (("/proc/device-tree/model", None), ("/proc/cpuinfo", "model name")):
+        try:
+            text = Path(path).read_text(errors="replace")
+        except OSError:
+            continue
+        if key is None:
+            return text.strip("\x00\n ")
+        for line in text.splitlines():
+            if line.startswith(key):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
 
 
 def cameras(max_index: int = 4) -> list[str]:
@@ -38,13 +55,15 @@ def report() -> list[str]:
 
     try:
         model = DigitModel()
-        model_line = f"{model.path} ({model.architecture}, test accuracy {model.metadata.get('digits.test_accuracy', '?')})"
+        accuracy = model.metadata.get("digits.test_accuracy")
+        accuracy = f"{100 * float(accuracy):.2f}%" if accuracy else "unknown"
+        model_line = f"{model.path} ({model.architecture}, MNIST test accuracy {accuracy})"
     except ModelError as exc:
         model_line = f"NOT USABLE: {exc}"
     found = cameras()
     return [
         f"digits-edge {__version__} on Python {platform.python_version()} ({sys.executable})",
-        f"machine: {platform.machine()} {platform.system()} {platform.release()}, {platform.processor() or 'cpu'}",
+        f"machine: {device_name()}, {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}",
         f"onnxruntime {ort.__version__}: providers {', '.join(ort.get_available_providers())}",
         f"OpenCV {cv2.__version__}: video backends {', '.join(video_backends()) or 'unknown'}",
         f"display: {'yes, live windows can open' if has_display() else 'no (live mode runs headless and prints readings)'}",
