@@ -15,8 +15,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,6 +24,7 @@ import torch
 
 from digits.edge.session import DigitModel
 from digits.export.pipeline import export_checkpoint
+from digits.export.quantize import batch1_latency_us
 from digits.train.checkpoint import load_checkpoint, sha256_of
 from digits.train.data import load_mnist, resolve_data_root
 from digits.train.loop import fit
@@ -34,17 +33,6 @@ from train_bench import RECIPES
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "artifacts"
-
-
-def batch1_us(model: DigitModel, digit: np.ndarray) -> float:
-    for _ in range(500):
-        model.probabilities(digit)
-    times = []
-    for _ in range(5000):
-        started = time.perf_counter()
-        model.probabilities(digit)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1e6
 
 
 def main() -> None:
@@ -70,7 +58,7 @@ def main() -> None:
     payload = load_checkpoint(checkpoint)
     model = DigitModel(destination, threads=1)
     test = load_mnist(resolve_data_root(args.data), download=False)[1]
-    latency = batch1_us(model, test.images[:1, None].numpy().astype(np.float32) / 255)
+    latency = batch1_latency_us(model, test.images[:1, None].numpy().astype(np.float32) / 255, repeats=5000)
     net = build_model(payload["arch"], **payload["model_config"])
     train_config = payload["train_config"]
     flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in train_config.items()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -28,17 +27,7 @@ from render import load_mnist_test, random_number, render_blank, render_number, 
 from digits.edge.reader import DigitReader  # noqa: E402
 from digits.edge.session import DigitModel  # noqa: E402
 from digits.edge.sources import file_frames, open_capture  # noqa: E402
-
-
-def timed(run, repeats: int) -> list[float]:
-    for _ in range(max(10, repeats // 10)):
-        run()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return times
+from digits.edge.timing import call_seconds, median_us  # noqa: E402
 
 
 def main() -> None:
@@ -57,7 +46,7 @@ def main() -> None:
 
     print(f"edge benchmark on {platform.machine()} ({platform.processor() or 'cpu'}), one thread, model {args.model.name} "
           f"({model.architecture})")
-    ort_us = statistics.median(timed(lambda: model.probabilities(digit), 5000)) * 1e6
+    ort_us = median_us(lambda: model.probabilities(digit), 5000)
     line = f"model latency per digit at batch 1: onnxruntime {ort_us:.1f} us"
     try:
         import torch
@@ -69,7 +58,7 @@ def main() -> None:
         net = model_from_checkpoint(load_checkpoint(args.checkpoint))
         x = torch.from_numpy(digit)
         with torch.inference_mode():
-            torch_us = statistics.median(timed(lambda: torch.softmax(net(standardize(x)), 1), 5000)) * 1e6
+            torch_us = median_us(lambda: torch.softmax(net(standardize(x)), 1), 5000)
         line += f", torch eager {torch_us:.1f} us: onnxruntime is {torch_us / ort_us:.1f}x as fast"
     except ImportError:
         line += " (torch not installed: no torch comparison)"
@@ -82,7 +71,7 @@ def main() -> None:
         photos.append(render_number(digits, rng, invert=i % 4 == 3))
         truths.append(truth)
     jpegs = [cv2.imencode(".jpg", p, [cv2.IMWRITE_JPEG_QUALITY, 90])[1] for p in photos]
-    frame_ms = np.array(timed(lambda it=iter(range(10**9)): reader.read(cv2.imdecode(jpegs[next(it) % len(jpegs)], cv2.IMREAD_COLOR)), 1000)) * 1e3
+    frame_ms = np.array(call_seconds(lambda it=iter(range(10**9)): reader.read(cv2.imdecode(jpegs[next(it) % len(jpegs)], cv2.IMREAD_COLOR)), 1000)) * 1e3
     print(f"whole frame (640x480 JPEG in, text out): median {np.median(frame_ms):.2f} ms, p95 {np.percentile(frame_ms, 95):.2f} ms")
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,31 +11,18 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from digits.edge.session import DigitModel
+from digits.edge.timing import median_us
 from digits.export.pipeline import export_checkpoint
 from digits.train.checkpoint import load_checkpoint, model_from_checkpoint
 from digits.train.data import load_mnist, resolve_data_root
 from digits.train.loop import TrainConfig, fit
 from digits.train.models import ARCHITECTURES, count_multiply_adds, standardize
-
-
-def median_us(run, repeats: int) -> float:
-    for _ in range(max(10, repeats // 10)):
-        run()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1e6
 
 
 def main() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 
 from digits.edge import contract
 from digits.edge.session import DigitModel
+from digits.edge.timing import median_us
 
 
 class QuantizationError(Exception):
@@ -60,16 +60,9 @@ def accuracy(model: DigitModel, images: np.ndarray, labels: np.ndarray, batch: i
 
 
 def batch1_latency_us(model: DigitModel, images: np.ndarray, repeats: int = 2000) -> float:
-    """Median of per-call times at batch 1, in microseconds."""
-    samples = images[:repeats]
-    for x in samples[:50]:
-        model.probabilities(x[None])
-    times = []
-    for x in samples:
-        started = time.perf_counter()
-        model.probabilities(x[None])
-        times.append(time.perf_counter() - started)
-    return float(np.median(times) * 1e6)
+    """Median time of one digit through `model`, in microseconds."""
+    digit = images[:1]
+    return median_us(lambda: model.probabilities(digit), repeats)
 
 
 def quantize_int8(fp32_path: Path, int8_path: Path, calibration: np.ndarray) -> None:

@@ -9,7 +9,7 @@ import platform
 import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
@@ -268,12 +268,10 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
             "multiply_adds": macs,
         })
 
-    progress = None
-    if config.progress:
+    def progress_bar(it, total):
         from tqdm import tqdm
 
-        def progress(it, total):
-            return tqdm(it, total=total, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, unit="batch", file=sys.stderr)
+        return tqdm(it, total=total, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, unit="batch", file=sys.stderr)
 
     result = RunResult(run_dir=run_dir, history=history)
     last_complete = payload(start_epoch)  # what Ctrl-C saves: the last finished epoch, so resume stays exact
@@ -282,7 +280,8 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
             started = time.perf_counter()
             train_loss, train_acc = train_one_epoch(
                 model, train_split, optimizer, scheduler, batch_size=config.batch_size, generator=generator,
-                augment=augment, amp_dtype=amp_dtype, label_smoothing=config.label_smoothing, progress=progress,
+                augment=augment, amp_dtype=amp_dtype, label_smoothing=config.label_smoothing,
+                progress=progress_bar if config.progress else None,
             )
             if device.type == "cuda":
                 torch.cuda.synchronize()

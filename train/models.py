@@ -40,49 +40,42 @@ def build_model(arch: str, **config) -> nn.Module:
         raise ValueError(f"architecture {arch!r} does not take options {sorted(config)}") from None
 
 
-def _mlp(sizes: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = [nn.Flatten()]
-    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
-        layers.append(nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:  # the last layer gives logits: no ReLU, no softmax
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+class _MLP(nn.Module):
+    """A fully connected network through `sizes`, ReLU between layers, logits out (no ReLU or
+    softmax after the last layer)."""
+
+    sizes: tuple[int, ...] = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        for n_in, n_out in zip(self.sizes, self.sizes[1:]):
+            layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+        self.net = nn.Sequential(*layers[:-1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
 
 
 @register("mlp", augment=False)
-class MLP(nn.Module):
+class MLP(_MLP):
     """784-256-10, the first network of most tutorials."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = _mlp([IMAGE_SIZE * IMAGE_SIZE, 256, NUM_CLASSES])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+    sizes = (IMAGE_SIZE * IMAGE_SIZE, 256, NUM_CLASSES)
 
 
 @register("deep-mlp", augment=False)
-class DeepMLP(nn.Module):
+class DeepMLP(_MLP):
     """784-400-200-100-10."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = _mlp([IMAGE_SIZE * IMAGE_SIZE, 400, 200, 100, NUM_CLASSES])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+    sizes = (IMAGE_SIZE * IMAGE_SIZE, 400, 200, 100, NUM_CLASSES)
 
 
 @register("mlp4", augment=False)
-class MLP4(nn.Module):
+class MLP4(_MLP):
     """784-256-128-64-10, logits out."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = _mlp([IMAGE_SIZE * IMAGE_SIZE, 256, 128, 64, NUM_CLASSES])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+    sizes = (IMAGE_SIZE * IMAGE_SIZE, 256, 128, 64, NUM_CLASSES)
 
 
 @register("simple-cnn", augment=True)
