@@ -214,14 +214,18 @@ def test_bad_flags_and_missing_data_are_one_line_errors(tmp_path, mnist_root):
 @pytest.mark.slow
 def test_sigint_during_training_saves_last_checkpoint(tmp_path, mnist_root):
     script = Path(sys.executable).parent / "digits-train"
-    process = subprocess.Popen([str(script), "--arch", "mlp", "--epochs", "200", "--limit-train", "2000", "--limit-test", "200",
+    # Far more epochs than the test waits for: a busy machine must not let the run end first.
+    process = subprocess.Popen([str(script), "--arch", "mlp", "--epochs", "5000", "--limit-train", "2000", "--limit-test", "200",
                                 "--data", str(mnist_root), "--out", str(tmp_path / "run"), "--no-progress", "--device", "cpu"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in process.stdout:
         if line.startswith("epoch   2/"):
             break
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
+    try:
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert "interrupted: saved" in stdout
