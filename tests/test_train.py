@@ -217,7 +217,10 @@ def test_sigint_during_training_saves_last_checkpoint(tmp_path, mnist_root):
     # Far more epochs than the test waits for: a busy machine must not let the run end first.
     process = subprocess.Popen([str(script), "--arch", "mlp", "--epochs", "5000", "--limit-train", "2000", "--limit-test", "200",
                                 "--data", str(mnist_root), "--out", str(tmp_path / "run"), "--no-progress", "--device", "cpu"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               # A shell's background job (CI may be one) ignores SIGINT, and children
+                               # inherit that: give this one the terminal's default, as a user's has.
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in process.stdout:
         if line.startswith("epoch   2/"):
             break
