@@ -346,3 +346,34 @@ def test_tightly_cropped_single_digit_photos(reader, mnist_test):
 def to_ink(page: np.ndarray) -> np.ndarray:
     grey = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
     return grey < np.median(grey) - 60
+
+
+def test_grey_and_transparent_pngs_read_like_colour(reader, mnist_test, tmp_path):
+    images, labels = mnist_test
+    digits, truth = random_number(images, labels, np.random.default_rng(51), (3, 5))
+    photo = render_number(digits, np.random.default_rng(51))
+    cv2.imwrite(str(tmp_path / "grey.png"), cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY))
+    cv2.imwrite(str(tmp_path / "alpha.png"), cv2.cvtColor(photo, cv2.COLOR_BGR2BGRA))
+    cv2.imwrite(str(tmp_path / "deep.png"), cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY).astype(np.uint16) * 257)
+    result = run_cli("digits-edge", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["text"] for line in result.stdout.splitlines()] == [truth] * 3
+
+
+def test_ctrl_c_stops_a_video_cleanly(mnist_test, tmp_path):
+    import signal
+
+    images, labels = mnist_test
+    path = write_video(tmp_path, images, labels, np.random.default_rng(61), frames=400)
+    script = Path(sys.executable).parent / "digits-edge"
+    process = subprocess.Popen([str(script), "--video", str(path), "--no-show"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process.stdout.readline()  # the first reading: it is running
+    process.send_signal(signal.SIGINT)
+    try:
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0 and "Traceback" not in stderr
+    assert "stopped (Ctrl-C)" in stderr
