@@ -258,7 +258,7 @@ class DigitReader:
         candidates = find_candidates(search, self.settings)
         sh, sw = search.shape
         offset = 0
-        tall = max((c.box[1] + c.box[3] for c in candidates), default=0) - min((c.box[1] for c in candidates), default=0)
+        tall = max((c.box[3] for c in candidates), default=0)
         wide = max((c.box[2] for c in candidates), default=0)
         if tall > self.settings.closeup * sh or wide > self.settings.closeup * sw:
             # A close-up (a digit cropped tightly): the picture's edges cut through the writing

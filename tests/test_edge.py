@@ -377,3 +377,15 @@ def test_ctrl_c_stops_a_video_cleanly(mnist_test, tmp_path):
         process.kill()
     assert process.returncode == 0 and "Traceback" not in stderr
     assert "stopped (Ctrl-C)" in stderr
+
+
+def test_two_lines_read_top_line_first(reader, mnist_test):
+    images, labels = mnist_test
+    rng = np.random.default_rng(3)
+    style = PhotoStyle(size=(640, 240), digit_height=(60, 90))
+    right = 0
+    for _ in range(10):
+        (top, first), (bottom, second) = random_number(images, labels, rng, (3, 5)), random_number(images, labels, rng, (3, 5))
+        sheet = np.vstack([render_number(top, rng, style), render_number(bottom, rng, style)])
+        right += reader.read(sheet).text == f"{first} {second}"
+    assert right >= 9
