@@ -273,8 +273,13 @@ class DigitReader:
             scale *= shrink
             offset = offset / scale * shrink  # the padding, in original pixels
 
+        height, width = grey.shape
+
         def to_original(box: Box) -> Box:
-            x, y, bw, bh = box
-            return (round(x / scale - offset), round(y / scale - offset), round(bw / scale), round(bh / scale))
+            """The box in the picture's pixels, clipped to the picture (a close-up's may reach the margin)."""
+            x0, y0 = max(0, round(box[0] / scale - offset)), max(0, round(box[1] / scale - offset))
+            x1 = min(width, round((box[0] + box[2]) / scale - offset))
+            y1 = min(height, round((box[1] + box[3]) / scale - offset))
+            return (x0, y0, max(1, x1 - x0), max(1, y1 - y0))
 
         return candidates, to_original

@@ -389,3 +389,14 @@ def test_two_lines_read_top_line_first(reader, mnist_test):
         sheet = np.vstack([render_number(top, rng, style), render_number(bottom, rng, style)])
         right += reader.read(sheet).text == f"{first} {second}"
     assert right >= 9
+
+
+def test_boxes_lie_inside_the_picture_and_around_the_digits(reader, mnist_test):
+    images, labels = mnist_test
+    page = render_number([images[3]], np.random.default_rng(71), PhotoStyle(digit_height=(150, 151), rotation_deg=0, perspective=0))
+    ys, xs = np.nonzero(to_ink(page))
+    crop = page[ys.min() - 6 : ys.max() + 7, xs.min() - 6 : xs.max() + 7]
+    (digit,) = reader.read(crop).digits  # a close-up: found in the padded search
+    x, y, w, h = digit.box
+    assert 0 <= x and 0 <= y and x + w <= crop.shape[1] and y + h <= crop.shape[0]
+    assert w > 0.7 * (crop.shape[1] - 12) and h > 0.7 * (crop.shape[0] - 12)
