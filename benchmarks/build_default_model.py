@@ -18,7 +18,6 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import onnxruntime
 import torch
 
@@ -26,7 +25,7 @@ from digits.edge.session import DigitModel
 from digits.export.pipeline import export_checkpoint
 from digits.export.quantize import batch1_latency_us
 from digits.train.checkpoint import load_checkpoint, sha256_of
-from digits.train.data import load_mnist, resolve_data_root
+from digits.train.data import load_mnist, resolve_data_root, to_float
 from digits.train.loop import fit
 from digits.train.models import build_model, count_multiply_adds
 from train_bench import RECIPES
@@ -58,7 +57,7 @@ def main() -> None:
     payload = load_checkpoint(checkpoint)
     model = DigitModel(destination, threads=1)
     test = load_mnist(resolve_data_root(args.data), download=False)[1]
-    latency = batch1_latency_us(model, test.images[:1, None].numpy().astype(np.float32) / 255, repeats=5000)
+    latency = batch1_latency_us(model, to_float(test.images[:1]).numpy(), repeats=5000)
     net = build_model(payload["arch"], **payload["model_config"])
     train_config = payload["train_config"]
     flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in train_config.items()

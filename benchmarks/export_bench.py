@@ -20,7 +20,7 @@ from digits.edge.session import DigitModel
 from digits.edge.timing import median_us
 from digits.export.pipeline import export_checkpoint
 from digits.train.checkpoint import load_checkpoint, model_from_checkpoint
-from digits.train.data import load_mnist, resolve_data_root
+from digits.train.data import load_mnist, resolve_data_root, to_float
 from digits.train.loop import TrainConfig, fit
 from digits.train.models import ARCHITECTURES, count_multiply_adds, standardize
 
@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     test = load_mnist(resolve_data_root(args.data), download=False)[1]
-    x64 = test.images[:64].unsqueeze(1).float().div(255)
+    x64 = to_float(test.images[:64])
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for arch in ARCHITECTURES:

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from digits.edge.session import DigitModel
+from digits.train.data import to_float
 from digits.train.loop import predict
 
 PARITY_BATCH_SIZES = (1, 2, 7, 64, 1000)
@@ -60,7 +61,7 @@ def check_parity(
     """
     torch_logits = predict(model, images).numpy().astype(np.float64)
     torch_probs = torch.softmax(torch.from_numpy(torch_logits), 1).numpy()
-    x = images.unsqueeze(1).float().div(255.0).numpy()
+    x = to_float(images).numpy()
     worst_prob = worst_logit = 0.0
     agreement = 1.0
     onnx_top1 = None

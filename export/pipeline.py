@@ -16,7 +16,7 @@ import torch
 from digits.edge import contract
 from digits.edge.session import DigitModel
 from digits.train.checkpoint import load_checkpoint, model_from_checkpoint, sha256_of
-from digits.train.data import DataError, load_mnist, resolve_data_root
+from digits.train.data import DataError, load_mnist, resolve_data_root, to_float
 
 from .convert import DEFAULT_OPSET, contract_metadata, save_onnx, set_metadata, to_onnx
 from .parity import ParityReport, check_parity
@@ -108,9 +108,9 @@ def export_checkpoint(
         staged_int8 = quantization = None
         if int8:
             staged_int8 = Path(tmp) / "model.int8.onnx"
-            calibration = train_split.images[:calibration_digits].unsqueeze(1).float().div(255).numpy()
+            calibration = to_float(train_split.images[:calibration_digits]).numpy()
             quantize_int8(staged, staged_int8, calibration)
-            quantization = evaluate_int8(staged, staged_int8, images.unsqueeze(1).float().div(255).numpy(), labels.numpy(),
+            quantization = evaluate_int8(staged, staged_int8, to_float(images).numpy(), labels.numpy(),
                                          calibration_digits=len(calibration), max_drop_points=max_drop)
             int8_proto = onnx.load(str(staged_int8))
             set_metadata(int8_proto, {**{p.key: p.value for p in proto.metadata_props},
