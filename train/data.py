@@ -66,8 +66,9 @@ def load_mnist(root: Path, download: bool = True) -> tuple[Split, Split]:
     try:
         splits = [MNIST(root=str(root), train=train, download=download) for train in (True, False)]
     except Exception as exc:  # torchvision raises several types for network and file faults
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"cannot load MNIST under {root}: {reason}") from None
+        reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())[:300] or type(exc).__name__
+        hint = " (offline? point --data or $DIGITS_DATA at a copy of MNIST)" if download else ""
+        raise DataError(f"cannot load MNIST under {root}: {reason}{hint}") from None
     return tuple(Split(s.data.clone(), s.targets.clone().long()) for s in splits)  # type: ignore[return-value]
 
 
