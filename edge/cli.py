@@ -133,8 +133,7 @@ def read_live(spec: int | str, reader, *, as_json: bool, save: Path | None, show
     except SourceError as exc:
         raise InputError(str(exc)) from None
     if live:
-        captures = iter([first])
-        frames = live_frames(lambda: next(captures, None) or open_capture(spec), log=log)
+        frames = live_frames(lambda: open_capture(spec), first=first, log=log)
     else:
         frames = file_frames(first)
     if not show:

@@ -157,11 +157,11 @@ def file_frames(capture: cv2.VideoCapture) -> Iterator[np.ndarray]:
         capture.release()
 
 
-def live_frames(open_: Callable[[], cv2.VideoCapture], *, stall_s: float = 3.0, retries: int = 2,
-                log: Callable[[str], None] = print) -> Iterator[np.ndarray]:
-    """The newest frame of a live source, again and again. A source that stops delivering is
-    reopened up to `retries` times; then the iterator ends."""
-    reader: LatestFrameReader | None = LatestFrameReader(open_())
+def live_frames(open_: Callable[[], cv2.VideoCapture], *, first: cv2.VideoCapture | None = None, stall_s: float = 3.0,
+                retries: int = 2, log: Callable[[str], None] = print) -> Iterator[np.ndarray]:
+    """The newest frame of a live source (`first`, already open, or one `open_` opens), again and
+    again. A source that stops delivering is reopened up to `retries` times; then the iterator ends."""
+    reader: LatestFrameReader | None = LatestFrameReader(first if first is not None else open_())
     sequence = attempts = 0
     try:
         while True:

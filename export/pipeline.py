@@ -111,7 +111,8 @@ def export_checkpoint(
             calibration = to_float(train_split.images[:calibration_digits]).numpy()
             quantize_int8(staged, staged_int8, calibration)
             quantization = evaluate_int8(staged, staged_int8, to_float(images).numpy(), labels.numpy(),
-                                         calibration_digits=len(calibration), max_drop_points=max_drop)
+                                         fp32_accuracy=parity.onnx_test_accuracy, calibration_digits=len(calibration),
+                                         max_drop_points=max_drop)
             int8_proto = onnx.load(str(staged_int8))
             set_metadata(int8_proto, {**{p.key: p.value for p in proto.metadata_props},
                                       contract.META_TEST_ACCURACY: f"{quantization.int8_accuracy:.6f}",

@@ -8,7 +8,7 @@ import math
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -229,13 +229,15 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
     steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
     scheduler = make_schedule(optimizer, config, steps_per_epoch)
 
-    run_dir = Path(config.out) if config.out else default_run_dir(config.arch)
-    config.out = str(run_dir)
+    if checkpoint is not None:
+        run_dir = Path(resume).parent
+    else:
+        run_dir = Path(config.out) if config.out else default_run_dir(config.arch)
+    config = replace(config, out=str(run_dir))  # saved in the checkpoints; the caller's config is left alone
     history: list[EpochStats] = []
     start_epoch = 0
     best_accuracy = -1.0
     if checkpoint is not None:
-        run_dir = Path(resume).parent
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
         _restore_rng(checkpoint["rng"], generator, device)
@@ -286,7 +288,7 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
             if device.type == "cuda":
                 torch.cuda.synchronize()
             seconds = time.perf_counter() - started
-            test_loss, test_acc, _ = evaluate(model, test_split)
+            test_loss, test_acc, predicted = evaluate(model, test_split)
             stats = EpochStats(epoch + 1, train_loss, train_acc, test_loss, test_acc, seconds,
                                len(train_split) / seconds, optimizer.param_groups[0]["lr"])
             history.append(stats)
@@ -305,7 +307,6 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
         result.interrupted = True
         return result
 
-    _, _, predicted = evaluate(model, test_split)
     write_run_report(run_dir, config, history, test_split, predicted.cpu(), macs, device)
     return result
 
