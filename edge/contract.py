@@ -12,7 +12,12 @@ CLASSES = tuple(range(10))
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 
-CONTRACT_VERSION = "1"
+# Version 2 adds an optional reject output: one more column of `probabilities` (and `logits`)
+# that means "not a digit". Its index is in META_REJECT_INDEX ("" for a model without one).
+# Version 1 models (10 columns, no reject) are still read.
+CONTRACT_VERSION = "2"
+READABLE_CONTRACTS = ("1", "2")
+REJECT_INDEX = len(CLASSES)  # the reject class follows the digits
 INPUT_NAME = "image"
 PROBABILITIES_NAME = "probabilities"
 LOGITS_NAME = "logits"
@@ -34,4 +39,6 @@ META_ONNX_VERSION = "digits.onnx_version"
 META_TOOLKIT_VERSION = "digits.toolkit_version"
 META_CREATED = "digits.created"
 META_QUANTIZATION = "digits.quantization"
+META_REJECT_INDEX = "digits.reject_index"
+META_REJECT_FIGURES = "digits.reject_figures"  # JSON: how the model does on digits and on non-digits
 REQUIRED_METADATA = (META_CONTRACT, META_ARCHITECTURE, META_CLASSES)

@@ -48,13 +48,20 @@ class DigitModel:
         missing = [k for k in contract.REQUIRED_METADATA if k not in self.metadata]
         if missing:
             raise ModelError(f"{self.path}: not a digits model: metadata lacks {', '.join(missing)} (export it with digits-export)")
-        if self.metadata[contract.META_CONTRACT] != contract.CONTRACT_VERSION:
-            raise ModelError(f"{self.path}: model contract {self.metadata[contract.META_CONTRACT]!r}, this edge reads {contract.CONTRACT_VERSION!r}")
+        version = self.metadata[contract.META_CONTRACT]
+        if version not in contract.READABLE_CONTRACTS:
+            raise ModelError(f"{self.path}: model contract {version!r}, this edge reads {' and '.join(contract.READABLE_CONTRACTS)}")
+        reject = self.metadata.get(contract.META_REJECT_INDEX, "") if version != "1" else ""
+        if reject not in ("", str(contract.REJECT_INDEX)):
+            raise ModelError(f"{self.path}: metadata {contract.META_REJECT_INDEX} is {reject!r}; expected {contract.REJECT_INDEX} or empty")
+        #: The column of `probabilities` that means "not a digit", or None for a model without one.
+        self.reject_index: int | None = contract.REJECT_INDEX if reject else None
+        columns = len(contract.CLASSES) + (self.reject_index is not None)
         try:
             classes = json.loads(self.metadata[contract.META_CLASSES])
         except json.JSONDecodeError:
             raise ModelError(f"{self.path}: metadata {contract.META_CLASSES} is not JSON") from None
-        if list(classes) != list(contract.CLASSES):
+        if not isinstance(classes, list) or classes != list(contract.CLASSES):
             raise ModelError(f"{self.path}: model classes {classes} are not the digits 0-9")
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
@@ -68,8 +75,8 @@ class DigitModel:
         outputs = {o.name: o for o in self.session.get_outputs()}
         if contract.PROBABILITIES_NAME not in outputs:
             raise ModelError(f"{self.path}: no {contract.PROBABILITIES_NAME!r} output (has {', '.join(outputs)})")
-        if outputs[contract.PROBABILITIES_NAME].shape[-1] != len(contract.CLASSES):
-            raise ModelError(f"{self.path}: probabilities output is {outputs[contract.PROBABILITIES_NAME].shape}, expected [N,10]")
+        if outputs[contract.PROBABILITIES_NAME].shape[-1] != columns:
+            raise ModelError(f"{self.path}: probabilities output is {outputs[contract.PROBABILITIES_NAME].shape}, expected [N,{columns}]")
         self.output_names = [n for n in (contract.PROBABILITIES_NAME, contract.LOGITS_NAME) if n in outputs]
 
     @property
@@ -77,7 +84,8 @@ class DigitModel:
         return self.metadata[contract.META_ARCHITECTURE]
 
     def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """(probabilities [N,10], logits [N,10] or None) for float32 images [N,1,28,28] in [0,1]."""
+        """(probabilities [N,C], logits [N,C] or None) for float32 images [N,1,28,28] in [0,1];
+        C is 10, or 11 when the model has the reject class (column `reject_index`)."""
         images = np.ascontiguousarray(images, dtype=np.float32)
         results = self.session.run(self.output_names, {self.input_name: images})
         return results[0], (results[1] if len(results) > 1 else None)

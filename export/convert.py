@@ -72,9 +72,12 @@ def set_metadata(proto: onnx.ModelProto, values: dict[str, str]) -> None:
             proto.metadata_props.add(key=key, value=value)
 
 
-def contract_metadata(*, arch: str, checkpoint_sha256: str, test_accuracy: float | None, parity: dict | None) -> dict[str, str]:
+def contract_metadata(*, arch: str, checkpoint_sha256: str, test_accuracy: float | None, parity: dict | None,
+                      reject: bool, reject_figures: dict | None = None) -> dict[str, str]:
     """Everything the edge and a person need to know about the exported model."""
     return {
+        contract.META_REJECT_INDEX: str(contract.REJECT_INDEX) if reject else "",
+        contract.META_REJECT_FIGURES: json.dumps(reject_figures or {}),
         contract.META_CONTRACT: contract.CONTRACT_VERSION,
         contract.META_ARCHITECTURE: arch,
         contract.META_CLASSES: json.dumps(list(contract.CLASSES)),

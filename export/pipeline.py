@@ -17,12 +17,34 @@ from digits.edge import contract
 from digits.edge.session import DigitModel
 from digits.train.checkpoint import load_checkpoint, model_from_checkpoint, sha256_of
 from digits.train.data import DataError, load_mnist, resolve_data_root, to_float
+from digits.train.models import has_reject_output
 
 from .convert import DEFAULT_OPSET, contract_metadata, save_onnx, set_metadata, to_onnx
 from .parity import ParityReport, check_parity
 from .quantize import QuantizationReport, evaluate_int8, quantize_int8
 
 RANDOM_INPUTS = 1000
+BENCH_NEGATIVES = 2000  # rendered non-digits for the model card's reject figures
+BENCH_NEGATIVES_SEED = 20261124  # not a training seed; BENCH_STYLE is not the training style either
+
+
+def reject_figures(onnx_model: DigitModel, test_images: torch.Tensor, labels: torch.Tensor | None) -> dict:
+    """How a model with the reject class does on digits and on non-digits it never saw: the share of
+    the test digits it rejects, and the share of BENCH_NEGATIVES rendered non-digits (another seed
+    and other generator settings than training; MNIST test digits for the half/two-digit kinds)."""
+    from digits.train.negatives import BENCH_STYLE, render_negatives
+
+    digits = test_images.numpy()
+    negatives, kinds = render_negatives(BENCH_NEGATIVES, seed=BENCH_NEGATIVES_SEED, style=BENCH_STYLE,
+                                        digits=digits if labels is not None else None)
+    rejected = onnx_model.probabilities(to_float(torch.from_numpy(negatives)).numpy()).argmax(1) == contract.REJECT_INDEX
+    per_kind = {k: round(float(rejected[[i for i, x in enumerate(kinds) if x == k]].mean()), 4) for k in sorted(set(kinds))}
+    figures = {"negatives": len(negatives), "negatives_rejected": round(float(rejected.mean()), 4), "by_kind": per_kind}
+    if labels is not None:
+        figures["digits"] = len(digits)
+        figures["digits_rejected"] = round(float((onnx_model.probabilities(to_float(test_images).numpy()).argmax(1)
+                                                  == contract.REJECT_INDEX).mean()), 5)
+    return figures
 
 
 class DestinationError(Exception):
@@ -93,16 +115,19 @@ def export_checkpoint(
         log(note)
 
     sha = sha256_of(checkpoint)
+    reject = has_reject_output(model)
     with tempfile.TemporaryDirectory(prefix=".digits-export-", dir=destination.parent) as tmp:
         staged = Path(tmp) / "model.onnx"
-        set_metadata(proto, contract_metadata(arch=payload["arch"], checkpoint_sha256=sha, test_accuracy=None, parity=None))
+        set_metadata(proto, contract_metadata(arch=payload["arch"], checkpoint_sha256=sha, test_accuracy=None, parity=None,
+                                              reject=reject))
         save_onnx(proto, staged)
         parity = check_parity(model, DigitModel(staged), images, labels=labels, inputs=inputs, atol=atol)
         test_accuracy = parity.onnx_test_accuracy
         if test_accuracy is None:
             test_accuracy = payload.get("metrics", {}).get("test_accuracy")
+        rejection = reject_figures(DigitModel(staged), images, labels) if reject else None
         set_metadata(proto, contract_metadata(arch=payload["arch"], checkpoint_sha256=sha, test_accuracy=test_accuracy,
-                                              parity=parity.as_dict()))
+                                              parity=parity.as_dict(), reject=reject, reject_figures=rejection))
         save_onnx(proto, staged)
 
         staged_int8 = quantization = None
@@ -129,6 +154,7 @@ def export_checkpoint(
             "opset": opset,
             "export_seconds": round(seconds, 3),
             "parity": parity.as_dict(),
+            "reject": rejection,
             "int8": None if quantization is None else {"file": companion(destination, ".int8.onnx").name, **quantization.as_dict()},
             "notes": notes,
         }

@@ -85,7 +85,7 @@ def model_from_checkpoint(payload: dict[str, Any]) -> torch.nn.Module:
     arch = payload["arch"]
     if arch not in ARCHITECTURES:
         raise CheckpointError(f"checkpoint architecture {arch!r} is not in this toolkit's registry ({', '.join(ARCHITECTURES)})")
-    model = build_model(arch, **payload["model_config"])
+    model = build_model(arch, reject=bool(payload.get("reject", False)), **payload["model_config"])
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:

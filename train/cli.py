@@ -13,7 +13,7 @@ from .models import ARCHITECTURES
 
 DEFAULTS = TrainConfig()
 RUN_FLAGS = ("arch", "arch_options", "epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "label_smoothing",
-             "augment", "seed", "device", "amp", "data", "out", "limit_train", "limit_test", "threads")
+             "augment", "reject", "negatives", "seed", "device", "amp", "data", "out", "limit_train", "limit_test", "threads")
 
 
 def _options(pairs: tuple[str, ...]) -> dict[str, float]:
@@ -47,6 +47,11 @@ def _options(pairs: tuple[str, ...]) -> dict[str, float]:
 @click.option("--augment/--no-augment", default=None,
               help="Random affine, stroke thickness and blur on each batch, on the device. Default: on for the "
                    "CNNs (it is what lets them read real photos), off for the MLPs; --no-augment is the classic setup.")
+@click.option("--reject/--no-reject", default=DEFAULTS.reject, show_default=True,
+              help="Learn an 11th class, not-a-digit, from non-digits rendered during training (shadows, ruled lines, "
+                   "pens, clips, blots, letters, words, half digits, two digits stuck together); the edge then sets them aside.")
+@click.option("--negatives", type=click.FloatRange(0, 10, min_open=True), default=DEFAULTS.negatives, show_default=True,
+              help="Rendered non-digits per training digit, with --reject.")
 @click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True,
               help="Same seed on the same device gives the same result.")
 @click.option("--device", type=click.Choice(DEVICES), default=DEFAULTS.device, show_default=True)

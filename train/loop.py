@@ -18,11 +18,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from digits.edge import __version__ as toolkit_version
-from digits.edge.contract import CLASSES
+from digits.edge.contract import CLASSES, REJECT_INDEX
 
 from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
 from .data import Augmentation, Split, batch_indices, load_data, resolve_data_root, to_float
 from .models import ARCHITECTURES, build_model, count_multiply_adds, model_config, standardize
+from .negatives import TRAIN_STYLE, render_negatives
+
+HELD_OUT_NEGATIVES = 2000  # rendered non-digits, another seed than training's, for the per-epoch reject figure
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("onecycle", "cosine", "constant")
@@ -43,6 +46,8 @@ class TrainConfig:
     weight_decay: float = 5e-4
     label_smoothing: float = 0.0
     augment: bool | None = None  # None: the architecture's default (on for the CNNs)
+    reject: bool = True  # learn an 11th class, "not a digit", from rendered negatives (train/negatives.py)
+    negatives: float = 0.2  # rendered non-digits per training digit, when `reject`
     seed: int = 0
     device: str = "auto"
     amp: bool | None = None  # None: bfloat16 autocast on CUDA, off elsewhere
@@ -69,6 +74,8 @@ class EpochStats:
     seconds: float
     samples_per_second: float
     lr: float
+    digits_rejected: float | None = None  # share of the test digits the model calls not-a-digit
+    negatives_rejected: float | None = None  # share of held-out rendered non-digits it rejects
 
 
 @dataclass
@@ -171,6 +178,22 @@ def evaluate(model: nn.Module, data: Split) -> tuple[float, float, torch.Tensor]
     return loss, (predicted == data.labels).float().mean().item(), predicted
 
 
+def with_negatives(train: Split, config: TrainConfig) -> tuple[Split, Split]:
+    """(training digits + rendered non-digits labelled REJECT_INDEX, held-out non-digits)."""
+    digits = train.images.cpu().numpy()
+    count = max(1, round(config.negatives * len(train)))
+    images, _ = render_negatives(count, seed=config.seed, style=TRAIN_STYLE, digits=digits)
+    held_out, _ = render_negatives(HELD_OUT_NEGATIVES, seed=config.seed + 1, style=TRAIN_STYLE, digits=digits)
+    extra = Split(torch.from_numpy(images), torch.full((count,), REJECT_INDEX, dtype=torch.long))
+    negatives = Split(torch.from_numpy(held_out), torch.full((len(held_out),), REJECT_INDEX, dtype=torch.long))
+    return Split(torch.cat([train.images, extra.images]), torch.cat([train.labels, extra.labels])), negatives
+
+
+def reject_rate(model: nn.Module, images: torch.Tensor) -> float:
+    """Share of `images` the model puts in the reject class."""
+    return (predict(model, images).argmax(1) == REJECT_INDEX).float().mean().item()
+
+
 def versions() -> dict[str, str]:
     import torchvision
 
@@ -217,10 +240,16 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
 
     root = resolve_data_root(config.data)
     train_split, test_split = load_data(root)
-    train_split = train_split.head(config.limit_train).to(device)
+    train_split = train_split.head(config.limit_train)
+    held_out_negatives = None
+    if config.reject:
+        train_split, held_out_negatives = with_negatives(train_split, config)
+        held_out_negatives = held_out_negatives.to(device)
+    train_split = train_split.to(device)
     test_split = test_split.head(config.limit_test).to(device)
 
-    model = (model_from_checkpoint(checkpoint) if checkpoint is not None else build_model(config.arch, **config.arch_options)).to(device)
+    model = (model_from_checkpoint(checkpoint) if checkpoint is not None
+             else build_model(config.arch, reject=config.reject, **config.arch_options)).to(device)
     augment_on = model.default_augment if config.augment is None else config.augment
     augment = Augmentation() if augment_on else None
     amp_on = device.type == "cuda" if config.amp is None else config.amp
@@ -257,6 +286,7 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
         return copy.deepcopy({
             "arch": config.arch,
             "model_config": model_config(model),
+            "reject": config.reject,
             "state_dict": model.state_dict(),
             "train_config": asdict(config),
             "classes": list(CLASSES),
@@ -291,6 +321,9 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
             test_loss, test_acc, predicted = evaluate(model, test_split)
             stats = EpochStats(epoch + 1, train_loss, train_acc, test_loss, test_acc, seconds,
                                len(train_split) / seconds, optimizer.param_groups[0]["lr"])
+            if held_out_negatives is not None:
+                stats.digits_rejected = (predicted == REJECT_INDEX).float().mean().item()
+                stats.negatives_rejected = reject_rate(model, held_out_negatives.images)
             history.append(stats)
             last_complete = payload(epoch + 1)
             save_checkpoint(run_dir / "last.pth", last_complete)
@@ -300,6 +333,8 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
             log(
                 f"epoch {stats.epoch:>3}/{config.epochs}  loss {train_loss:.4f}  train {100 * train_acc:6.2f}%  "
                 f"test {100 * test_acc:6.2f}%  test loss {test_loss:.4f}  {seconds:6.1f}s  {stats.samples_per_second:,.0f} samples/s"
+                + ("" if stats.negatives_rejected is None else
+                   f"  not-a-digit: {100 * stats.negatives_rejected:.2f}% of non-digits, {100 * stats.digits_rejected:.2f}% of digits")
             )
     except KeyboardInterrupt:
         save_checkpoint(run_dir / "last.pth", last_complete)

@@ -31,13 +31,35 @@ def register(name: str, *, augment: bool) -> Callable[[type[nn.Module]], type[nn
     return decorate
 
 
-def build_model(arch: str, **config) -> nn.Module:
+def build_model(arch: str, *, reject: bool = False, **config) -> nn.Module:
+    """A zoo model; with `reject`, its last layer gets one more output: the not-a-digit class."""
     if arch not in ARCHITECTURES:
         raise KeyError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
     try:
-        return ARCHITECTURES[arch](**config)
+        model = ARCHITECTURES[arch](**config)
     except TypeError:
         raise ValueError(f"architecture {arch!r} does not take options {sorted(config)}") from None
+    if reject:
+        add_reject_output(model)
+    return model
+
+
+def add_reject_output(model: nn.Module) -> None:
+    """Widen the model's last affine layer by one output (index REJECT_INDEX), for any zoo model:
+    all of them end in the nn.Linear that makes the 10 logits."""
+    parent, name, last = None, "", None
+    for module in model.modules():
+        for child_name, child in module.named_children():
+            if isinstance(child, nn.Linear):
+                parent, name, last = module, child_name, child
+    if last is None or last.out_features != NUM_CLASSES:
+        raise ValueError(f"{type(model).__name__} does not end in a {NUM_CLASSES}-output affine layer")
+    setattr(parent, name, nn.Linear(last.in_features, NUM_CLASSES + 1, bias=last.bias is not None))
+    model.reject = True
+
+
+def has_reject_output(model: nn.Module) -> bool:
+    return bool(getattr(model, "reject", False))
 
 
 class _MLP(nn.Module):

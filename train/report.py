@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from digits.edge.contract import CLASSES
+from digits.edge.contract import CLASSES, REJECT_INDEX
 
 
 def plot_curves(history, path: Path) -> None:
@@ -35,8 +35,11 @@ def plot_curves(history, path: Path) -> None:
 
 
 def confusion_matrix(labels: torch.Tensor, predicted: torch.Tensor) -> np.ndarray:
-    n = len(CLASSES)
-    return torch.bincount(labels * n + predicted, minlength=n * n).reshape(n, n).numpy()
+    """Rows: true digit; columns: predicted digit, plus a last column for not-a-digit when the
+    model has the reject class (REJECT_INDEX)."""
+    rows = len(CLASSES)
+    columns = rows + 1 if bool((predicted == REJECT_INDEX).any()) else rows
+    return torch.bincount(labels * columns + predicted, minlength=rows * columns).reshape(rows, columns).numpy()
 
 
 def plot_confusion(labels: torch.Tensor, predicted: torch.Tensor, path: Path) -> None:
@@ -45,12 +48,13 @@ def plot_confusion(labels: torch.Tensor, predicted: torch.Tensor, path: Path) ->
     np.fill_diagonal(errors, 0)
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     image = ax.imshow(errors, cmap="Reds")
-    for t in range(len(CLASSES)):
-        for p in range(len(CLASSES)):
+    for t in range(matrix.shape[0]):
+        for p in range(matrix.shape[1]):
             ax.text(p, t, str(matrix[t, p]), ha="center", va="center", fontsize=8,
                     color="tab:blue" if t == p else ("white" if errors[t, p] > errors.max() / 2 else "black"))
-    accuracy = np.trace(matrix) / matrix.sum()
-    ax.set(xticks=range(len(CLASSES)), yticks=range(len(CLASSES)), xlabel="predicted", ylabel="true",
+    accuracy = np.trace(matrix[:, : len(CLASSES)]) / matrix.sum()
+    ax.set(xticks=range(matrix.shape[1]), yticks=range(len(CLASSES)), xlabel="predicted", ylabel="true",
+           xticklabels=[str(c) for c in CLASSES] + (["not"] if matrix.shape[1] > len(CLASSES) else []),
            title=f"confusion on {matrix.sum():,} test digits: {100 * accuracy:.2f}% right\n(colour: errors only)")
     fig.colorbar(image, ax=ax, label="errors")
     fig.tight_layout()

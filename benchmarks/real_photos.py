@@ -1,0 +1,98 @@
+"""The reader on real photos of real people's handwriting: ../shared/real-photos.
+
+    python benchmarks/real_photos.py [--model artifacts/digits.onnx] [--root ../shared/real-photos] [--wrong]
+
+Prints the exact-number rate for the photos, the multi-line photos, the single digits and
+the EXIF-rotated copies; the digit-level error rate; blank pages read as digits; and ms per
+photo (median, p95, max) on one CPU thread. The photos are read from --root and never copied
+into the project (their licences are unstated); without them the benchmark says so and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from digits.edge.reader import DigitReader
+from digits.edge.session import DigitModel
+from digits.edge.sources import read_image
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def edit_distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
+def read_set(reader: DigitReader, folder: Path, labels: dict[str, str]) -> list[tuple[str, str, str, float]]:
+    """(name, label, text read, ms) for each labelled file."""
+    rows = []
+    for name, label in sorted(labels.items()):
+        reading = reader.read(read_image(folder / name))
+        rows.append((name, label, reading.text, reading.ms))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
+    parser.add_argument("--root", type=Path, default=REPO.parent / "shared" / "real-photos")
+    parser.add_argument("--wrong", action="store_true", help="list every photo read wrongly")
+    args = parser.parse_args()
+    if not (args.root / "labels.json").is_file():
+        print(f"skipped: no real photos at {args.root} (labels.json absent)")
+        return
+    reader = DigitReader(DigitModel(args.model, threads=1))
+    labels = json.loads((args.root / "labels.json").read_text())
+    photos = read_set(reader, args.root / "photos", labels)
+    singles = read_set(reader, args.root / "singles", json.loads((args.root / "singles_labels.json").read_text()))
+    exif = read_set(reader, args.root / "photos_exif", json.loads((args.root / "photos_exif_labels.json").read_text()))
+
+    numbers = [r for r in photos if r[1]]
+    multi = [r for r in numbers if " " in r[1]]
+    blanks = [r for r in photos if not r[1]]
+    usps = [r for r in singles if r[0].startswith("usps_")]
+    other_singles = [r for r in singles if not r[0].startswith("usps_")]
+    upright = {name: text for name, _, text, _ in photos}
+    twins = sum(text == upright.get(name.rsplit("_exif", 1)[0] + ".jpg") for name, _, text, _ in exif)
+    digits = sum(len(r[1].replace(" ", "")) for r in numbers)
+    errors = sum(edit_distance(r[1].replace(" ", ""), r[2].replace(" ", "")) for r in numbers)
+    ms = np.array([r[3] for r in photos])
+
+    def rate(rows) -> str:
+        right = sum(r[1] == r[2] for r in rows)
+        return f"{right}/{len(rows)} = {100 * right / max(1, len(rows)):.1f} %"
+
+    print(f"model {reader.model.path.name} ({reader.model.architecture}, "
+          f"{'with' if reader.model.reject_index is not None else 'without'} not-a-digit class); "
+          f"{platform.machine()}, one onnxruntime thread")
+    print(f"photos, numbers read exactly:      {rate(numbers)}")
+    print(f"  multi-line photos exactly:       {rate(multi)}")
+    print(f"  digit error rate (edit distance): {errors}/{digits} = {100 * errors / digits:.1f} %")
+    print(f"  blank pages read as digits:      {sum(bool(r[2]) for r in blanks)}/{len(blanks)}")
+    print(f"singles exactly:                   {rate(singles)} (USPS as stored {rate(usps)}, photos and crops {rate(other_singles)})")
+    print(f"EXIF copies: exact {rate(exif)}; same text as their upright twin {twins}/{len(exif)}")
+    print(f"ms per photo: median {np.median(ms):.1f}, p95 {np.percentile(ms, 95):.1f}, max {ms.max():.1f} "
+          f"({photos[int(ms.argmax())][0]})")
+    if args.wrong:
+        for name, label, text, _ in numbers + blanks + exif:
+            if text != label:
+                print(f"  wrong: {name}: {label!r} read {text!r}")
+        for name, label, text, _ in singles:
+            if text != label:
+                print(f"  wrong single: {name}: {label!r} read {text!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
