@@ -7,7 +7,7 @@ import numpy as np
 
 from .reader import Reading
 
-GREEN, AMBER, WHITE, BLACK = (60, 200, 60), (0, 190, 255), (255, 255, 255), (0, 0, 0)
+GREEN, AMBER, WHITE, BLACK, GREY = (60, 200, 60), (0, 190, 255), (255, 255, 255), (0, 0, 0), (150, 150, 150)
 
 
 def _label(image: np.ndarray, text: str, origin: tuple[int, int], scale: float, colour) -> None:
@@ -23,13 +23,18 @@ def annotate(image: np.ndarray, reading: Reading, *, fps: float | None = None, s
     out = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image[..., :3].copy()
     h, w = out.shape[:2]
     scale = max(0.5, min(h, w) / 700)
+    for aside in reading.rejected:  # greyed out, thin, under the digits: set aside, not hidden
+        x, y, bw, bh = aside.box
+        cv2.rectangle(out, (x, y), (x + bw, y + bh), GREY, 1)
+        name = "not a digit" if aside.label is None else f"{aside.label}?"
+        _label(out, f"{name} {100 * aside.confidence:.0f}%", (x, y + bh + round(18 * scale)), scale * 0.5, GREY)
     for digit in reading.digits:
         x, y, bw, bh = digit.box
         colour = GREEN if digit.confidence >= 0.9 else AMBER
         cv2.rectangle(out, (x, y), (x + bw, y + bh), colour, max(2, round(scale * 2)))
         _label(out, f"{digit.label} {100 * digit.confidence:.0f}%", (x, y - 4), scale * 0.8, colour)
     shown = reading.text if stable_text is None else stable_text
-    banner = f"read: {shown or '(nothing)'}" + (f"   {fps:.1f} fps" if fps is not None else "") + f"   {reading.ms:.1f} ms"
+    banner = f"read: {shown or '(no digits)'}" + (f"   {len(reading.rejected)} set aside" if reading.rejected else "") + (f"   {fps:.1f} fps" if fps is not None else "") + f"   {reading.ms:.1f} ms"
     _label(out, banner, (8, round(34 * scale)), scale, WHITE)
     # The 28x28 images the model saw, enlarged, along the bottom edge.
     size = max(28, round(56 * scale))

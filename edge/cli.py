@@ -11,17 +11,19 @@ import click
 from .errors import InputError, OneLineCommand
 
 
-@click.command(cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.command(cls=OneLineCommand)
 @click.argument("inputs", nargs=-1, metavar="[IMAGE|FOLDER|GLOB]...")
 @click.option("--camera", type=click.IntRange(min=0), default=None, metavar="N", help="Read webcam N live (0 is the first).")
 @click.option("--video", type=str, default=None, metavar="PATH|URL", help="Read a video file or a stream URL (rtsp://, http://).")
 @click.option("--model", type=click.Path(path_type=Path), default=None,
               help="An ONNX model from digits-export. Default: the shipped artifacts/digits.onnx.")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.5, show_default=True,
-              help="Candidates the model is less sure of are rejected as not-a-digit.")
+              help="Candidates whose best digit is less likely than this are set aside (as are those a model with the "
+                   "not-a-digit class calls not a digit); --json lists them under \"rejected\".")
 @click.option("--json", "as_json", is_flag=True,
               help='One JSON object per input (per frame for video/camera): {"source", "text", "digits": '
-                   '[{"label", "confidence", "box": [x, y, w, h]}], "ms"}.')
+                   '[{"label", "confidence", "box": [x, y, w, h]}], "rejected": [{"box", "label", "confidence", '
+                   '"reason"}], "ms"}; a rejected label is null when the model called it not a digit.')
 @click.option("--save", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Write annotated images to DIR; for --video/--camera an annotated .avi, plus the live window's snapshots.")
 @click.option("--show/--no-show", default=None,
@@ -69,12 +71,9 @@ def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: 
             raise InputError(f"--save {save}: cannot create the folder ({exc.strerror or exc})") from None
 
     from .reader import DigitReader
-    from .session import DigitModel, ModelError
+    from .session import DigitModel
 
-    try:
-        reader = DigitReader(DigitModel(model, threads=threads), min_confidence=min_confidence)
-    except ModelError as exc:
-        raise InputError(str(exc)) from None
+    reader = DigitReader(DigitModel(model, threads=threads), min_confidence=min_confidence)
 
     if inputs:
         if show:
@@ -110,7 +109,9 @@ def read_files(specs: list[str], reader, *, as_json: bool, save: Path | None) ->
             click.echo(json.dumps(reading.as_dict(source)))
         else:
             details = ", ".join(f"{d.label} ({100 * d.confidence:.0f}%)" for d in reading.digits)
-            click.echo(f"{source}: {reading.text or '(no digits)'}" + (f"   [{details}]" if details else "") + f"   {reading.ms:.1f} ms")
+            aside = f"   ({len(reading.rejected)} set aside)" if reading.rejected else ""
+            click.echo(f"{source}: {reading.text or '(no digits)'}" + (f"   [{details}]" if details else "") + aside
+                       + f"   {reading.ms:.1f} ms")
         if save is not None:
             target = save / (Path(source).stem + ".annotated.png")
             cv2.imwrite(str(target), annotate(image, reading))
@@ -120,7 +121,7 @@ def read_files(specs: list[str], reader, *, as_json: bool, save: Path | None) ->
 def read_live(spec: int | str, reader, *, as_json: bool, save: Path | None, show: bool | None,
               max_frames: int | None, live: bool) -> None:
     from .live import read_stream
-    from .sources import SourceError, file_frames, has_display, live_frames, open_capture
+    from .sources import file_frames, has_display, live_frames, open_capture
 
     display = has_display()
     if show and not display:
@@ -128,10 +129,7 @@ def read_live(spec: int | str, reader, *, as_json: bool, save: Path | None, show
     show = display if show is None else show
     name = f"camera {spec}" if isinstance(spec, int) else str(spec)
     log = lambda message: click.echo(message, err=True)  # noqa: E731
-    try:
-        first = open_capture(spec)
-    except SourceError as exc:
-        raise InputError(str(exc)) from None
+    first = open_capture(spec)
     if live:
         frames = live_frames(lambda: open_capture(spec), first=first, log=log)
     else:

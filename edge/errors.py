@@ -1,4 +1,10 @@
-"""How our three CLIs report a user's mistake: one line on stderr and a non-zero exit."""
+"""How our three CLIs report a user's mistake: one line on stderr and a non-zero exit.
+
+`DigitsError` is the one type for "the user gave us something we cannot use" (a file, a
+model, a device, a setting). Library code raises a subclass of it with a one-line message;
+each command catches it once, at its edge (`OneLineCommand`), and prints `Error: <message>`
+with exit code 2. Anything else is a bug and stays a traceback.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,30 @@ import sys
 
 import click
 
+USER_ERROR_EXIT = 2
+
+
+class DigitsError(Exception):
+    """A bad input or setting; str(error) is one line for the user."""
+
+
+class ConfigError(DigitsError):
+    """A setting that cannot work (an option the architecture lacks, a device that is not there)."""
+
 
 class InputError(click.ClickException):
-    """A bad input (file, model, device, setting): 'Error: <message>', exit code 2."""
+    """A bad command-line input found by the CLI itself: 'Error: <message>', exit code 2."""
 
-    exit_code = 2
+    exit_code = USER_ERROR_EXIT
 
 
 class OneLineCommand(click.Command):
-    """A click command whose usage errors are one line too (click would add the usage text)."""
+    """A click command whose errors are one line: usage errors (click would add the usage text)
+    and every DigitsError the library raises."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"], "max_content_width": 100})
+        super().__init__(*args, **kwargs)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
@@ -25,6 +46,9 @@ class OneLineCommand(click.Command):
         except click.ClickException as exc:
             click.echo(f"Error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
+        except DigitsError as exc:
+            click.echo(f"Error: {' '.join(str(exc).split())}", err=True)  # one line, whatever the message held
+            sys.exit(USER_ERROR_EXIT)
         except click.Abort:
             click.echo("Aborted.", err=True)
             sys.exit(130)

@@ -27,14 +27,39 @@ class Digit:
 
 
 @dataclass
+class Rejected:
+    """A candidate set aside, and why: the model called it not a digit, or was unsure."""
+
+    label: int | None  # the model's best digit for it (None: it called it not a digit)
+    confidence: float  # of that decision: P(not a digit), or the best digit's probability
+    box: Box
+    reason: str  # REASON_NOT_A_DIGIT or REASON_UNSURE
+    image: np.ndarray = field(repr=False)
+
+    def as_dict(self) -> dict:
+        return {"box": list(self.box), "label": self.label, "confidence": round(self.confidence, 4), "reason": self.reason}
+
+
+REASON_NOT_A_DIGIT = "not-a-digit"
+REASON_UNSURE = "below-min-confidence"
+
+
+@dataclass
 class Reading:
     text: str  # digits in reading order; lines separated by a space
     digits: list[Digit]
     ms: float
-    rejected: int = 0  # candidates below --min-confidence
+    rejected: list[Rejected] = field(default_factory=list)  # nothing is dropped without a trace
 
     def as_dict(self, source: str) -> dict:
-        return {"source": source, "text": self.text, "digits": [d.as_dict() for d in self.digits], "ms": round(self.ms, 3)}
+        return {"source": source, "text": self.text, "digits": [d.as_dict() for d in self.digits],
+                "rejected": [r.as_dict() for r in self.rejected], "ms": round(self.ms, 3)}
+
+    @property
+    def score(self) -> float:
+        """How much of a reading this is, to choose between ways of looking at one picture:
+        confident digits count for it, candidates set aside against it."""
+        return sum(d.confidence for d in self.digits) - 0.5 * len(self.rejected)
 
 
 @dataclass(frozen=True)
@@ -46,7 +71,10 @@ class Candidate:
 @dataclass(frozen=True)
 class FinderSettings:
     work_side: int = 320  # the longer side the frame is scaled to before searching (speed vs small digits)
-    min_height_frac: float = 0.04  # of the working image's shorter side
+    min_work_short_side: int = 120  # tiny scans (16x16 USPS, 40 px cheque amounts) are enlarged to this
+    min_height_frac: float = 0.025  # of the working image's shorter side; the model rejects what is smaller junk
+    min_peak_over_floor: float = 1.5  # a candidate's darkest ink, over the noise floor: faint pencil passes, paper grain not
+    max_union_height: float = 1.5  # merged pieces stay within this many typical digit heights (never two lines)
     merge_x_overlap: float = 0.5  # pieces overlapping this much horizontally are one digit
     merge_y_gap: float = 0.5  # ...if the vertical gap is below this fraction of their height
     min_relative_height: float = 0.5  # of the median candidate height; drops dots, specks and stray marks
@@ -67,7 +95,15 @@ def percentiles_u8(values: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
     return np.searchsorted(cumulative, np.asarray(qs) / 100.0 * (cumulative[-1] - 1), side="right").astype(np.float64)
 
 
-def ink_image(grey: np.ndarray) -> tuple[np.ndarray, float]:
+def dark_ink_guess(grey: np.ndarray) -> bool:
+    """Ink is a minority of the picture, so its median is usually paper: dark ink when that
+    median is nearer the light end of the picture's range. Only a first guess: the reader tries
+    the other polarity when this one reads poorly (a sheet on a dark desk, grey paper)."""
+    low, middle, high = percentiles_u8(grey[::3, ::3], (2, 50, 98))
+    return bool(middle >= (low + high) / 2)
+
+
+def ink_image(grey: np.ndarray, dark_ink: bool | None = None) -> tuple[np.ndarray, float]:
     """(ink strength uint8, noise level): the paper, lit unevenly, removed; ink bright whatever its polarity.
 
     Ink is a minority of the picture, so the picture's median is paper: the ink is dark when
@@ -77,8 +113,8 @@ def ink_image(grey: np.ndarray) -> tuple[np.ndarray, float]:
     fails on bold close-ups) and keeps lighting gradients and a desk beside the sheet.
     """
     h, w = grey.shape
-    low, middle, high = percentiles_u8(grey[::3, ::3], (2, 50, 98))
-    dark_ink = middle >= (low + high) / 2
+    if dark_ink is None:
+        dark_ink = dark_ink_guess(grey)
     small_scale = 64 / min(h, w)
     small = cv2.resize(grey, (max(1, round(w * small_scale)), max(1, round(h * small_scale))), interpolation=cv2.INTER_AREA)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
@@ -93,12 +129,12 @@ def ink_image(grey: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(),
-                    frame: tuple[int, int, int, int] | None = None) -> list[Candidate]:
+                    frame: tuple[int, int, int, int] | None = None, dark_ink: bool | None = None) -> list[Candidate]:
     """Digit-sized groups of ink in a working-size grey image, each with its own ink crop.
 
     `frame` (x0, y0, x1, y1) is where the photo's own edges are, when it has been padded."""
     h, w = grey.shape
-    ink, noise = ink_image(grey)
+    ink, noise = ink_image(grey, dark_ink)
     floor = max(5 * noise, 20)
     # Pass 1: everything above the noise floor; what is not on the paper (the desk, a shadow
     # at the edge) is set aside before the stroke threshold is chosen, or it would dominate it.
@@ -142,7 +178,7 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         keep = cv2.dilate(keep, np.ones((3, 3), np.uint8))  # keep the soft anti-aliased rim of each stroke
         box_ink = ink[y0:y1, x0:x1]
         strokes = box_ink[member[box_labels]]
-        if strokes.size == 0 or strokes.max() < 2 * floor:
+        if strokes.size == 0 or strokes.max() < settings.min_peak_over_floor * floor:
             continue
         crop = box_ink.astype(np.float32) * keep
         # Ink at or above the stroke's typical strength is full ink, as in MNIST; fainter edges fade out.
@@ -169,13 +205,19 @@ def _merge_pieces(pieces: list[list[int]], settings: FinderSettings) -> list[lis
     overlap, or stacked with a small gap into a shape still as narrow as a digit (a slanted,
     broken 1). Side-by-side digits overlap vertically and never merge."""
     groups = [list(p) for p in pieces]
+    if not groups:
+        return groups
+    # A digit's height: most pieces are whole digits. Two pieces whose union is much taller
+    # belong to two lines (rows of a sheet, a column of digits) and never merge.
+    typical = float(np.percentile([g[3] - g[1] for g in groups], 75))
+    limit = settings.max_union_height * typical
     merged = True
     while merged:
         merged = False
         for i in range(len(groups)):
             for j in range(i + 1, len(groups)):
                 a, b = groups[i], groups[j]
-                if _same_digit(a, b, settings):
+                if max(a[3], b[3]) - min(a[1], b[1]) <= limit and _same_digit(a, b, settings):
                     groups[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]), *a[4:], *b[4:]]
                     del groups[j]
                     merged = True
@@ -198,10 +240,14 @@ def _same_digit(a: list[int], b: list[int], settings: FinderSettings) -> bool:
     return stacked and -x_overlap < 0.15 * union_h and union_w <= 0.75 * union_h
 
 
-def _resize_to(grey: np.ndarray, side: int) -> tuple[np.ndarray, float]:
-    """`grey` shrunk so its longer side is at most `side`, and the factor used."""
+def _resize_to(grey: np.ndarray, side: int, short_side: int = 0) -> tuple[np.ndarray, float]:
+    """`grey` shrunk so its longer side is at most `side` (or enlarged so its shorter side is at
+    least `short_side`, for tiny scans), and the factor used."""
     h, w = grey.shape
     scale = min(1.0, side / max(h, w))
+    if min(h, w) * scale < short_side:
+        scale = min(short_side / min(h, w), 2 * side / max(h, w))
+        return cv2.resize(grey, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_CUBIC), scale
     if scale < 1.0:
         # Area averaging is needed against aliasing only when shrinking a lot; it is slow otherwise.
         interpolation = cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR
@@ -210,25 +256,34 @@ def _resize_to(grey: np.ndarray, side: int) -> tuple[np.ndarray, float]:
 
 
 def reading_order(boxes: list[Box]) -> list[list[int]]:
-    """Indices of `boxes` grouped into lines (top to bottom), each line left to right."""
-    order = sorted(range(len(boxes)), key=lambda i: boxes[i][1] + boxes[i][3] / 2)
+    """Indices of `boxes` grouped into lines (top to bottom), each line left to right.
+
+    Lines are followed from left to right: a box joins the line whose last box it overlaps most
+    vertically (by at least a third of the smaller height), so a line written on a slant stays one line, and a small piece never starts a line of its own between
+    two others it overlaps."""
     lines: list[list[int]] = []
-    for i in order:
+    for i in sorted(range(len(boxes)), key=lambda i: boxes[i][0]):
         x, y, w, h = boxes[i]
-        centre = y + h / 2
-        if lines:
-            line = lines[-1]
-            top = min(boxes[j][1] for j in line)
-            bottom = max(boxes[j][1] + boxes[j][3] for j in line)
-            if top <= centre <= bottom:
-                line.append(i)
-                continue
-        lines.append([i])
-    return [sorted(line, key=lambda i: boxes[i][0]) for line in lines]
+        best, best_overlap = None, 0.0
+        for line in lines:
+            lx, ly, lw, lh = boxes[line[-1]]
+            overlap = (min(y + h, ly + lh) - max(y, ly)) / max(1, min(h, lh))
+            if overlap >= 1 / 3 and overlap > best_overlap:
+                best, best_overlap = line, overlap
+        if best is None:
+            lines.append([i])
+        else:
+            best.append(i)
+    lines.sort(key=lambda line: float(np.median([boxes[j][1] + boxes[j][3] / 2 for j in line])))
+    return lines
 
 
 class DigitReader:
-    """Reads the number in a picture: finding, MNIST normalisation and ONE batched model call."""
+    """Reads the number in a picture: finding, MNIST normalisation and batched model calls.
+
+    One picture may be looked at in up to four ways (ink darker or lighter than the paper; as
+    it is, or as a close-up surrounded by paper); the first way whose reading is convincing
+    wins, else the best-scoring one. Most photos are read in one way and one model call."""
 
     def __init__(self, model: DigitModel, *, min_confidence: float = 0.5, settings: FinderSettings = FinderSettings()) -> None:
         self.model = model
@@ -237,49 +292,84 @@ class DigitReader:
 
     def read(self, image: np.ndarray) -> Reading:
         started = time.perf_counter()
-        candidates, to_original = self.locate(to_grey(image))
-        if not candidates:
-            return Reading("", [], (time.perf_counter() - started) * 1e3)
-        batch = np.stack([normalize_digit(c.ink) for c in candidates])
-        probabilities = self.model.probabilities(batch[:, None])
-        digits = []
-        for candidate, image28, probs in zip(candidates, batch, probabilities):
-            label = int(probs.argmax())
-            digits.append(Digit(label, float(probs[label]), to_original(candidate.box), image28))
-        accepted = [d for d in digits if d.confidence >= self.min_confidence]
-        lines = reading_order([d.box for d in accepted])
-        ordered = [accepted[i] for line in lines for i in line]
-        text = " ".join("".join(str(accepted[i].label) for i in line) for line in lines)
-        return Reading(text, ordered, (time.perf_counter() - started) * 1e3, rejected=len(digits) - len(accepted))
+        grey = to_grey(image)
+        search, scale = _resize_to(grey, self.settings.work_side, self.settings.min_work_short_side)
+        guess = dark_ink_guess(search)
+        best: Reading | None = None
+        for dark_ink in (guess, not guess):
+            candidates = find_candidates(search, self.settings, dark_ink=dark_ink)
+            views = [(candidates, _mapping(grey.shape, scale, 0.0))]
+            if self._closeup(candidates, search.shape):
+                views.append(self._closeup_view(search, scale, grey.shape, dark_ink))
+            for found, to_original in views:
+                reading = self.classify(found, to_original)
+                # Another way of looking replaces the first only with a convincing reading: tried
+                # on a blank page, the other polarity finds paper grain and reads it as digits.
+                if best is None or (reading.score > best.score and self._convincing(reading)):
+                    best = reading
+            if best is not None and self._convincing(best):
+                break
+        best.ms = (time.perf_counter() - started) * 1e3
+        return best
 
-    def locate(self, grey: np.ndarray) -> tuple[list[Candidate], Callable[[Box], Box]]:
-        """The digit candidates of a grey picture, and the map from their boxes to its pixels."""
-        search, scale = _resize_to(grey, self.settings.work_side)
-        candidates = find_candidates(search, self.settings)
-        sh, sw = search.shape
-        offset = 0
+    def _convincing(self, reading: Reading) -> bool:
+        """Sure digits and little set aside: no need to look at the picture another way."""
+        if not reading.digits:
+            return False
+        mean = sum(d.confidence for d in reading.digits) / len(reading.digits)
+        return mean >= 0.85 and len(reading.rejected) <= len(reading.digits)
+
+    def _closeup(self, candidates: list[Candidate], shape: tuple[int, int]) -> bool:
+        sh, sw = shape
         tall = max((c.box[3] for c in candidates), default=0)
         wide = max((c.box[2] for c in candidates), default=0)
-        if tall > self.settings.closeup * sh or wide > self.settings.closeup * sw:
-            # A close-up (a digit cropped tightly): the picture's edges cut through the writing
-            # and its strokes through the paper estimate. Surround it with paper and look again,
-            # as if from further away.
-            offset = max(sh, sw) // 2
-            padded = cv2.copyMakeBorder(search, offset, offset, offset, offset, cv2.BORDER_CONSTANT,
-                                        value=int(np.median(search)))
-            search, shrink = _resize_to(padded, self.settings.work_side)
-            inside = (round(offset * shrink), round(offset * shrink), round((offset + sw) * shrink), round((offset + sh) * shrink))
-            candidates = find_candidates(search, self.settings, frame=inside)
-            scale *= shrink
-            offset = offset / scale * shrink  # the padding, in original pixels
+        return tall > self.settings.closeup * sh or wide > self.settings.closeup * sw
 
-        height, width = grey.shape
+    def _closeup_view(self, search: np.ndarray, scale: float, shape: tuple[int, int], dark_ink: bool):
+        """A close-up (a digit cropped tightly): the picture's edges cut through the writing and its
+        strokes through the paper estimate. Surround it with paper and look again, as if from
+        further away. (A shadow or a desk can look like one too: both views are scored.)"""
+        sh, sw = search.shape
+        pad = max(sh, sw) // 2
+        padded = cv2.copyMakeBorder(search, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=int(np.median(search)))
+        padded, shrink = _resize_to(padded, self.settings.work_side)
+        inside = (round(pad * shrink), round(pad * shrink), round((pad + sw) * shrink), round((pad + sh) * shrink))
+        candidates = find_candidates(padded, self.settings, frame=inside, dark_ink=dark_ink)
+        return candidates, _mapping(shape, scale * shrink, pad / scale)
 
-        def to_original(box: Box) -> Box:
-            """The box in the picture's pixels, clipped to the picture (a close-up's may reach the margin)."""
-            x0, y0 = max(0, round(box[0] / scale - offset)), max(0, round(box[1] / scale - offset))
-            x1 = min(width, round((box[0] + box[2]) / scale - offset))
-            y1 = min(height, round((box[1] + box[3]) / scale - offset))
-            return (x0, y0, max(1, x1 - x0), max(1, y1 - y0))
+    def classify(self, candidates: list[Candidate], to_original: Callable[[Box], Box]) -> Reading:
+        """One model call for all candidates; digits in reading order, the rest set aside with a reason."""
+        if not candidates:
+            return Reading("", [], 0.0)
+        batch = np.stack([normalize_digit(c.ink) for c in candidates])
+        probabilities = self.model.probabilities(batch[:, None])
+        reject = self.model.reject_index
+        digits, rejected = [], []
+        for candidate, image28, probs in zip(candidates, batch, probabilities):
+            box = to_original(candidate.box)
+            digit_probs = probs[:10]
+            label = int(digit_probs.argmax())
+            if reject is not None and probs[reject] > digit_probs[label]:
+                rejected.append(Rejected(None, float(probs[reject]), box, REASON_NOT_A_DIGIT, image28))
+            elif probs[label] < self.min_confidence:
+                rejected.append(Rejected(label, float(probs[label]), box, REASON_UNSURE, image28))
+            else:
+                digits.append(Digit(label, float(probs[label]), box, image28))
+        lines = reading_order([d.box for d in digits])
+        ordered = [digits[i] for line in lines for i in line]
+        text = " ".join("".join(str(digits[i].label) for i in line) for line in lines)
+        return Reading(text, ordered, 0.0, rejected)
 
-        return candidates, to_original
+
+def _mapping(shape: tuple[int, int], scale: float, offset: float) -> Callable[[Box], Box]:
+    """Working-image boxes -> the picture's pixels (`offset`: padding, in original pixels),
+    clipped to the picture (a close-up's box may reach into the padding)."""
+    height, width = shape
+
+    def to_original(box: Box) -> Box:
+        x0, y0 = max(0, round(box[0] / scale - offset)), max(0, round(box[1] / scale - offset))
+        x1 = min(width, round((box[0] + box[2]) / scale - offset))
+        y1 = min(height, round((box[1] + box[3]) / scale - offset))
+        return (x0, y0, max(1, x1 - x0), max(1, y1 - y0))
+
+    return to_original

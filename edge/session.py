@@ -9,9 +9,10 @@ import numpy as np
 import onnxruntime as ort
 
 from . import contract
+from .errors import DigitsError
 
 
-class ModelError(Exception):
+class ModelError(DigitsError):
     """The model file is missing, unreadable or does not fit the contract; one line for the user."""
 
 

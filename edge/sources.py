@@ -12,6 +12,8 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
+from .errors import DigitsError
+
 # FFmpeg prints its own complaints ("moov atom not found") for a file it cannot decode; our
 # one-line error says it instead. Read when OpenCV first opens a video, so set it early.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
@@ -19,7 +21,7 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
 
 
-class SourceError(Exception):
+class SourceError(DigitsError):
     """A picture, video or camera could not be read; one line for the user."""
 
 
@@ -59,12 +61,30 @@ def read_image(path: Path) -> np.ndarray:
         raise SourceError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if data.size == 0:
         raise SourceError(f"{path}: empty file")
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    # PNG and WebP may carry transparency: decode it and flatten (below). Everything else is
+    # decoded as imread does, which turns a phone photo upright by its EXIF orientation.
+    has_alpha_format = data[:8].tobytes() == b"\x89PNG\r\n\x1a\n" or data[8:12].tobytes() == b"WEBP"
+    flags = cv2.IMREAD_UNCHANGED if has_alpha_format else cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
+    image = cv2.imdecode(data, flags)
     if image is None:
         raise SourceError(f"{path}: not an image OpenCV can decode (corrupt, truncated or another format)")
     if image.dtype != np.uint8:
         image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(image.max()), 1.0))
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = flatten_alpha(image)
     return image
+
+
+def flatten_alpha(image: np.ndarray) -> np.ndarray:
+    """A BGRA picture as BGR on a backdrop that contrasts with what is drawn: ink on a transparent
+    PNG is its opaque part, whatever colour the transparent pixels happen to hold."""
+    alpha = image[:, :, 3:].astype(np.float32) / 255
+    colour = image[:, :, :3].astype(np.float32)
+    opaque = alpha[:, :, 0] > 0.5
+    if opaque.all() or not opaque.any():
+        return np.ascontiguousarray(image[:, :, :3])
+    backdrop = 0.0 if colour[opaque].mean() > 127 else 255.0
+    return np.round(colour * alpha + backdrop * (1 - alpha)).astype(np.uint8)
 
 
 def open_capture(spec: int | str, timeout_s: float = 8.0) -> cv2.VideoCapture:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from digits.edge.errors import InputError, OneLineCommand
+from digits.edge.errors import OneLineCommand
 
 from .convert import DEFAULT_OPSET
 
 
-@click.command(cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.command(cls=OneLineCommand)
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.argument("destination", type=click.Path(path_type=Path))
 @click.option("--opset", type=click.IntRange(18, 23), default=DEFAULT_OPSET, show_default=True,
@@ -41,19 +41,10 @@ def main(checkpoint: Path, destination: Path, **options) -> None:
     Example:
       digits-export artifacts/runs/best/best.pth model.onnx --data ../shared/data/mnist --int8
     """
-    from digits.train.checkpoint import CheckpointError
-    from digits.train.data import DataError
-
-    from .convert import ExportError
-    from .parity import ParityError
-    from .pipeline import DestinationError, export_checkpoint
-    from .quantize import QuantizationError
+    from .pipeline import export_checkpoint
 
     data = options.pop("data")
-    try:
-        result = export_checkpoint(checkpoint, destination, data=str(data) if data else None, log=click.echo, **options)
-    except (CheckpointError, DataError, DestinationError, ExportError, ParityError, QuantizationError) as exc:
-        raise InputError(str(exc)) from None
+    result = export_checkpoint(checkpoint, destination, data=str(data) if data else None, log=click.echo, **options)
     click.echo(result.parity.summary())
     if result.int8 is not None:
         click.echo(result.int8.summary())

@@ -16,12 +16,13 @@ from torch import nn
 
 from digits.edge import __version__ as toolkit_version
 from digits.edge import contract
+from digits.edge.errors import DigitsError
 from digits.train.models import standardize
 
 DEFAULT_OPSET = 18  # onnxruntime >= 1.14 runs it, including the Raspberry Pi wheels
 
 
-class ExportError(Exception):
+class ExportError(DigitsError):
     """Conversion failed; the message is one line for the user."""
 
 

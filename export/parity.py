@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from digits.edge.errors import DigitsError
 from digits.edge.session import DigitModel
 from digits.train.data import to_float
 from digits.train.loop import predict
@@ -15,7 +16,7 @@ from digits.train.loop import predict
 PARITY_BATCH_SIZES = (1, 2, 7, 64, 1000)
 
 
-class ParityError(Exception):
+class ParityError(DigitsError):
     """ONNX and torch disagree; the message says what differed and by how much."""
 
 

@@ -14,6 +14,7 @@ import onnx
 import torch
 
 from digits.edge import contract
+from digits.edge.errors import DigitsError
 from digits.edge.session import DigitModel
 from digits.train.checkpoint import load_checkpoint, model_from_checkpoint, sha256_of
 from digits.train.data import DataError, load_mnist, resolve_data_root, to_float
@@ -47,7 +48,7 @@ def reject_figures(onnx_model: DigitModel, test_images: torch.Tensor, labels: to
     return figures
 
 
-class DestinationError(Exception):
+class DestinationError(DigitsError):
     """The destination cannot be written; one line for the user."""
 
 

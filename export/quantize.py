@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from digits.edge import contract
+from digits.edge.errors import DigitsError
 from digits.edge.session import DigitModel
 from digits.edge.timing import median_us
 
 
-class QuantizationError(Exception):
+class QuantizationError(DigitsError):
     """int8 lost too much accuracy or could not be made; one line for the user."""
 
 

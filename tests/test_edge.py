@@ -121,7 +121,7 @@ def test_min_confidence_rejects_the_less_certain(mnist_test):
     strict = DigitReader(DigitModel(SHIPPED_MODEL), min_confidence=threshold).read(photo)
     kept = [d for d in everything.digits if d.confidence >= threshold]
     assert strict.text == "".join(str(d.label) for d in kept)
-    assert strict.rejected == 6 - len(kept) > 0
+    assert len(strict.rejected) == 6 - len(kept) > 0
 
 
 def test_smoother_holds_the_majority():
@@ -183,7 +183,7 @@ def test_cli_reads_files_folders_globs_as_json_and_saves_annotations(tmp_path, m
     objects = [json.loads(line) for line in result.stdout.splitlines()]
     assert [Path(o["source"]).name for o in objects] == ["photo0.jpg", "photo2.png", "photo0.jpg", "photo1.jpg", "photo2.png"]
     for o in objects:
-        assert set(o) == {"source", "text", "digits", "ms"} and o["text"] == truths[Path(o["source"]).name]
+        assert set(o) == {"source", "text", "digits", "rejected", "ms"} and o["text"] == truths[Path(o["source"]).name]
         assert all(set(d) == {"label", "confidence", "box"} and len(d["box"]) == 4 for d in o["digits"])
     annotated = cv2.imread(str(tmp_path / "annotated" / "photo1.annotated.png"))
     assert annotated is not None and annotated.shape == (480, 640, 3)

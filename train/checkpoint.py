@@ -13,11 +13,13 @@ from typing import Any
 
 import torch
 
+from digits.edge.errors import DigitsError
+
 FORMAT = "digits-checkpoint"
 FORMAT_VERSION = 1
 
 
-class CheckpointError(Exception):
+class CheckpointError(DigitsError):
     """The file is not a checkpoint we can use; the message is one line for the user."""
 
 

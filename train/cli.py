@@ -29,7 +29,7 @@ def _options(pairs: tuple[str, ...]) -> dict[str, float]:
     return options
 
 
-@click.command(cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.command(cls=OneLineCommand)
 @click.option("--arch", type=click.Choice(list(ARCHITECTURES)), default=DEFAULTS.arch, show_default=True,
               help="Architecture from the model zoo: mlp (784-256-10), deep-mlp (784-400-200-100-10), mlp4 "
                    "(784-256-128-64-10), simple-cnn, lenet5, digitnet (ours: 4.3 M multiply-adds, ~77 us per digit on one CPU thread).")
@@ -81,8 +81,6 @@ def main(ctx: click.Context, resume: Path | None, progress: bool, **flags) -> No
       digits-train --arch digitnet --data ../shared/data/mnist --out artifacts/runs/best
       digits-train --resume artifacts/runs/best/last.pth
     """
-    from .checkpoint import CheckpointError
-    from .data import DataError
     from .loop import fit
 
     if resume is not None:
@@ -91,10 +89,7 @@ def main(ctx: click.Context, resume: Path | None, progress: bool, **flags) -> No
         if given:
             raise InputError(f"--resume continues the saved run with its own settings; drop {', '.join(given)}")
     config = TrainConfig(progress=progress, **{k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()})
-    try:
-        result = fit(config, resume=resume, log=click.echo)
-    except (CheckpointError, DataError, ValueError) as exc:
-        raise InputError(str(exc)) from None
+    result = fit(config, resume=resume, log=click.echo)
     if result.interrupted:
         ctx.exit(130)
     best = max(result.history, key=lambda h: h.test_accuracy)

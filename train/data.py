@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from digits.edge.contract import CLASSES
+from digits.edge.errors import DigitsError
 from digits.edge.normalize import normalize_digit
 
 DATA_ENV = "DIGITS_DATA"
@@ -22,7 +23,7 @@ DEFAULT_DATA_ROOT = Path.home() / ".cache" / "digits" / "mnist"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
 
 
-class DataError(Exception):
+class DataError(DigitsError):
     """The data could not be found or read; the message is one line for the user."""
 
 

@@ -19,6 +19,7 @@ from torch import nn
 
 from digits.edge import __version__ as toolkit_version
 from digits.edge.contract import CLASSES, REJECT_INDEX
+from digits.edge.errors import ConfigError
 
 from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
 from .data import Augmentation, Split, batch_indices, load_data, resolve_data_root, to_float
@@ -93,9 +94,9 @@ def resolve_device(name: str) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA GPU is available to this torch")
+        raise ConfigError("--device cuda: no CUDA GPU is available to this torch")
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError("--device mps: Apple MPS is not available here")
+        raise ConfigError("--device mps: Apple MPS is not available here")
     return torch.device(name)
 
 
@@ -107,14 +108,14 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=config.lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay)
-    raise ValueError(f"unknown optimizer {config.optimizer!r}")
+    raise ConfigError(f"unknown optimizer {config.optimizer!r}")
 
 
 def make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int):
     total = config.epochs * steps_per_epoch
     if config.schedule == "onecycle":
         if total < 4:
-            raise ValueError(f"--schedule onecycle needs at least 4 steps, this run has {total}: more epochs or data, "
+            raise ConfigError(f"--schedule onecycle needs at least 4 steps, this run has {total}: more epochs or data, "
                              "a smaller --batch-size, or --schedule constant")
         # The warm-up takes a quarter of the steps, and at least two (torch divides by its length).
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total,
@@ -123,7 +124,7 @@ def make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_p
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
     if config.schedule == "constant":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    raise ValueError(f"unknown schedule {config.schedule!r}")
+    raise ConfigError(f"unknown schedule {config.schedule!r}")
 
 
 def train_one_epoch(
@@ -231,7 +232,7 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
         if checkpoint.get("epoch", 0) >= config.epochs:
             raise CheckpointError(f"{resume}: the run already finished all {config.epochs} epochs")
     if config.arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {config.arch!r}")
+        raise ConfigError(f"unknown architecture {config.arch!r}")
     device = resolve_device(config.device)
     if config.threads:
         torch.set_num_threads(config.threads)

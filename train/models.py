@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from digits.edge.contract import CLASSES, IMAGE_SIZE, MNIST_MEAN, MNIST_STD
+from digits.edge.errors import ConfigError
 
 NUM_CLASSES = len(CLASSES)
 ARCHITECTURES: dict[str, type[nn.Module]] = {}
@@ -34,11 +35,11 @@ def register(name: str, *, augment: bool) -> Callable[[type[nn.Module]], type[nn
 def build_model(arch: str, *, reject: bool = False, **config) -> nn.Module:
     """A zoo model; with `reject`, its last layer gets one more output: the not-a-digit class."""
     if arch not in ARCHITECTURES:
-        raise KeyError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
+        raise ConfigError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
     try:
         model = ARCHITECTURES[arch](**config)
     except TypeError:
-        raise ValueError(f"architecture {arch!r} does not take options {sorted(config)}") from None
+        raise ConfigError(f"architecture {arch!r} does not take options {sorted(config)}") from None
     if reject:
         add_reject_output(model)
     return model
@@ -53,7 +54,7 @@ def add_reject_output(model: nn.Module) -> None:
             if isinstance(child, nn.Linear):
                 parent, name, last = module, child_name, child
     if last is None or last.out_features != NUM_CLASSES:
-        raise ValueError(f"{type(model).__name__} does not end in a {NUM_CLASSES}-output affine layer")
+        raise ConfigError(f"{type(model).__name__} does not end in a {NUM_CLASSES}-output affine layer")
     setattr(parent, name, nn.Linear(last.in_features, NUM_CLASSES + 1, bias=last.bias is not None))
     model.reject = True
 
