@@ -76,6 +76,8 @@ class FinderSettings:
     noise_floor_sigmas: float = 5.0  # ink must depart from the paper by this many local noise sigmas...
     min_floor: float = 20.0  # ...and by at least this many grey levels
     min_peak_over_floor: float = 1.5  # a candidate's darkest ink, over the noise floor: faint pencil passes, paper grain not
+    frame_fill: float = 0.08  # ink over box area below which a large piece is an outline, not a digit...
+    frame_extent: float = 0.3  # ...when it spans this much of the picture
     max_union_height: float = 1.5  # merged pieces stay within this many typical digit heights (never two lines)
     merge_x_overlap: float = 0.5  # pieces overlapping this much horizontally are one digit
     merge_y_gap: float = 0.5  # ...if the vertical gap is below this fraction of their height
@@ -126,11 +128,13 @@ def ink_image(grey: np.ndarray, dark_ink: bool | None = None) -> tuple[np.ndarra
     paper = cv2.resize(paper_small, (w, h), interpolation=cv2.INTER_LINEAR)
     ink = cv2.subtract(paper, grey) if dark_ink else cv2.subtract(grey, paper)  # saturating at 0
     # Noise, neighbourhood by neighbourhood: a desk's texture beside the sheet is far noisier than
-    # the paper, and one floor for both would erase the pen strokes. The mean departure from the
-    # paper per small cell (0.8 sigma for Gaussian noise, less for averaged cells: a low estimate).
-    departures = cv2.resize(cv2.absdiff(paper, grey), small.shape[::-1], interpolation=cv2.INTER_AREA)
-    # The minimum over 5x5 cells first: any neighbourhood of a stroke, however bold, holds paper.
-    local = cv2.medianBlur(cv2.erode(departures, np.ones((5, 5), np.uint8)), 9).astype(np.float32) / 0.8 + 1.0
+    # the paper, and one floor for both would erase the pen strokes. Measured on the picture's
+    # finest detail (its departure from a 3x3 blur: 0.75 sigma on average for pixel noise),
+    # averaged per small cell, then the median over neighbouring cells: strokes add detail only
+    # along their edges, a minority of any neighbourhood, even in a close-up of one bold digit.
+    detail = cv2.absdiff(grey, cv2.blur(grey, (3, 3)))
+    cells = cv2.resize(detail, small.shape[::-1], interpolation=cv2.INTER_AREA)
+    local = cv2.medianBlur(cells, 9).astype(np.float32) / 0.75 + 1.0
     noise = cv2.resize(local, (w, h), interpolation=cv2.INTER_LINEAR)
     return ink, noise
 
@@ -168,6 +172,8 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         long_side, short = max(bw, bh), max(min(bw, bh), 1)
         if long_side >= 15 * short or long_side >= 8 * short and (bw >= 0.35 * w or bh >= 0.35 * h):
             continue  # a hairline, or a line across much of the picture: a paper edge or a ruled line
+        if area < settings.frame_fill * bw * bh and long_side >= settings.frame_extent * max(w, h):
+            continue  # a thin outline around much of the picture: a sheet's edge, a frame, a box
         pieces.append([x, y, x + bw, y + bh, i])
 
     groups = _merge_pieces(pieces, settings)
