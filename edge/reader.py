@@ -133,7 +133,7 @@ def ink_image(grey: np.ndarray, dark_ink: bool | None = None) -> tuple[np.ndarra
     # averaged per small cell, then the median over neighbouring cells: strokes add detail only
     # along their edges, a minority of any neighbourhood, even in a close-up of one bold digit.
     detail = cv2.absdiff(grey, cv2.blur(grey, (3, 3)))
-    cells = cv2.resize(detail, small.shape[::-1], interpolation=cv2.INTER_AREA)
+    cells = cv2.resize(detail, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)  # 4x4-pixel cells
     local = cv2.medianBlur(cells, 9).astype(np.float32) / 0.75 + 1.0
     noise = cv2.resize(local, (w, h), interpolation=cv2.INTER_LINEAR)
     return ink, noise
