@@ -12,8 +12,8 @@ def normalize_digit(ink: np.ndarray) -> np.ndarray:
     """Turn an ink image (bright ink on black, any size) into the model's 28x28 input.
 
     As MNIST was made: the ink's bounding box is scaled, aspect kept, to fit a 20x20 box,
-    then placed in 28x28 so that its centre of mass is at the centre. Returns float32
-    in [0, 1]; an image without ink gives all zeros.
+    then placed in 28x28 so that its centre of mass is at the centre, and its strongest ink
+    brought to 1. Returns float32 in [0, 1]; an image without ink gives all zeros.
     """
     ink = np.asarray(ink, dtype=np.float32)
     if ink.ndim != 2:
@@ -39,4 +39,9 @@ def normalize_digit(ink: np.ndarray) -> np.ndarray:
     centre = (IMAGE_SIZE - 1) / 2
     shift = np.float32([[1, 0, centre - cx], [0, 1, centre - cy]])
     out = cv2.warpAffine(small, shift, (IMAGE_SIZE, IMAGE_SIZE), flags=cv2.INTER_LINEAR, borderValue=0)
+    # MNIST's strokes have full-white cores. A thin pen line shrunk from a large photo averages
+    # with the paper and comes out grey: bring its core back to white, as the scanner's did.
+    peak = float(out.max())
+    if 0 < peak < 1:
+        out = out / peak
     return np.clip(out, 0.0, 1.0)

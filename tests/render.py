@@ -158,6 +158,109 @@ def write_video(out: Path, images: np.ndarray, labels: np.ndarray, rng: np.rando
     return path
 
 
+# What real photos have and the plain renders lack: paper kinds, ink kinds, many lines, slant,
+# phone shadows, corner light, tiny scans, EXIF-rotated JPEGs, transparent PNGs.
+PAPERS = {"white": (236, 238, 240), "grey": (168, 170, 172), "yellow": (120, 225, 240)}  # BGR
+INKS = {"ballpoint": (150, 60, 30), "black": (35, 30, 30), "pencil": (110, 110, 115), "red": (40, 40, 190), "marker": (20, 20, 20)}
+
+
+def render_sheet(lines: list[list[np.ndarray]], rng: np.random.Generator, *, size: tuple[int, int] = (640, 480),
+                 paper: str = "white", rules: str | None = None, ink: str = "ballpoint", slant_deg: float = 0.0,
+                 digit_height: float | None = None) -> np.ndarray:
+    """A BGR photo of several lines of MNIST digits on `paper` ("white", "grey", "yellow"), with ruled
+    or squared lines (`rules`: None, "ruled", "squared"), in `ink`, each line at `slant_deg`."""
+    w, h = size
+    page = np.empty((h, w, 3), np.float32)
+    page[:] = np.float32(PAPERS[paper]) + rng.uniform(-6, 6, 3)
+    pitch = h / (len(lines) + 1)
+    if rules:
+        rule = np.float32([200, 160, 140]) * page[0, 0] / 240
+        for y in np.arange(pitch * 0.5, h, pitch / 2):
+            cv2.line(page, (0, int(y)), (w, int(y)), rule.tolist(), 1, cv2.LINE_AA)
+        if rules == "squared":
+            for x in np.arange(0, w, pitch / 2):
+                cv2.line(page, (int(x), 0), (int(x), h), rule.tolist(), 1, cv2.LINE_AA)
+    height = digit_height or min(0.6 * pitch, 0.8 * w / (max(len(line) for line in lines) * 0.95))
+    colour = np.float32(INKS[ink])
+    strength = 0.55 if ink == "pencil" else 1.0
+    for row, digits in enumerate(lines):
+        x = rng.uniform(0.04, 0.08) * w
+        y_base = pitch * (row + 1) - height / 2
+        for digit in digits:
+            ys, xs = np.nonzero(digit > 30)
+            crop = digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+            dw, dh = max(1, round(crop.shape[1] * height / crop.shape[0])), max(1, round(height))
+            alpha = cv2.resize(crop, (dw, dh), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255 * strength
+            y = int(y_base + np.tan(np.radians(slant_deg)) * (x - 0.05 * w) + rng.uniform(-0.05, 0.05) * height)
+            x0 = int(x)
+            if y < 0 or y + dh > h or x0 + dw > w:
+                break
+            region = page[y : y + dh, x0 : x0 + dw]
+            region[:] = region * (1 - alpha[..., None]) + colour * alpha[..., None]
+            x += dw + rng.uniform(0.2, 0.45) * height
+    return _finish(page, rng, PhotoStyle(size=size, rotation_deg=1.0, perspective=0.01), invert=False)
+
+
+def phone_shadow(photo: np.ndarray, rng: np.random.Generator, *, depth: float = 0.45, cover: float = 0.3) -> np.ndarray:
+    """The phone's shadow over the bottom `cover` of the picture: dark, hard-edged, rounded corner."""
+    h, w = photo.shape[:2]
+    mask = np.zeros((h, w), np.float32)
+    top = int(h * (1 - cover))
+    left = int(w * rng.uniform(0.05, 0.3))
+    cv2.rectangle(mask, (left, top), (w + 50, h + 50), 1.0, -1)
+    corner = int(0.08 * h)
+    cv2.rectangle(mask, (left, top), (left + corner, top + corner), 0.0, -1)
+    cv2.circle(mask, (left + corner, top + corner), corner, 1.0, -1)
+    mask = cv2.GaussianBlur(mask, (0, 0), 2.0)[..., None]
+    return np.clip(photo * (1 - depth * mask), 0, 255).astype(np.uint8)
+
+
+def corner_light(photo: np.ndarray, *, strength: float = 0.45) -> np.ndarray:
+    """Light falling off towards one corner, as under a desk lamp."""
+    h, w = photo.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    falloff = np.hypot(xx / w, yy / h) / np.sqrt(2)
+    return np.clip(photo * (1 - strength * falloff ** 2)[..., None], 0, 255).astype(np.uint8)
+
+
+def tiny_scan(digit: np.ndarray, side: int = 16) -> np.ndarray:
+    """A USPS-like scan: the digit alone, filling a `side` x `side` picture, dark on light."""
+    ys, xs = np.nonzero(digit > 30)
+    crop = digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    scale = side / max(crop.shape)
+    small = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+    out = np.zeros((side, side), np.uint8)
+    y0, x0 = (side - small.shape[0]) // 2, (side - small.shape[1]) // 2
+    out[y0 : y0 + small.shape[0], x0 : x0 + small.shape[1]] = small
+    return 255 - out
+
+
+def jpeg_with_orientation(upright: np.ndarray, orientation: int) -> bytes:
+    """JPEG bytes of `upright` stored as a phone does when held sideways: the pixels turned, and an
+    EXIF Orientation tag (6: turn 90 clockwise to view, 8: 90 anticlockwise, 3: 180) to undo it."""
+    stored = {6: cv2.ROTATE_90_COUNTERCLOCKWISE, 8: cv2.ROTATE_90_CLOCKWISE, 3: cv2.ROTATE_180}[orientation]
+    ok, encoded = cv2.imencode(".jpg", cv2.rotate(upright, stored), [cv2.IMWRITE_JPEG_QUALITY, 92])
+    assert ok
+    # APP1 "Exif": a little-endian TIFF header with one IFD entry, Orientation (0x0112, SHORT, 1).
+    tiff = b"II*\x00" + (8).to_bytes(4, "little") + (1).to_bytes(2, "little") + \
+        (0x0112).to_bytes(2, "little") + (3).to_bytes(2, "little") + (1).to_bytes(4, "little") + \
+        orientation.to_bytes(2, "little") + b"\x00\x00" + (0).to_bytes(4, "little")
+    payload = b"Exif\x00\x00" + tiff
+    app1 = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+    data = encoded.tobytes()
+    return data[:2] + app1 + data[2:]
+
+
+def transparent_png(digits: list[np.ndarray]) -> np.ndarray:
+    """BGRA: black ink whose only trace is the alpha channel (colour black everywhere), as drawing
+    apps export a digit on a transparent background."""
+    row = np.hstack([np.pad(d, 8) for d in digits])
+    big = cv2.resize(row, (row.shape[1] * 4, row.shape[0] * 4), interpolation=cv2.INTER_CUBIC)
+    out = np.zeros((*big.shape, 4), np.uint8)
+    out[..., 3] = big
+    return out
+
+
 if __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "artifacts/samples")
     data_root = sys.argv[sys.argv.index("--data") + 1] if "--data" in sys.argv else None

@@ -1,0 +1,173 @@
+"""The reader on what real photos have and plain renders lack (tests/render.py draws each one):
+paper kinds, ink kinds, many lines, slanted lines, phone shadows, corner light, desks, tiny
+scans, EXIF-rotated JPEGs, transparent PNGs, pages without digits, non-digits beside digits.
+
+Every picture is drawn from real MNIST test digits; the number read is checked exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+
+from digits.edge.reader import REASON_NOT_A_DIGIT, DigitReader
+from digits.edge.session import DigitModel
+from digits.edge.sources import read_image
+
+from render import (corner_light, jpeg_with_orientation, on_desk, phone_shadow, render_blank, render_number,
+                    render_sheet, tiny_scan, transparent_png)
+
+
+@pytest.fixture(scope="module")
+def reader() -> DigitReader:
+    return DigitReader(DigitModel())
+
+
+def pick(images, labels, rng, n):
+    idx = rng.integers(0, len(images), n)
+    return [images[i] for i in idx], "".join(str(labels[i]) for i in idx)
+
+
+def sheet(images, labels, rng, rows, per_row, **kwargs):
+    lines, truths = zip(*(pick(images, labels, rng, per_row) for _ in range(rows)))
+    return render_sheet(list(lines), rng, **kwargs), " ".join(truths)
+
+
+@pytest.mark.parametrize("paper,rules,ink", [
+    ("grey", None, "ballpoint"), ("yellow", None, "black"), ("white", "ruled", "pencil"),
+    ("white", "squared", "red"), ("grey", "ruled", "marker"),
+])
+def test_papers_and_inks(reader, mnist_test, paper, rules, ink):
+    images, labels = mnist_test
+    rng = np.random.default_rng(zlib.crc32(f"{paper}-{rules}-{ink}".encode()))
+    right = 0
+    for _ in range(6):
+        photo, truth = sheet(images, labels, rng, 3, 5, paper=paper, rules=rules, ink=ink)
+        right += reader.read(photo).text == truth
+    assert right >= 5
+
+
+@pytest.mark.parametrize("rows", [1, 2, 4, 8, 12])
+def test_sheets_of_many_lines(reader, mnist_test, rows):
+    images, labels = mnist_test
+    rng = np.random.default_rng(100 + rows)
+    photo, truth = sheet(images, labels, rng, rows, 10, size=(960, 960))
+    assert reader.read(photo).text == truth
+
+
+@pytest.mark.parametrize("slant", [-10, -5, 5, 10])
+def test_slanted_lines_stay_lines(reader, mnist_test, slant):
+    images, labels = mnist_test
+    rng = np.random.default_rng(200 + slant)
+    right = 0
+    for _ in range(4):
+        photo, truth = sheet(images, labels, rng, 2, 6, slant_deg=slant)
+        right += reader.read(photo).text == truth
+    assert right >= 3
+
+
+def test_phone_shadow_is_not_a_digit(reader, mnist_test):
+    images, labels = mnist_test
+    rng = np.random.default_rng(300)
+    right = 0
+    for _ in range(6):
+        photo, truth = sheet(images, labels, rng, 1, 5)
+        right += reader.read(phone_shadow(photo, rng, cover=0.3)).text == truth
+    assert right >= 5
+
+
+def test_corner_light_and_desk(reader, mnist_test):
+    images, labels = mnist_test
+    rng = np.random.default_rng(310)
+    right = 0
+    for _ in range(6):
+        digits, truth = pick(images, labels, rng, 4)
+        right += reader.read(corner_light(on_desk(render_number(digits, rng), rng))).text == truth
+    assert right >= 5
+
+
+@pytest.mark.parametrize("height", [15, 30, 200, 420])  # 3 % to 90 % of a 480-pixel picture
+def test_digit_sizes(reader, mnist_test, height):
+    images, labels = mnist_test
+    rng = np.random.default_rng(400 + height)
+    right = 0
+    for _ in range(5):
+        digits, truth = pick(images, labels, rng, 1 if height > 300 else 3)
+        photo = render_sheet([digits], rng, digit_height=height)
+        right += reader.read(photo).text == truth
+    assert right >= 4
+
+
+@pytest.mark.parametrize("side", [16, 28, 60])
+def test_tiny_scans(reader, mnist_test, side):
+    images, labels = mnist_test
+    right = sum(reader.read(tiny_scan(images[i], side)).text == str(labels[i]) for i in range(40))
+    assert right >= 37
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_exif_rotated_jpeg_reads_as_upright(reader, mnist_test, tmp_path, orientation):
+    images, labels = mnist_test
+    rng = np.random.default_rng(500 + orientation)
+    digits, truth = pick(images, labels, rng, 4)
+    upright = render_number(digits, rng)
+    path = tmp_path / f"phone-{orientation}.jpg"
+    path.write_bytes(jpeg_with_orientation(upright, orientation))
+    picture = read_image(path)
+    assert picture.shape[:2] == upright.shape[:2]
+    assert reader.read(picture).text == truth
+
+
+def test_transparent_png_reads_its_ink(reader, mnist_test, tmp_path):
+    images, labels = mnist_test
+    path = tmp_path / "drawn.png"
+    assert cv2.imwrite(str(path), transparent_png([images[i] for i in range(4)]))
+    assert reader.read(read_image(path)).text == "".join(str(labels[i]) for i in range(4))
+
+
+@pytest.mark.parametrize("rules", [None, "ruled", "squared"])
+def test_pages_without_digits_read_nothing(reader, rules):
+    rng = np.random.default_rng(600)
+    for paper in ("white", "grey", "yellow"):
+        page = render_sheet([[]], rng, paper=paper, rules=rules)
+        assert reader.read(page).digits == []
+    assert reader.read(on_desk(render_blank(rng), rng)).digits == []
+
+
+def test_non_digits_beside_a_number_are_set_aside_with_a_trace(reader, mnist_test):
+    """A pen and a blot on the page: the number is read, and they are listed as rejected."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(700)
+    digits, truth = pick(images, labels, rng, 4)
+    photo = render_sheet([digits], rng).copy()
+    cv2.rectangle(photo, (60, 40), (420, 62), (40, 40, 40), -1)  # a pen lying above the number
+    cv2.circle(photo, (560, 400), 30, (60, 50, 40), -1)  # an ink blot
+    reading = reader.read(photo)
+    assert reading.text == truth
+    if reader.model.reject_index is not None:
+        assert any(r.reason == REASON_NOT_A_DIGIT for r in reading.rejected)
+
+
+def test_json_lists_rejected_and_the_line_counts_them(tmp_path, mnist_test):
+    images, labels = mnist_test
+    rng = np.random.default_rng(710)
+    digits, truth = pick(images, labels, rng, 3)
+    photo = render_sheet([digits], rng).copy()
+    cv2.circle(photo, (560, 400), 30, (60, 50, 40), -1)
+    path = tmp_path / "blot.png"
+    cv2.imwrite(str(path), photo)
+    run = lambda *args: subprocess.run([sys.executable, "-m", "digits.edge.cli", *args], capture_output=True, text=True, timeout=120)  # noqa: E731
+    result = run("--json", str(path))
+    assert result.returncode == 0, result.stderr
+    reading = json.loads(result.stdout)
+    assert reading["text"] == truth
+    for item in reading["rejected"]:
+        assert set(item) == {"box", "label", "confidence", "reason"}
+    plain = run(str(path)).stdout
+    assert (f"({len(reading['rejected'])} set aside)" in plain) == bool(reading["rejected"])
