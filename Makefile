@@ -6,7 +6,7 @@ VENV ?= .venv
 EDGE_VENV ?= .venv-edge
 MNIST ?= $(or $(DIGITS_DATA),$(HOME)/.cache/digits/mnist)
 
-.PHONY: demo test test-edge bench default-model samples clean
+.PHONY: demo test test-fast test-edge bench real-photos default-model samples clean
 
 $(EDGE_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(EDGE_VENV)
@@ -26,15 +26,25 @@ demo: $(EDGE_VENV)/.installed
 test: $(VENV)/.installed
 	DIGITS_DATA=$(MNIST) $(VENV)/bin/python -m pytest -q
 
+# The inner loop: everything not marked slow.
+test-fast: $(VENV)/.installed
+	DIGITS_DATA=$(MNIST) $(VENV)/bin/python -m pytest -q -m "not slow"
+
 # The edge tests in a base install (no torch), as a Raspberry Pi has it.
 test-edge: $(EDGE_VENV)/.installed
 	@if $(EDGE_VENV)/bin/python -c 'import torch' 2>/dev/null; then echo 'torch is installed in $(EDGE_VENV)'; exit 1; fi
-	DIGITS_DATA=$(MNIST) $(EDGE_VENV)/bin/python -m pytest -q tests/test_edge.py
+	DIGITS_DATA=$(MNIST) $(EDGE_VENV)/bin/python -m pytest -q tests/test_edge.py tests/test_reader_photos.py
 
 bench: $(VENV)/.installed
 	DIGITS_DATA=$(MNIST) $(VENV)/bin/python benchmarks/train_bench.py
 	DIGITS_DATA=$(MNIST) $(VENV)/bin/python benchmarks/export_bench.py
 	DIGITS_DATA=$(MNIST) $(VENV)/bin/python benchmarks/edge_bench.py
+	DIGITS_DATA=$(MNIST) $(VENV)/bin/python benchmarks/not_a_digit.py
+	$(VENV)/bin/python benchmarks/real_photos.py
+
+# The reader on ../shared/real-photos (read from there, never copied into the project).
+real-photos: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/real_photos.py --wrong
 
 # Rebuilds the shipped model from scratch: train, export through the parity gate, model card.
 default-model: $(VENV)/.installed

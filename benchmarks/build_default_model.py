@@ -61,7 +61,7 @@ def main() -> None:
     net = build_model(payload["arch"], **payload["model_config"])
     train_config = payload["train_config"]
     flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in train_config.items()
-                     if k in ("epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "label_smoothing", "seed"))
+                     if k in ("epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "label_smoothing", "negatives", "seed"))
     card = {
         "model": "artifacts/digits.onnx",
         "architecture": payload["arch"],
@@ -70,6 +70,7 @@ def main() -> None:
         "multiply_adds_per_digit": count_multiply_adds(net),
         "mnist_test_accuracy_onnx": exported.parity.onnx_test_accuracy,
         "parity": exported.parity.as_dict(),
+        "reject": json.loads(exported.report_path.read_text())["reject"],
         "onnx_bytes": destination.stat().st_size,
         "onnx_sha256": sha256_of(destination),
         "checkpoint_sha256": sha256_of(ARTIFACTS / "digits.pth"),
@@ -86,12 +87,18 @@ def main() -> None:
 The default model of `digits-edge`: our `{card['architecture']}` CNN ({card['parameters']:,} parameters,
 {card['multiply_adds_per_digit']:,} multiply-adds per digit), trained on the full MNIST training set
 (60,000 digits) with the on-device photo augmentation (random rotation, scale, shift and shear,
-stroke thickening/thinning, blur), then exported through the parity gate.
+stroke thickening/thinning, blur), plus an 11th class, not-a-digit, learned from non-digits
+rendered during training ({round(train_config.get('negatives', 0) * 60000):,} per epoch, `digits.train.negatives`: paper and desk texture, shadow edges, ruled and
+squared lines, blots, pens, paper clips, faces, coffee rings, letters and words in Hershey fonts,
+random strokes, half digits, two digits stuck together), then exported through the parity gate.
 
 | figure | value |
 |---|---|
 | MNIST test accuracy (all 10,000, onnxruntime) | {100 * card['mnist_test_accuracy_onnx']:.2f} % |
 | parity vs torch (10,000 test digits, batch 1/2/7/64/1000) | max abs diff: probabilities {exported.parity.max_abs_probability_diff:.1e}, logits {exported.parity.max_abs_logit_diff:.1e}; top-1 agreement {100 * exported.parity.top1_agreement:.2f} % |
+| not-a-digit: MNIST test digits rejected | {100 * card['reject']['digits_rejected']:.2f} % of {card['reject']['digits']:,} |
+| not-a-digit: rendered non-digits rejected (benchmark set: other seed and generator settings than training) | {100 * card['reject']['negatives_rejected']:.2f} % of {card['reject']['negatives']:,} |
+| ...by kind | {', '.join(f"{k} {100 * v:.0f} %" for k, v in card['reject']['by_kind'].items())} |
 | file size | {card['onnx_bytes'] / 1024:.1f} KiB |
 | latency, batch 1, one thread | {latency:.1f} us per digit ({card['latency_machine']}) |
 | training | {len(metrics['history'])} epochs, {card['train_seconds']:.0f} s on {card['train_device']} (torch {card['torch']}) |
@@ -102,7 +109,8 @@ with the best test score), so the test accuracy above is not selected on the tes
 
 **Input**: float32 [N,1,28,28] in [0,1], white ink on black, digit fitted into 20x20 and centred
 by centre of mass (MNIST's own normalisation; `digits.edge.normalize`). Normalisation and
-softmax are inside the graph. **Outputs**: `probabilities` [N,10], `logits` [N,10].
+softmax are inside the graph. **Outputs**: `probabilities` [N,11], `logits` [N,11]; columns 0-9 are
+the digits, column 10 is not-a-digit (contract 2: metadata `digits.reject_index` = 10).
 
 **Reproduce** (one command, from a clone with MNIST at `$DIGITS_DATA`):
 
@@ -119,8 +127,9 @@ distributed under CC BY-SA 3.0. The training digits only; the test digits are us
 figures above and nothing else.
 
 **Limits**: MNIST is digits written by US Census employees and students, scanned; photographs of
-other people's handwriting, unusual pens or strong perspective can be read less well. The model
-always answers one of 0-9: `digits-edge --min-confidence` is what rejects non-digits.
+other people's handwriting, unusual pens or strong perspective can be read less well. The
+not-a-digit class was learned from rendered non-digits only: real objects unlike those kinds can
+still be read as digits, and two touching digits or half a digit are the kinds it rejects least.
 """)
     print(f"wrote {destination}, {ARTIFACTS / 'digits.pth'}, {ARTIFACTS / 'digits.md'}, {ARTIFACTS / 'digits.json'}")
 

@@ -180,7 +180,7 @@ def render_sheet(lines: list[list[np.ndarray]], rng: np.random.Generator, *, siz
         if rules == "squared":
             for x in np.arange(0, w, pitch / 2):
                 cv2.line(page, (int(x), 0), (int(x), h), rule.tolist(), 1, cv2.LINE_AA)
-    height = digit_height or min(0.6 * pitch, 0.8 * w / (max(len(line) for line in lines) * 0.95))
+    height = digit_height or min(0.6 * pitch, 0.8 * w / (max(1, *(len(line) for line in lines)) * 0.95))
     colour = np.float32(INKS[ink])
     strength = 0.55 if ink == "pencil" else 1.0
     for row, digits in enumerate(lines):

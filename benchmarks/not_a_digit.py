@@ -1,0 +1,133 @@
+"""What the shipped model and the reader do with things that are not digits.
+
+    python benchmarks/not_a_digit.py [--model artifacts/digits.onnx] [--baseline OLD.onnx]
+
+1. The benchmark set: 2,000 non-digits rendered with another seed and other generator settings
+   (BENCH_STYLE) than training, MNIST test digits for the half/two-digit kinds: share rejected,
+   by kind; and the share of the 10,000 MNIST test digits rejected.
+2. A newcomer's scenes, photographed on paper: a pen, a paper clip, a face, a coffee ring, the
+   word "hello", an ink blot, each alone on the page: what the reader reads (should be nothing).
+3. Pages without digits: blank, ruled and squared; white, grey and yellow paper; a sheet on a desk.
+4. Per-digit latency at batch 1, one thread, against --baseline (e.g. the previous model) in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from render import load_mnist_test, on_desk, render_blank, render_sheet  # noqa: E402
+
+from digits.edge import contract  # noqa: E402
+from digits.edge.reader import DigitReader  # noqa: E402
+from digits.edge.session import DigitModel  # noqa: E402
+from digits.edge.timing import median_us  # noqa: E402
+
+
+def scene(draw) -> np.ndarray:
+    """A 640x480 photo of white paper with one thing drawn on it."""
+    rng = np.random.default_rng(7)
+    page = render_sheet([[]], rng).copy()
+    draw(page)
+    return cv2.GaussianBlur(page, (0, 0), 0.8)
+
+
+def pen(page):
+    cv2.rectangle(page, (150, 215), (470, 250), (40, 35, 30), -1)
+    cv2.fillPoly(page, [np.array([[470, 215], [520, 232], [470, 250]], np.int32)], (150, 150, 150))
+    cv2.rectangle(page, (170, 205), (300, 212), (120, 120, 125), -1)
+
+
+def clip(page):
+    points = [(200, 240), (440, 240), (460, 220), (440, 200), (180, 200), (160, 225), (180, 255), (420, 255), (430, 240), (420, 228), (220, 228)]
+    cv2.polylines(page, [np.array(points, np.int32)], False, (110, 110, 120), 4, cv2.LINE_AA)
+
+
+def face(page):
+    cv2.circle(page, (320, 240), 110, (40, 40, 40), 4, cv2.LINE_AA)
+    cv2.circle(page, (280, 210), 10, (40, 40, 40), -1)
+    cv2.circle(page, (360, 210), 10, (40, 40, 40), -1)
+    cv2.ellipse(page, (320, 270), (50, 30), 0, 20, 160, (40, 40, 40), 4, cv2.LINE_AA)
+
+
+def coffee_ring(page):
+    overlay = page.copy()
+    cv2.circle(overlay, (320, 240), 90, (120, 160, 190), -1)
+    page[:] = cv2.addWeighted(overlay, 0.25, page, 0.75, 0)
+    cv2.circle(page, (320, 240), 90, (70, 110, 150), 5, cv2.LINE_AA)
+
+
+def hello(page):
+    cv2.putText(page, "hello", (170, 270), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 3.0, (40, 30, 30), 5, cv2.LINE_AA)
+
+
+def blot(page):
+    cv2.ellipse(page, (320, 240), (60, 40), 20, 0, 360, (30, 25, 25), -1)
+    for x, y, r in ((400, 200, 8), (250, 290, 6), (380, 300, 5)):
+        cv2.circle(page, (x, y), r, (30, 25, 25), -1)
+
+
+SCENES = {"pen": pen, "paper clip": clip, "face": face, "coffee ring": coffee_ring, "word 'hello'": hello, "ink blot": blot}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
+    parser.add_argument("--baseline", type=Path, default=None, help="another model to compare latency with, in this run")
+    parser.add_argument("--data", default=None)
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    model = DigitModel(args.model, threads=1)
+    reader = DigitReader(model)
+    print(f"model {model.path.name} ({model.architecture}, contract {model.metadata[contract.META_CONTRACT]}, "
+          f"{'with' if model.reject_index is not None else 'WITHOUT'} the not-a-digit class)")
+
+    if model.reject_index is not None:
+        from digits.train.negatives import BENCH_STYLE, render_negatives
+
+        images, _ = load_mnist_test(args.data)
+        negatives, kinds = render_negatives(2000, seed=20261124, style=BENCH_STYLE, digits=images)
+        rejected = model.probabilities(negatives[:, None].astype(np.float32) / 255).argmax(1) == model.reject_index
+        digits_rejected = model.probabilities(images[:, None].astype(np.float32) / 255).argmax(1) == model.reject_index
+        print(f"1. rendered non-digits rejected: {rejected.sum()}/{len(rejected)} = {100 * rejected.mean():.2f} %; "
+              f"MNIST test digits rejected: {digits_rejected.sum()}/{len(digits_rejected)} = {100 * digits_rejected.mean():.2f} %")
+        for kind in sorted(set(kinds)):
+            picked = np.array([k == kind for k in kinds])
+            print(f"   {kind:<11} {100 * rejected[picked].mean():6.2f} % of {picked.sum()}")
+
+    print("2. a newcomer's scenes (should read nothing):")
+    for name, draw in SCENES.items():
+        reading = reader.read(scene(draw))
+        print(f"   {name:<12} read {reading.text or '(no digits)':<12} set aside {len(reading.rejected)}")
+
+    rng = np.random.default_rng(11)
+    pages = {f"{paper} {rules or 'blank'}": render_sheet([[]], rng, paper=paper, rules=rules)
+             for paper in ("white", "grey", "yellow") for rules in (None, "ruled", "squared")}
+    pages["sheet on a desk"] = on_desk(render_blank(rng), rng)
+    read = {name: reader.read(page).text for name, page in pages.items()}
+    print(f"3. pages without digits: {sum(bool(t) for t in read.values())}/{len(read)} read as digits"
+          + "".join(f"; {n}: {t!r}" for n, t in read.items() if t))
+
+    digit = np.zeros((1, 1, 28, 28), np.float32)
+    digit[0, 0, 4:24, 12:16] = 1.0
+    if args.baseline:
+        baseline = DigitModel(args.baseline, threads=1)
+        ours, theirs = [], []
+        for _ in range(3):  # interleaved, so drift of the machine hits both alike
+            ours.append(median_us(lambda: model.probabilities(digit), 3000))
+            theirs.append(median_us(lambda: baseline.probabilities(digit), 3000))
+        print(f"4. per-digit latency, batch 1, one thread: {np.median(ours):.1f} us vs {np.median(theirs):.1f} us for "
+              f"{args.baseline.name}: {100 * (np.median(ours) / np.median(theirs) - 1):+.1f} %")
+    else:
+        print(f"4. per-digit latency, batch 1, one thread: {median_us(lambda: model.probabilities(digit), 3000):.1f} us")
+
+
+if __name__ == "__main__":
+    main()
