@@ -78,6 +78,10 @@ class FinderSettings:
     min_peak_over_floor: float = 1.5  # a candidate's darkest ink, over the noise floor: faint pencil passes, paper grain not
     frame_fill: float = 0.08  # ink over box area below which a large piece is an outline, not a digit...
     frame_extent: float = 0.3  # ...when it spans this much of the picture
+    rule_length: float = 0.25  # a thin straight run longer than this fraction of the picture's longer side is a
+    # ruled line (a digit's bar or a 1 in a strip or a crop is shorter or thicker)...
+    min_rule_length: int = 80  # working pixels: in a small (enlarged) scan a stroke can span a quarter of it
+    rule_thickness: int = 5  # ...when it is thinner than this (working pixels)
     max_union_height: float = 1.5  # merged pieces stay within this many typical digit heights (never two lines)
     merge_x_overlap: float = 0.5  # pieces overlapping this much horizontally are one digit
     merge_y_gap: float = 0.5  # ...if the vertical gap is below this fraction of their height
@@ -159,7 +163,7 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         return []
     otsu, _ = cv2.threshold(ink[writing].reshape(-1, 1), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     threshold = np.maximum(otsu * 0.6, floor)
-    mask = writing & (ink > threshold)
+    mask = _without_rules(writing & (ink > threshold), settings)
     # Pass 2: the strokes.
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
 
@@ -200,6 +204,32 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         soft = np.clip((crop - low) / max(full - low, 1.0), 0.0, 1.0)
         candidates.append(Candidate((x0, y0, x1 - x0, y1 - y0), soft))
     return candidates
+
+
+def _without_rules(mask: np.ndarray, settings: FinderSettings) -> np.ndarray:
+    """`mask` without the thin straight lines that run much longer than a digit is wide (ruled and
+    squared paper, a table's lines): digits written across them would otherwise be joined into
+    one piece. Where a stroke crosses a line its pixels stay; a thick bar (a close-up's 7) is not
+    thin and stays."""
+    h, w = mask.shape
+    binary = mask.astype(np.uint8)
+    found = []
+    for horizontal in (True, False):
+        length = max(settings.min_rule_length, int(max(w, h) * settings.rule_length))
+        run, bar = ((1, length), (settings.rule_thickness, length)) if horizontal else ((length, 1), (length, settings.rule_thickness))
+        long_runs = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones(run, np.uint8))
+        thick = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones(bar, np.uint8))
+        found.append((horizontal, long_runs & ~cv2.dilate(thick, np.ones((3, 3), np.uint8))))
+    kept = binary.copy()
+    for _, lines in found:
+        kept &= ~lines
+    # Where a stroke crosses a line, keep the line's pixels between the stroke's two sides
+    # (above and below a horizontal line, left and right of a vertical one).
+    span = settings.rule_thickness + 2
+    for horizontal, lines in found:
+        across = np.ones((span, 1) if horizontal else (1, span), np.uint8)
+        kept |= lines & cv2.morphologyEx(binary & ~lines, cv2.MORPH_CLOSE, across)
+    return kept.astype(bool)
 
 
 def _background(labels: np.ndarray, count: int, frame: tuple[int, int, int, int], along: float) -> np.ndarray:
