@@ -37,7 +37,8 @@ def test_shipped_model_is_the_default_and_fits_the_contract():
     assert model.path.read_bytes() == SHIPPED_MODEL.read_bytes()
     assert float(model.metadata[contract.META_TEST_ACCURACY]) >= 0.995
     probabilities = model.probabilities(np.zeros((3, 1, 28, 28), np.float32))
-    assert probabilities.shape == (3, 10) and np.allclose(probabilities.sum(1), 1, atol=1e-5)
+    assert model.reject_index == contract.REJECT_INDEX  # the shipped model has the not-a-digit class
+    assert probabilities.shape == (3, 11) and np.allclose(probabilities.sum(1), 1, atol=1e-5)
 
 
 def test_normalisation_reproduces_mnist_layout(mnist_test):

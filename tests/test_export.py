@@ -57,9 +57,20 @@ def test_every_architecture_exports_with_parity_on_all_test_digits(arch, checkpo
         images = test_digits.images[100 : 100 + n]
         probabilities, logits = session.run(images.unsqueeze(1).float().div(255).numpy())
         reference = predict(model, images)
-        assert probabilities.shape == (n, 10)
+        assert probabilities.shape == (n, 11)  # trained with the not-a-digit class (the default)
         np.testing.assert_allclose(logits, reference.numpy(), atol=1e-4)
         np.testing.assert_allclose(probabilities, torch.softmax(reference, 1).numpy(), atol=1e-5)
+
+
+def test_a_model_without_the_reject_class_exports_ten_columns_and_the_edge_reads_it(tmp_path, mnist_root):
+    config = TrainConfig(arch="mlp", epochs=1, batch_size=64, reject=False, limit_train=1500, limit_test=200,
+                         data=str(mnist_root), out=str(tmp_path / "run"), progress=False, device="cpu")
+    checkpoint = fit(config, log=lambda _: None).run_dir / "last.pth"
+    destination = tmp_path / "plain.onnx"
+    pipeline.export_checkpoint(checkpoint, destination, data=str(mnist_root), log=lambda _: None)
+    model = DigitModel(destination)
+    assert model.metadata[contract.META_REJECT_INDEX] == "" and model.reject_index is None
+    assert model.probabilities(np.zeros((2, 1, 28, 28), np.float32)).shape == (2, 10)
 
 
 def test_graph_follows_the_contract_and_metadata_round_trips(checkpoints, tmp_path, mnist_root):
@@ -75,6 +86,9 @@ def test_graph_follows_the_contract_and_metadata_round_trips(checkpoints, tmp_pa
     assert meta[contract.META_ARCHITECTURE] == "digitnet"
     assert meta[contract.META_CHECKPOINT_SHA256] == sha256_of(checkpoints["digitnet"])
     assert json.loads(meta[contract.META_CLASSES]) == list(range(10))
+    assert meta[contract.META_CONTRACT] == "2" and meta[contract.META_REJECT_INDEX] == str(contract.REJECT_INDEX)
+    figures = json.loads(meta[contract.META_REJECT_FIGURES])
+    assert figures["negatives"] == 2000 and 0 <= figures["negatives_rejected"] <= 1 and figures["digits"] == 10_000
     assert float(meta[contract.META_TEST_ACCURACY]) == pytest.approx(result.parity.onnx_test_accuracy, abs=1e-6)
     assert json.loads(meta[contract.META_PARITY])["top1_agreement"] == 1.0
     for key in (contract.META_TORCH_VERSION, contract.META_ONNX_VERSION, contract.META_TOOLKIT_VERSION, contract.META_CREATED, contract.META_INPUT):

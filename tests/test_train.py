@@ -67,6 +67,7 @@ def test_every_architecture_learns_real_digits(arch, mnist):
         optimizer.step()
         losses.append(loss.item())
     assert model(x).shape == (256, 10)
+    assert build_model(arch, reject=True)(x).shape == (256, 11)  # every architecture takes the not-a-digit class
     assert losses[-1] < 0.7 * losses[0], losses
 
 
@@ -146,7 +147,7 @@ def test_image_folder_tree_trains(tmp_path, mnist):
     result = run_cli("digits-train", "--arch", "mlp", "--epochs", "8", "--data", str(tmp_path / "tree"),
                      "--out", str(tmp_path / "run"), "--no-progress", "--device", "cpu")
     assert result.returncode == 0, result.stderr
-    assert "300 train / 60 test" in result.stdout
+    assert "300 train + 60 rendered non-digits / 60 test" in result.stdout
     assert load_checkpoint(tmp_path / "run" / "best.pth")["metrics"]["test_accuracy"] > 0.4
 
 

@@ -243,6 +243,7 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
     train_split, test_split = load_data(root)
     train_split = train_split.head(config.limit_train)
     held_out_negatives = None
+    digit_count = len(train_split)
     if config.reject:
         train_split, held_out_negatives = with_negatives(train_split, config)
         held_out_negatives = held_out_negatives.to(device)
@@ -280,7 +281,8 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
     log(
         f"{config.arch}: {sum(p.numel() for p in model.parameters()):,} parameters, {macs:,} multiply-adds/digit | "
         f"device {device}{' bf16' if amp_dtype else ''} | augment {'on' if augment else 'off'} | "
-        f"{len(train_split):,} train / {len(test_split):,} test from {root} | run {run_dir}"
+        f"{digit_count:,} train{f' + {len(train_split) - digit_count:,} rendered non-digits' if config.reject else ''} / "
+        f"{len(test_split):,} test from {root} | run {run_dir}"
     )
 
     def payload(epoch: int) -> dict[str, Any]:
