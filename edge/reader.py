@@ -35,6 +35,8 @@ class Rejected:
     box: Box
     reason: str  # REASON_NOT_A_DIGIT or REASON_UNSURE
     image: np.ndarray = field(repr=False)
+    best_digit: int = 0  # the likeliest digit, and its share of the ten digits' probability
+    digit_share: float = 0.0
 
     def as_dict(self) -> dict:
         return {"box": list(self.box), "label": self.label, "confidence": round(self.confidence, 4), "reason": self.reason}
@@ -82,6 +84,8 @@ class FinderSettings:
     # ruled line (a digit's bar or a 1 in a strip or a crop is shorter or thicker)...
     min_rule_length: int = 80  # working pixels: in a small (enlarged) scan a stroke can span a quarter of it
     rule_thickness: int = 5  # ...when it is thinner than this (working pixels)
+    not_a_digit: float = 0.5  # P(not a digit) from which a candidate is set aside
+    rescue_digit_share: float = 0.9  # a not-a-digit candidate in a line of digits is one when its digit is this clear
     max_union_height: float = 1.5  # merged pieces stay within this many typical digit heights (never two lines)
     merge_x_overlap: float = 0.5  # pieces overlapping this much horizontally are one digit
     merge_y_gap: float = 0.5  # ...if the vertical gap is below this fraction of their height
@@ -402,16 +406,41 @@ class DigitReader:
             box = to_original(candidate.box)
             digit_probs = probs[:10]
             label = int(digit_probs.argmax())
-            if reject is not None and probs[reject] > digit_probs[label]:
-                rejected.append(Rejected(None, float(probs[reject]), box, REASON_NOT_A_DIGIT, image28))
+            if reject is not None and probs[reject] >= self.settings.not_a_digit:
+                share = float(digit_probs[label] / max(float(digit_probs.sum()), 1e-12))
+                rejected.append(Rejected(None, float(probs[reject]), box, REASON_NOT_A_DIGIT, image28, label, share))
             elif probs[label] < self.min_confidence:
                 rejected.append(Rejected(label, float(probs[label]), box, REASON_UNSURE, image28))
             else:
                 digits.append(Digit(label, float(probs[label]), box, image28))
+        digits, rejected = self._rescue_in_line(digits, rejected)
         lines = reading_order([d.box for d in digits])
         ordered = [digits[i] for line in lines for i in line]
         text = " ".join("".join(str(digits[i].label) for i in line) for line in lines)
         return Reading(text, ordered, 0.0, rejected)
+
+
+    def _rescue_in_line(self, digits: list[Digit], rejected: list[Rejected]) -> tuple[list[Digit], list[Rejected]]:
+        """A candidate the model calls not a digit, but which reads as one digit clearly among the
+        ten and stands in a line of digits at their height, is a digit: real handwriting is
+        further from MNIST than the rendered non-digits are, and a number's digits share a line
+        and a height, which a shadow, a pen or a blot beside the number does not."""
+        if len(digits) < 2:
+            return digits, rejected
+        kept = []
+        for aside in rejected:
+            if aside.reason != REASON_NOT_A_DIGIT or aside.digit_share < self.settings.rescue_digit_share:
+                kept.append(aside)
+                continue
+            x, y, w, h = aside.box
+            neighbours = sum(1 for d in digits
+                             if min(y + h, d.box[1] + d.box[3]) - max(y, d.box[1]) >= 0.5 * min(h, d.box[3])
+                             and 0.75 <= d.box[3] / h <= 1.33)
+            if neighbours >= 2:
+                digits.append(Digit(aside.best_digit, aside.digit_share, aside.box, aside.image))
+            else:
+                kept.append(aside)
+        return digits, kept
 
 
 def _mapping(shape: tuple[int, int], scale: float, offset: float) -> Callable[[Box], Box]:

@@ -71,6 +71,15 @@ def test_a_model_without_the_reject_class_exports_ten_columns_and_the_edge_reads
     model = DigitModel(destination)
     assert model.metadata[contract.META_REJECT_INDEX] == "" and model.reject_index is None
     assert model.probabilities(np.zeros((2, 1, 28, 28), np.float32)).shape == (2, 10)
+    # A contract-1 file, as digits-export wrote before the reject class, is read as before.
+    proto = onnx.load(str(destination))
+    kept = [p for p in proto.metadata_props if p.key not in (contract.META_REJECT_INDEX, contract.META_REJECT_FIGURES)]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
+    next(p for p in proto.metadata_props if p.key == contract.META_CONTRACT).value = "1"
+    onnx.save(proto, str(tmp_path / "v1.onnx"))
+    old = DigitModel(tmp_path / "v1.onnx")
+    assert old.reject_index is None and old.metadata[contract.META_CONTRACT] == "1"
 
 
 def test_graph_follows_the_contract_and_metadata_round_trips(checkpoints, tmp_path, mnist_root):
