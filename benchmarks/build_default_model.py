@@ -58,7 +58,7 @@ def main() -> None:
     model = DigitModel(destination, threads=1)
     test = load_mnist(resolve_data_root(args.data), download=False)[1]
     latency = batch1_latency_us(model, to_float(test.images[:1]).numpy(), repeats=5000)
-    net = build_model(payload["arch"], **payload["model_config"])
+    net = build_model(payload["arch"], reject=bool(payload.get("reject")), **payload["model_config"])
     train_config = payload["train_config"]
     flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in train_config.items()
                      if k in ("epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "label_smoothing", "negatives", "seed"))
