@@ -90,17 +90,14 @@ def main() -> None:
           f"{'with' if model.reject_index is not None else 'WITHOUT'} the not-a-digit class)")
 
     if model.reject_index is not None:
-        from digits.train.negatives import BENCH_STYLE, render_negatives
+        from digits.train.negatives import rejection_figures
 
         images, _ = load_mnist_test(args.data)
-        negatives, kinds = render_negatives(2000, seed=20261124, style=BENCH_STYLE, digits=images)
-        rejected = model.probabilities(negatives[:, None].astype(np.float32) / 255).argmax(1) == model.reject_index
-        digits_rejected = model.probabilities(images[:, None].astype(np.float32) / 255).argmax(1) == model.reject_index
-        print(f"1. rendered non-digits rejected: {rejected.sum()}/{len(rejected)} = {100 * rejected.mean():.2f} %; "
-              f"MNIST test digits rejected: {digits_rejected.sum()}/{len(digits_rejected)} = {100 * digits_rejected.mean():.2f} %")
-        for kind in sorted(set(kinds)):
-            picked = np.array([k == kind for k in kinds])
-            print(f"   {kind:<11} {100 * rejected[picked].mean():6.2f} % of {picked.sum()}")
+        figures = rejection_figures(model.probabilities, model.reject_index, images)
+        print(f"1. rendered non-digits rejected: {100 * figures['negatives_rejected']:.2f} % of {figures['negatives']}; "
+              f"MNIST test digits rejected: {100 * figures['digits_rejected']:.2f} % of {figures['digits']}")
+        for kind, share in figures["by_kind"].items():
+            print(f"   {kind:<11} {100 * share:6.2f} %")
 
     print("2. a newcomer's scenes (should read nothing):")
     for name, draw in SCENES.items():

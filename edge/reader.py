@@ -119,8 +119,7 @@ def ink_image(grey: np.ndarray, dark_ink: bool | None = None) -> tuple[np.ndarra
     """(ink strength uint8, local noise level float32): the paper, lit unevenly, removed; ink
     bright whatever its polarity.
 
-    Ink is a minority of the picture, so the picture's median is paper: the ink is dark when
-    that median is nearer the light end of the picture's range. The paper itself is estimated
+    `dark_ink` says the polarity (None: `dark_ink_guess`). The paper is estimated
     by a morphological closing (opening for light ink) much wider than a stroke, on a small
     copy for speed: it erases strokes however much of the picture they cover (a median filter
     fails on bold close-ups) and keeps lighting gradients and a desk beside the sheet.

@@ -25,27 +25,15 @@ from .parity import ParityReport, check_parity
 from .quantize import QuantizationReport, evaluate_int8, quantize_int8
 
 RANDOM_INPUTS = 1000
-BENCH_NEGATIVES = 2000  # rendered non-digits for the model card's reject figures
-BENCH_NEGATIVES_SEED = 20261124  # not a training seed; BENCH_STYLE is not the training style either
 
 
 def reject_figures(onnx_model: DigitModel, test_images: torch.Tensor, labels: torch.Tensor | None) -> dict:
-    """How a model with the reject class does on digits and on non-digits it never saw: the share of
-    the test digits it rejects, and the share of BENCH_NEGATIVES rendered non-digits (another seed
-    and other generator settings than training; MNIST test digits for the half/two-digit kinds)."""
-    from digits.train.negatives import BENCH_STYLE, render_negatives
+    """The model card's not-a-digit figures, measured on the exported file (MNIST test digits only
+    when the parity gate had them)."""
+    from digits.train.negatives import rejection_figures
 
-    digits = test_images.numpy()
-    negatives, kinds = render_negatives(BENCH_NEGATIVES, seed=BENCH_NEGATIVES_SEED, style=BENCH_STYLE,
-                                        digits=digits if labels is not None else None)
-    rejected = onnx_model.probabilities(to_float(torch.from_numpy(negatives)).numpy()).argmax(1) == contract.REJECT_INDEX
-    per_kind = {k: round(float(rejected[[i for i, x in enumerate(kinds) if x == k]].mean()), 4) for k in sorted(set(kinds))}
-    figures = {"negatives": len(negatives), "negatives_rejected": round(float(rejected.mean()), 4), "by_kind": per_kind}
-    if labels is not None:
-        figures["digits"] = len(digits)
-        figures["digits_rejected"] = round(float((onnx_model.probabilities(to_float(test_images).numpy()).argmax(1)
-                                                  == contract.REJECT_INDEX).mean()), 5)
-    return figures
+    return rejection_figures(onnx_model.probabilities, contract.REJECT_INDEX,
+                             test_images.numpy() if labels is not None else None)
 
 
 class DestinationError(DigitsError):

@@ -34,6 +34,11 @@ def pick(images, labels, rng, n):
     return [images[i] for i in idx], "".join(str(labels[i]) for i in idx)
 
 
+def exact(reader, make, n):
+    """How many of `n` pictures from `make()` -> (picture, truth) read exactly."""
+    return sum(reader.read(picture).text == truth for picture, truth in (make() for _ in range(n)))
+
+
 def sheet(images, labels, rng, rows, per_row, **kwargs):
     lines, truths = zip(*(pick(images, labels, rng, per_row) for _ in range(rows)))
     return render_sheet(list(lines), rng, **kwargs), " ".join(truths)
@@ -46,11 +51,7 @@ def sheet(images, labels, rng, rows, per_row, **kwargs):
 def test_papers_and_inks(reader, mnist_test, paper, rules, ink):
     images, labels = mnist_test
     rng = np.random.default_rng(zlib.crc32(f"{paper}-{rules}-{ink}".encode()))
-    right = 0
-    for _ in range(6):
-        photo, truth = sheet(images, labels, rng, 3, 5, paper=paper, rules=rules, ink=ink)
-        right += reader.read(photo).text == truth
-    assert right >= 5
+    assert exact(reader, lambda: sheet(images, labels, rng, 3, 5, paper=paper, rules=rules, ink=ink), 6) >= 5
 
 
 @pytest.mark.parametrize("rows", [1, 2, 4, 8, 12])
@@ -65,43 +66,38 @@ def test_sheets_of_many_lines(reader, mnist_test, rows):
 def test_slanted_lines_stay_lines(reader, mnist_test, slant):
     images, labels = mnist_test
     rng = np.random.default_rng(200 + slant)
-    right = 0
-    for _ in range(4):
-        photo, truth = sheet(images, labels, rng, 2, 6, slant_deg=slant)
-        right += reader.read(photo).text == truth
-    assert right >= 3
+    assert exact(reader, lambda: sheet(images, labels, rng, 2, 6, slant_deg=slant), 4) >= 3
 
 
 def test_phone_shadow_is_not_a_digit(reader, mnist_test):
     images, labels = mnist_test
     rng = np.random.default_rng(300)
-    right = 0
-    for _ in range(6):
+    def shadowed():
         photo, truth = sheet(images, labels, rng, 1, 5)
-        right += reader.read(phone_shadow(photo, rng, cover=0.3)).text == truth
-    assert right >= 5
+        return phone_shadow(photo, rng, cover=0.3), truth
+
+    assert exact(reader, shadowed, 6) >= 5
 
 
 def test_corner_light_and_desk(reader, mnist_test):
     images, labels = mnist_test
     rng = np.random.default_rng(310)
-    right = 0
-    for _ in range(6):
+    def on_a_lit_desk():
         digits, truth = pick(images, labels, rng, 4)
-        right += reader.read(corner_light(on_desk(render_number(digits, rng), rng))).text == truth
-    assert right >= 5
+        return corner_light(on_desk(render_number(digits, rng), rng)), truth
+
+    assert exact(reader, on_a_lit_desk, 6) >= 5
 
 
 @pytest.mark.parametrize("height", [15, 30, 200, 420])  # 3 % to 90 % of a 480-pixel picture
 def test_digit_sizes(reader, mnist_test, height):
     images, labels = mnist_test
     rng = np.random.default_rng(400 + height)
-    right = 0
-    for _ in range(5):
-        digits, truth = pick(images, labels, rng, 1 if height > 300 else 3)
-        photo = render_sheet([digits], rng, digit_height=height)
-        right += reader.read(photo).text == truth
-    assert right >= 4
+    def written(count=1 if height > 300 else 3):
+        digits, truth = pick(images, labels, rng, count)
+        return render_sheet([digits], rng, digit_height=height), truth
+
+    assert exact(reader, written, 5) >= 4
 
 
 @pytest.mark.parametrize("side", [16, 28, 60])

@@ -11,6 +11,7 @@ and the benchmark uses another seed and other style settings than training.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -285,3 +286,28 @@ def render_negatives(n: int, *, seed: int, style: NegativeStyle = TRAIN_STYLE,
         ink = KINDS[names[k]](rng, s, style, digits)
         images[i] = np.round(normalize_digit(ink) * 255).astype(np.uint8)
     return images, [names[k] for k in chosen]
+
+
+BENCH_NEGATIVES = 2000  # rendered non-digits of the benchmark set
+BENCH_SEED = 20261124  # not a training seed; BENCH_STYLE is not the training style either
+
+
+def rejection_figures(probabilities: Callable[[np.ndarray], np.ndarray], reject_index: int,
+                      digits: np.ndarray | None) -> dict:
+    """How a model with the reject class does on non-digits it never saw (BENCH_NEGATIVES drawn with
+    BENCH_SEED and BENCH_STYLE; `digits` feed the half/two-digit kinds) and on `digits` (uint8
+    [N, 28, 28] MNIST test digits, or None): shares rejected, overall and by kind.
+    `probabilities` maps float32 [N, 1, 28, 28] in [0, 1] to [N, C]."""
+    negatives, kinds = render_negatives(BENCH_NEGATIVES, seed=BENCH_SEED, style=BENCH_STYLE, digits=digits)
+
+    def rejected(images: np.ndarray) -> np.ndarray:
+        return probabilities(images[:, None].astype(np.float32) / 255).argmax(1) == reject_index
+
+    negative_rejected = rejected(negatives)
+    names = np.array(kinds)
+    figures = {"negatives": len(negatives), "negatives_rejected": round(float(negative_rejected.mean()), 4),
+               "by_kind": {k: round(float(negative_rejected[names == k].mean()), 4) for k in sorted(set(kinds))}}
+    if digits is not None:
+        figures["digits"] = len(digits)
+        figures["digits_rejected"] = round(float(rejected(digits).mean()), 5)
+    return figures
