@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .errors import InputError, OneLineCommand
+from .errors import FiniteFloat, InputError, OneLineCommand
 
 
 @click.command(cls=OneLineCommand)
@@ -17,7 +17,7 @@ from .errors import InputError, OneLineCommand
 @click.option("--video", type=str, default=None, metavar="PATH|URL", help="Read a video file or a stream URL (rtsp://, http://).")
 @click.option("--model", type=click.Path(path_type=Path), default=None,
               help="An ONNX model from digits-export. Default: the shipped artifacts/digits.onnx.")
-@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+@click.option("--min-confidence", type=FiniteFloat(0, 1), default=0.5, show_default=True,
               help="Candidates whose best digit is less likely than this are set aside (as are those a model with the "
                    "not-a-digit class calls not a digit); --json lists them under \"rejected\".")
 @click.option("--json", "as_json", is_flag=True,
@@ -51,8 +51,9 @@ def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: 
     camera readings are smoothed over the last 5 frames ("stable" in --json, with
     "frame"); a camera always gives its newest frame, never a queued stale one.
 
-    Exit codes: 0 all read; 1 some inputs could not be read (each reported on one line);
-    2 bad usage, a model that does not fit, or a camera/video that does not open.
+    Exit codes: 0 all read; 1 some inputs could not be read or written (each reported on one
+    line), or a video/stream broke off; 2 bad usage, a model that does not fit, or a
+    camera/video that does not open; 130 Ctrl-C; 143 SIGTERM.
     """
     if doctor:
         from .doctor import report
@@ -85,13 +86,13 @@ def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: 
 
 
 def read_files(specs: list[str], reader, *, as_json: bool, save: Path | None) -> int:
-    """Read each image; returns how many could not be read."""
-    import cv2
-
+    """Read each image; returns how many could not be read (or their annotated copy not written)."""
     from .annotate import annotate
+    from .output import OutputError, SaveNames, describe, write_image
     from .sources import SourceError, expand_inputs, read_image
 
     failed = 0
+    save_name = SaveNames(save, ".annotated.png") if save is not None else None
     for source, path, error in expand_inputs(specs):
         if error is None:
             try:
@@ -110,43 +111,50 @@ def read_files(specs: list[str], reader, *, as_json: bool, save: Path | None) ->
         else:
             details = ", ".join(f"{d.label} ({100 * d.confidence:.0f}%)" for d in reading.digits)
             aside = f"   ({len(reading.rejected)} set aside)" if reading.rejected else ""
-            click.echo(f"{source}: {reading.text or '(no digits)'}" + (f"   [{details}]" if details else "") + aside
+            click.echo(f"{describe(source)}: {reading.text or '(no digits)'}" + (f"   [{details}]" if details else "") + aside
                        + f"   {reading.ms:.1f} ms")
-        if save is not None:
-            target = save / (Path(source).stem + ".annotated.png")
-            cv2.imwrite(str(target), annotate(image, reading))
+        if save_name is not None:
+            try:
+                write_image(save_name(source), annotate(image, reading))
+            except OutputError as exc:
+                failed += 1
+                click.echo(f"error: --save: {exc}", err=True)
     return failed
 
 
 def read_live(spec: int | str, reader, *, as_json: bool, save: Path | None, show: bool | None,
               max_frames: int | None, live: bool) -> None:
+    """Read a camera, stream or video file until it ends, --max-frames, q, or Ctrl-C; exits 1 when
+    the source broke off (a truncated file, a stream that stopped delivering)."""
+    from .errors import Terminated
     from .live import read_stream
-    from .sources import file_frames, has_display, live_frames, open_capture
+    from .output import describe
+    from .sources import FileFrames, LiveFrames, has_display, open_capture
 
     display = has_display()
     if show and not display:
-        raise InputError("--show: no display here (no $DISPLAY/$WAYLAND_DISPLAY, or OpenCV built without a GUI); use --no-show")
+        raise InputError("--show: no display answers here (no $DISPLAY/$WAYLAND_DISPLAY, a stale one, or OpenCV built "
+                         "without a GUI); use --no-show")
     show = display if show is None else show
-    name = f"camera {spec}" if isinstance(spec, int) else str(spec)
+    name = f"camera {spec}" if isinstance(spec, int) else describe(spec)
     log = lambda message: click.echo(message, err=True)  # noqa: E731
     first = open_capture(spec)
-    if live:
-        frames = live_frames(lambda: open_capture(spec), first=first, log=log)
-    else:
-        frames = file_frames(first)
+    frames = LiveFrames(lambda: open_capture(spec), first=first, log=log) if live else FileFrames(first)
     if not show:
         log(f"reading {name} headless (Ctrl-C stops)")
     try:
         count = read_stream(frames, reader, source=name, emit=click.echo, as_json=as_json, show=show,
                             max_frames=max_frames, save_dir=save)
-    except KeyboardInterrupt:
-        log("stopped (Ctrl-C)")
-        return
+    except KeyboardInterrupt as exc:
+        log(f"stopped ({'terminated' if isinstance(exc, Terminated) else 'Ctrl-C'})")
+        raise
     finally:
-        close = getattr(frames, "close", None)
-        if close:
-            close()
+        frames.close()
     log(f"{name}: {count} frames read")
+    if frames.problem:
+        if not live:  # LiveFrames has said it already
+            log(f"error: {name}: {frames.problem}")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

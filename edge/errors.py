@@ -8,11 +8,15 @@ with exit code 2. Anything else is a bug and stays a traceback.
 
 from __future__ import annotations
 
+import math
+import signal
 import sys
 
 import click
 
 USER_ERROR_EXIT = 2
+INTERRUPTED_EXIT = 130  # Ctrl-C (128 + SIGINT), as shells report it
+TERMINATED_EXIT = 143  # SIGTERM (128 + 15)
 
 
 class DigitsError(Exception):
@@ -21,6 +25,26 @@ class DigitsError(Exception):
 
 class ConfigError(DigitsError):
     """A setting that cannot work (an option the architecture lacks, a device that is not there)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that it unwinds as on Ctrl-C: `finally` blocks close
+    videos and remove temporary files, training saves its last finished epoch."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option within a range that is a real number: click's FloatRange lets nan through
+    (nan < 0 is false), and inf through an open-ended range."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 class InputError(click.ClickException):
@@ -40,6 +64,8 @@ class OneLineCommand(click.Command):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _raise_terminated)
         try:
             # Without standalone mode click returns ctx.exit()'s code instead of exiting.
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
@@ -49,7 +75,12 @@ class OneLineCommand(click.Command):
         except DigitsError as exc:
             click.echo(f"Error: {' '.join(str(exc).split())}", err=True)  # one line, whatever the message held
             sys.exit(USER_ERROR_EXIT)
-        except click.Abort:
-            click.echo("Aborted.", err=True)
-            sys.exit(130)
+        except click.Abort as exc:  # click turns Ctrl-C (and our Terminated) into Abort
+            terminated = isinstance(exc.__cause__, Terminated)
+            click.echo("Terminated." if terminated else "Aborted.", err=True)
+            sys.exit(TERMINATED_EXIT if terminated else INTERRUPTED_EXIT)
+        except KeyboardInterrupt as exc:  # raised outside click's own handling
+            terminated = isinstance(exc, Terminated)
+            click.echo("Terminated." if terminated else "Aborted.", err=True)
+            sys.exit(TERMINATED_EXIT if terminated else INTERRUPTED_EXIT)
         sys.exit(code if isinstance(code, int) else 0)

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from .annotate import annotate
+from .output import VideoOutput, write_image
 from .reader import DigitReader
 
 WINDOW = "digits-edge (q/Esc quit, space pause, s snapshot)"
@@ -48,35 +49,37 @@ def read_stream(
     fps: float | None = None
     last = time.perf_counter()
     count = 0
-    writer = None
-    for frame in frames:
-        reading = reader.read(frame)
-        stable = smoother.update(reading.text)
-        now = time.perf_counter()
-        fps = 1.0 / max(now - last, 1e-6) if fps is None else 0.9 * fps + 0.1 / max(now - last, 1e-6)
-        last = now
-        if as_json:
-            emit(json.dumps({**reading.as_dict(source), "frame": count, "stable": stable}))
-        elif stable != printed:
-            emit(f"{source} frame {count}: {stable or '(nothing)'}")
-            printed = stable
-        count += 1
-        if show or save_dir is not None:
-            picture = annotate(frame, reading, fps=fps, stable_text=stable)
-            if save_dir is not None:
-                if writer is None:
-                    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(source).stem) or "stream"
-                    writer = cv2.VideoWriter(str(save_dir / f"{stem}.annotated.avi"), cv2.VideoWriter_fourcc(*"MJPG"),
-                                             10, (picture.shape[1], picture.shape[0]))
-                writer.write(picture)
-            if show and not _show(picture, save_dir or Path.cwd(), emit if not as_json else None):
+    video: VideoOutput | None = None
+    try:
+        for frame in frames:
+            reading = reader.read(frame)
+            stable = smoother.update(reading.text)
+            now = time.perf_counter()
+            fps = 1.0 / max(now - last, 1e-6) if fps is None else 0.9 * fps + 0.1 / max(now - last, 1e-6)
+            last = now
+            if as_json:
+                emit(json.dumps({**reading.as_dict(source), "frame": count, "stable": stable}))
+            elif stable != printed:
+                emit(f"{source} frame {count}: {stable or '(nothing)'}")
+                printed = stable
+            count += 1
+            if show or save_dir is not None:
+                picture = annotate(frame, reading, fps=fps, stable_text=stable)
+                if save_dir is not None:
+                    if video is None:
+                        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(source).stem) or "stream"
+                        video = VideoOutput(save_dir / f"{stem}.annotated.avi")
+                    video.write(picture)
+                if show and not _show(picture, save_dir or Path.cwd(), emit if not as_json else None):
+                    break
+            if max_frames is not None and count >= max_frames:
                 break
-        if max_frames is not None and count >= max_frames:
-            break
-    if writer is not None:
-        writer.release()
-    if show:
-        cv2.destroyAllWindows()
+    finally:
+        # Also on Ctrl-C or SIGTERM: the video of the frames read so far is finished and kept.
+        if video is not None:
+            video.close()
+        if show:
+            cv2.destroyAllWindows()
     return count
 
 
@@ -91,7 +94,7 @@ def _show(picture: np.ndarray, snapshot_dir: Path, emit: Callable[[str], None] |
         if key == ord("s"):
             snapshot_dir.mkdir(parents=True, exist_ok=True)
             path = snapshot_dir / f"snapshot-{time.strftime('%Y%m%d-%H%M%S')}.png"
-            cv2.imwrite(str(path), picture)
+            write_image(path, picture)
             if emit:
                 emit(f"snapshot saved: {path}")
         if key == ord(" "):

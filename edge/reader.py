@@ -294,11 +294,11 @@ def _resize_to(grey: np.ndarray, side: int, short_side: int = 0) -> tuple[np.nda
     scale = min(1.0, side / max(h, w))
     if min(h, w) * scale < short_side:
         scale = min(short_side / min(h, w), 2 * side / max(h, w))
-        return cv2.resize(grey, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_CUBIC), scale
+        return cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_CUBIC), scale
     if scale < 1.0:
         # Area averaging is needed against aliasing only when shrinking a lot; it is slow otherwise.
         interpolation = cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR
-        grey = cv2.resize(grey, (round(w * scale), round(h * scale)), interpolation=interpolation)
+        grey = cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interpolation)
     return grey, scale
 
 
@@ -344,7 +344,8 @@ class DigitReader:
         if min(grey.shape) < self.settings.min_work_short_side:
             # A scan this small is a crop of one digit or a few (USPS, a cheque amount): the ink
             # reaches its edges. Surround it with its own paper before enlarging it.
-            margin = max(grey.shape) // 4
+            # (At most twice its short side: a strip 10 px high and 100,000 long stays a strip.)
+            margin = min(max(grey.shape) // 4, 2 * min(grey.shape))
             edge = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
             grey_work = cv2.copyMakeBorder(grey, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=int(np.median(edge)))
         else:

@@ -35,7 +35,7 @@ class DigitModel:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
+        options.log_severity_level = 4  # errors are ours to report, in one line (ModelError)
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=providers or ["CPUExecutionProvider"])
         except Exception as exc:
@@ -88,7 +88,11 @@ class DigitModel:
         """(probabilities [N,C], logits [N,C] or None) for float32 images [N,1,28,28] in [0,1];
         C is 10, or 11 when the model has the reject class (column `reject_index`)."""
         images = np.ascontiguousarray(images, dtype=np.float32)
-        results = self.session.run(self.output_names, {self.input_name: images})
+        try:
+            results = self.session.run(self.output_names, {self.input_name: images})
+        except Exception as exc:  # onnxruntime raises its own types (Fail, InvalidArgument, RuntimeException)
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"{self.path}: the model fails when run ({first[:200]})") from None
         return results[0], (results[1] if len(results) > 1 else None)
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:

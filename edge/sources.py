@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
+import shutil
+import stat
+import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-import cv2
 import numpy as np
 
 from .errors import DigitsError
+from .output import describe, opencv_can_open
 
 # FFmpeg prints its own complaints ("moov atom not found") for a file it cannot decode; our
 # one-line error says it instead. Read when OpenCV first opens a video, so set it early.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+# The largest picture decoded, checked by OpenCV on the file's header before it allocates
+# anything: a 20000x20000 photo would take 1.2 GB decoded, and a Pi has 1-8 GB. 100 megapixels
+# is above every phone camera's default resolution. Read at OpenCV's first decode.
+MAX_PIXELS = 100_000_000
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
+MAX_FILE_BYTES = 256 * 2**20  # a larger "image" file is refused before it is read into memory
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
+import cv2  # noqa: E402  (after the environment it reads)
+
+#: The files a folder or glob yields as images, for the edge and for training on an ImageFolder.
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm", ".gif"}
 
 
 class SourceError(DigitsError):
@@ -37,37 +51,69 @@ def expand_inputs(specs: list[str]) -> list[tuple[str, Path | None, str | None]]
         if path.is_dir():
             images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
             if not images:
-                found.append((spec, None, f"{spec}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})"))
+                found.append((spec, None, f"{describe(spec)}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})"))
             found.extend((str(p), p, None) for p in images)
         elif path.exists():
-            found.append((spec, path, None))
+            regular = stat.S_ISREG(path.stat().st_mode)
+            found.append((spec, path if regular else None,
+                          None if regular else f"{describe(spec)}: not a regular file (a FIFO, device or socket is not read)"))
         elif glob.has_magic(spec):
             matches = sorted(Path(m) for m in glob.glob(spec, recursive=True) if Path(m).is_file())
             if not matches:
-                found.append((spec, None, f"{spec}: no files match"))
+                found.append((spec, None, f"{describe(spec)}: no files match"))
             found.extend((str(p), p, None) for p in matches)
         else:
-            found.append((spec, None, f"{spec}: no such file or folder"))
+            found.append((spec, None, f"{describe(spec)}: no such file or folder"))
     return found
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence what C libraries print to stderr (libpng's "Read Error" on a truncated PNG): our
+    one-line error says it instead."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (embedded, pytest capture): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def read_image(path: Path) -> np.ndarray:
     """Decode an image file with OpenCV (any path, unicode included); SourceError when it is not one."""
+    name = describe(path)
     try:
-        data = np.fromfile(str(path), dtype=np.uint8)
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceError(f"{name}: not a regular file (a FIFO, device or socket is not read)")
+        if info.st_size > MAX_FILE_BYTES:
+            raise SourceError(f"{name}: {info.st_size / 2**20:,.0f} MiB, larger than the {MAX_FILE_BYTES // 2**20} MiB an image may be")
+        data = np.fromfile(path, dtype=np.uint8)
     except PermissionError:
-        raise SourceError(f"{path}: permission denied") from None
+        raise SourceError(f"{name}: permission denied") from None
     except OSError as exc:
-        raise SourceError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise SourceError(f"{name}: cannot read ({exc.strerror or exc})") from None
     if data.size == 0:
-        raise SourceError(f"{path}: empty file")
+        raise SourceError(f"{name}: empty file")
     # PNG and WebP may carry transparency: decode it and flatten (below). Everything else is
     # decoded as imread does, which turns a phone photo upright by its EXIF orientation.
     has_alpha_format = data[:8].tobytes() == b"\x89PNG\r\n\x1a\n" or data[8:12].tobytes() == b"WEBP"
     flags = cv2.IMREAD_UNCHANGED if has_alpha_format else cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
-    image = cv2.imdecode(data, flags)
-    if image is None:
-        raise SourceError(f"{path}: not an image OpenCV can decode (corrupt, truncated or another format)")
+    try:
+        with _quiet_stderr():
+            image = cv2.imdecode(data, flags)
+    except cv2.error:  # OpenCV refuses a header larger than OPENCV_IO_MAX_IMAGE_PIXELS
+        limit = int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", MAX_PIXELS))
+        raise SourceError(f"{name}: larger than {limit / 1e6:g} megapixels, the most decoded; scale it down") from None
+    if image is None or image.size == 0:
+        raise SourceError(f"{name}: not an image OpenCV can decode (corrupt, truncated or another format)")
     if image.dtype != np.uint8:
         image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(image.max()), 1.0))
     if image.ndim == 3 and image.shape[2] == 4:
@@ -89,28 +135,43 @@ def flatten_alpha(image: np.ndarray) -> np.ndarray:
 
 def open_capture(spec: int | str, timeout_s: float = 8.0) -> cv2.VideoCapture:
     """Open a camera index, video file or stream URL within `timeout_s`, or raise SourceError."""
+    link_folder = None
+    what = f"camera {spec}" if isinstance(spec, int) else describe(spec)
     if isinstance(spec, str) and "://" not in spec:
         path = Path(spec)
         if not path.exists():
-            raise SourceError(f"{spec}: no such video file")
+            raise SourceError(f"{what}: no such video file")
         if path.is_dir():
-            raise SourceError(f"{spec}: is a folder, not a video")
+            raise SourceError(f"{what}: is a folder, not a video")
+        if not path.is_file():
+            raise SourceError(f"{what}: not a regular file (a FIFO, device or socket is not read)")
+        if not opencv_can_open(spec):
+            # OpenCV crashes on a str path that is not UTF-8: show it the file under an ASCII name.
+            link_folder = tempfile.mkdtemp(prefix="digits-")
+            link = os.path.join(link_folder, "video" + "".join(c for c in path.suffix if c.isascii()))
+            os.symlink(os.fsencode(path.resolve()), link)
+            spec = link
     opened: list[cv2.VideoCapture] = []
 
     def attempt() -> None:
-        # OpenCV logs several lines of backend noise for a camera that is absent; our one line says it.
-        previous = cv2.utils.logging.getLogLevel()
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        # OpenCV logs several lines of backend noise for a camera that is absent; our one line says
+        # it. (Distributions' OpenCV 4.6 has no cv2.utils.logging: then the noise stays.)
+        logging = getattr(getattr(cv2, "utils", None), "logging", None)
+        previous = logging.getLogLevel() if logging else None
+        if logging:
+            logging.setLogLevel(logging.LOG_LEVEL_SILENT)
         try:
             opened.append(cv2.VideoCapture(spec))
         finally:
-            cv2.utils.logging.setLogLevel(previous)
+            if logging:
+                logging.setLogLevel(previous)
 
     # Some backends block for a long time on a camera that is not there: never wait past the timeout.
     worker = threading.Thread(target=attempt, daemon=True)
     worker.start()
     worker.join(timeout_s)
-    what = f"camera {spec}" if isinstance(spec, int) else spec
+    if link_folder is not None and opened:
+        shutil.rmtree(link_folder, ignore_errors=True)  # the file stays open; the name is not needed
     if not opened:
         raise SourceError(f"{what}: did not open within {timeout_s:g}s")
     capture = opened[0]
@@ -165,56 +226,122 @@ class LatestFrameReader:
         self.capture.release()
 
 
-def file_frames(capture: cv2.VideoCapture) -> Iterator[np.ndarray]:
-    """Every frame of a video file, in order; ends at the end of the file."""
-    try:
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                return
-            yield frame
-    finally:
-        capture.release()
+class FileFrames:
+    """Every frame of a video file, in order. When the file ends before its header's frame count
+    (truncated or damaged), `problem` says so once the frames run out."""
+
+    def __init__(self, capture: cv2.VideoCapture) -> None:
+        self.capture = capture
+        self.expected = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.read = 0
+        self.problem: str | None = None
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        try:
+            while True:
+                ok, frame = self.capture.read()
+                if not ok:
+                    # Containers' counts can be one or two off; a real truncation loses more.
+                    if self.expected and self.read < self.expected - max(2, self.expected // 100):
+                        self.problem = f"the video ended after {self.read} of the {self.expected} frames its header announces (truncated or damaged?)"
+                    return
+                self.read += 1
+                yield frame
+        finally:
+            self.capture.release()
+
+    def close(self) -> None:
+        self.capture.release()
 
 
-def live_frames(open_: Callable[[], cv2.VideoCapture], *, first: cv2.VideoCapture | None = None, stall_s: float = 3.0,
-                retries: int = 2, log: Callable[[str], None] = print) -> Iterator[np.ndarray]:
+class LiveFrames:
     """The newest frame of a live source (`first`, already open, or one `open_` opens), again and
-    again. A source that stops delivering is reopened up to `retries` times; then the iterator ends."""
-    reader: LatestFrameReader | None = LatestFrameReader(first if first is not None else open_())
-    sequence = attempts = 0
-    try:
-        while True:
-            if reader is not None:
-                sequence, frame = reader.read(sequence, stall_s)
-                if frame is not None:
-                    attempts = 0
-                    yield frame
-                    continue
-                reader.close()
-                reader = None
-            if attempts >= retries:
-                log(f"the source stopped delivering frames; gave up after {retries} reopen attempts")
-                return
-            attempts += 1
-            log(f"no frame for {stall_s:g}s: reopening the source (attempt {attempts}/{retries})")
-            try:
-                reader, sequence = LatestFrameReader(open_()), 0
-            except SourceError as exc:
-                log(str(exc))
-                time.sleep(min(stall_s, 1.0))
-    finally:
-        if reader is not None:
-            reader.close()
+    again. A source that stops delivering is reopened up to `retries` times; then the iteration
+    ends and `problem` says why."""
+
+    def __init__(self, open_: Callable[[], cv2.VideoCapture], *, first: cv2.VideoCapture | None = None,
+                 stall_s: float = 3.0, retries: int = 2, log: Callable[[str], None] = print) -> None:
+        self.open_, self.first, self.stall_s, self.retries, self.log = open_, first, stall_s, retries, log
+        self.problem: str | None = None
+        self._reader: LatestFrameReader | None = None
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        self._reader = LatestFrameReader(self.first if self.first is not None else self.open_())
+        sequence = attempts = 0
+        try:
+            while True:
+                if self._reader is not None:
+                    sequence, frame = self._reader.read(sequence, self.stall_s)
+                    if frame is not None:
+                        attempts = 0
+                        yield frame
+                        continue
+                    self._reader.close()
+                    self._reader = None
+                if attempts >= self.retries:
+                    self.problem = f"the source stopped delivering frames; gave up after {self.retries} reopen attempts"
+                    self.log(self.problem)
+                    return
+                attempts += 1
+                self.log(f"no frame for {self.stall_s:g}s: reopening the source (attempt {attempts}/{self.retries})")
+                try:
+                    self._reader, sequence = LatestFrameReader(self.open_()), 0
+                except SourceError as exc:
+                    self.log(str(exc))
+                    time.sleep(min(self.stall_s, 1.0))
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
 
 def has_display() -> bool:
-    """Whether a window can open: OpenCV built with a GUI, and (on Linux) a display to show it on.
+    """Whether a window can open: OpenCV built with a GUI, and (on Linux) a display that answers.
 
-    cv2.imshow without one aborts the whole process, so this is asked before any window."""
+    cv2.imshow without one aborts the whole process, so this is asked before any window. A
+    $DISPLAY left over from an SSH session (":55" with no X server behind it) is not a display."""
     gui = [line for line in cv2.getBuildInformation().splitlines() if line.strip().startswith("GUI:")]
     if gui and gui[0].split(":", 1)[1].strip().upper() in {"NONE", ""}:
         return False
     if os.name == "posix" and not Path("/System/Library").exists():  # Linux and friends, not macOS
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+        return display_answers(os.environ.get("DISPLAY", ""), os.environ.get("WAYLAND_DISPLAY", ""))
     return True
+
+
+def display_answers(x_display: str, wayland_display: str, timeout_s: float = 1.0) -> bool:
+    """Whether an X server (`x_display`, e.g. ":0" or "host:10.0") or a Wayland compositor
+    (`wayland_display`, e.g. "wayland-0") accepts a connection on its socket."""
+    import socket
+
+    if wayland_display:
+        runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+        path = wayland_display if wayland_display.startswith("/") else os.path.join(runtime, wayland_display)
+        if _connects(socket.AF_UNIX, path, timeout_s):
+            return True
+    if not x_display or ":" not in x_display:
+        return False
+    host, _, rest = x_display.rpartition(":")
+    try:
+        number = int(rest.split(".")[0])
+    except ValueError:
+        return False
+    if host in ("", "unix") and _connects(socket.AF_UNIX, f"/tmp/.X11-unix/X{number}", timeout_s):
+        return True
+    if host.startswith("/"):  # macOS XQuartz style: a socket path
+        return _connects(socket.AF_UNIX, x_display, timeout_s)
+    return _connects(socket.AF_INET, (host or "localhost", 6000 + number), timeout_s)
+
+
+def _connects(family: int, address, timeout_s: float) -> bool:
+    import socket
+
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.settimeout(timeout_s)
+            probe.connect(address)
+        return True
+    except OSError:
+        return False

@@ -22,7 +22,7 @@ from digits.edge.live import Smoother, read_stream
 from digits.edge.normalize import normalize_digit
 from digits.edge.reader import DigitReader, reading_order
 from digits.edge.session import DigitModel, default_model_path
-from digits.edge.sources import SourceError, file_frames, live_frames, open_capture
+from digits.edge.sources import FileFrames, LiveFrames, SourceError, open_capture
 from render import PhotoStyle, random_number, render_blank, render_number, write_video
 
 
@@ -142,8 +142,9 @@ def video(tmp_path_factory, mnist_test) -> tuple[Path, str]:
 def test_video_file_read_frame_by_frame(reader, video):
     path, truth = video
     lines = []
-    count = read_stream(file_frames(open_capture(str(path))), reader, source="v", emit=lines.append, as_json=True)
-    assert count == 20
+    frames = FileFrames(open_capture(str(path)))
+    count = read_stream(frames, reader, source="v", emit=lines.append, as_json=True)
+    assert count == 20 and frames.problem is None
     frames = [json.loads(line) for line in lines]
     assert [f["frame"] for f in frames] == list(range(20))
     assert sum(f["text"] == truth for f in frames) >= 18 and frames[-1]["stable"] == truth
@@ -161,11 +162,11 @@ def test_camera_path_with_a_recorded_source_reads_newest_frames_and_gives_up_on_
         return open_capture(str(path))
 
     lines = []
-    count = read_stream(live_frames(open_camera, stall_s=0.5, retries=2, log=log.append), reader, source="camera 0",
-                        emit=lines.append, as_json=True)
+    frames = LiveFrames(open_camera, stall_s=0.5, retries=2, log=log.append)
+    count = read_stream(frames, reader, source="camera 0", emit=lines.append, as_json=True)
     assert 1 <= count <= 20  # frames that arrive while one is being read are dropped, never queued
     assert json.loads(lines[-1])["stable"] == truth
-    assert len(opens) == 3 and "gave up after 2 reopen attempts" in log[-1]
+    assert len(opens) == 3 and "gave up after 2 reopen attempts" in log[-1] and frames.problem == log[-1]
 
 
 def test_cli_reads_files_folders_globs_as_json_and_saves_annotations(tmp_path, mnist_test):
@@ -361,7 +362,7 @@ def test_grey_and_transparent_pngs_read_like_colour(reader, mnist_test, tmp_path
     assert [json.loads(line)["text"] for line in result.stdout.splitlines()] == [truth] * 3
 
 
-def test_ctrl_c_stops_a_video_cleanly(mnist_test, tmp_path):
+def test_ctrl_c_stops_a_video_with_exit_130(mnist_test, tmp_path):
     import signal
 
     images, labels = mnist_test
@@ -376,7 +377,7 @@ def test_ctrl_c_stops_a_video_cleanly(mnist_test, tmp_path):
         _, stderr = process.communicate(timeout=60)
     finally:
         process.kill()
-    assert process.returncode == 0 and "Traceback" not in stderr
+    assert process.returncode == 130 and "Traceback" not in stderr
     assert "stopped (Ctrl-C)" in stderr
 
 

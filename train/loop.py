@@ -48,7 +48,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     augment: bool | None = None  # None: the architecture's default (on for the CNNs)
     reject: bool = True  # learn an 11th class, "not a digit", from rendered negatives (train/negatives.py)
-    negatives: float = 0.2  # rendered non-digits per training digit, when `reject`
+    negatives: float = 0.3  # rendered non-digits per training digit, when `reject`
     seed: int = 0
     device: str = "auto"
     amp: bool | None = None  # None: bfloat16 autocast on CUDA, off elsewhere
@@ -179,15 +179,23 @@ def evaluate(model: nn.Module, data: Split) -> tuple[float, float, torch.Tensor]
     return loss, (predicted == data.labels).float().mean().item(), predicted
 
 
-def with_negatives(train: Split, config: TrainConfig) -> tuple[Split, Split]:
-    """(training digits + rendered non-digits labelled REJECT_INDEX, held-out non-digits)."""
-    digits = train.images.cpu().numpy()
+def with_negatives(train: Split, config: TrainConfig, epoch: int) -> Split:
+    """Training digits + rendered non-digits labelled REJECT_INDEX, drawn afresh for `epoch`.
+
+    A new set each epoch (seeded by the run's seed and the epoch, so a resumed run sees the same
+    ones): a fixed set is learnt by heart and generalises worse to non-digits the model never saw.
+    """
     count = max(1, round(config.negatives * len(train)))
-    images, _ = render_negatives(count, seed=config.seed, style=TRAIN_STYLE, digits=digits)
-    held_out, _ = render_negatives(HELD_OUT_NEGATIVES, seed=config.seed + 1, style=TRAIN_STYLE, digits=digits)
-    extra = Split(torch.from_numpy(images), torch.full((count,), REJECT_INDEX, dtype=torch.long))
-    negatives = Split(torch.from_numpy(held_out), torch.full((len(held_out),), REJECT_INDEX, dtype=torch.long))
-    return Split(torch.cat([train.images, extra.images]), torch.cat([train.labels, extra.labels])), negatives
+    images, _ = render_negatives(count, seed=(config.seed, 1, epoch), style=TRAIN_STYLE, digits=train.images.cpu().numpy())
+    images = torch.from_numpy(images).to(train.images.device)
+    labels = torch.full((count,), REJECT_INDEX, dtype=torch.long, device=train.labels.device)
+    return Split(torch.cat([train.images, images]), torch.cat([train.labels, labels]))
+
+
+def held_out_negatives(train: Split, config: TrainConfig) -> Split:
+    """Rendered non-digits no epoch trains on, for the per-epoch reject figure."""
+    images, _ = render_negatives(HELD_OUT_NEGATIVES, seed=(config.seed, 2), style=TRAIN_STYLE, digits=train.images.cpu().numpy())
+    return Split(torch.from_numpy(images), torch.full((len(images),), REJECT_INDEX, dtype=torch.long))
 
 
 def reject_rate(model: nn.Module, images: torch.Tensor) -> float:
@@ -242,12 +250,10 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
     root = resolve_data_root(config.data)
     train_split, test_split = load_data(root)
     train_split = train_split.head(config.limit_train)
-    held_out_negatives = None
-    digit_count = len(train_split)
-    if config.reject:
-        train_split, held_out_negatives = with_negatives(train_split, config)
-        held_out_negatives = held_out_negatives.to(device)
     train_split = train_split.to(device)
+    negatives = held_out_negatives(train_split, config).to(device) if config.reject else None
+    digit_count = len(train_split)
+    negative_count = max(1, round(config.negatives * digit_count)) if config.reject else 0
     test_split = test_split.head(config.limit_test).to(device)
 
     model = (model_from_checkpoint(checkpoint) if checkpoint is not None
@@ -257,7 +263,7 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
     amp_on = device.type == "cuda" if config.amp is None else config.amp
     amp_dtype = torch.bfloat16 if amp_on else None
     optimizer = make_optimizer(model, config)
-    steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
+    steps_per_epoch = math.ceil((digit_count + negative_count) / config.batch_size)
     scheduler = make_schedule(optimizer, config, steps_per_epoch)
 
     if checkpoint is not None:
@@ -281,7 +287,7 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
     log(
         f"{config.arch}: {sum(p.numel() for p in model.parameters()):,} parameters, {macs:,} multiply-adds/digit | "
         f"device {device}{' bf16' if amp_dtype else ''} | augment {'on' if augment else 'off'} | "
-        f"{digit_count:,} train{f' + {len(train_split) - digit_count:,} rendered non-digits' if config.reject else ''} / "
+        f"{digit_count:,} train{f' + {negative_count:,} rendered non-digits (new each epoch)' if config.reject else ''} / "
         f"{len(test_split):,} test from {root} | run {run_dir}"
     )
 
@@ -313,8 +319,9 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
     try:
         for epoch in range(start_epoch, config.epochs):
             started = time.perf_counter()
+            epoch_split = with_negatives(train_split, config, epoch) if config.reject else train_split
             train_loss, train_acc = train_one_epoch(
-                model, train_split, optimizer, scheduler, batch_size=config.batch_size, generator=generator,
+                model, epoch_split, optimizer, scheduler, batch_size=config.batch_size, generator=generator,
                 augment=augment, amp_dtype=amp_dtype, label_smoothing=config.label_smoothing,
                 progress=progress_bar if config.progress else None,
             )
@@ -323,10 +330,10 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
             seconds = time.perf_counter() - started
             test_loss, test_acc, predicted = evaluate(model, test_split)
             stats = EpochStats(epoch + 1, train_loss, train_acc, test_loss, test_acc, seconds,
-                               len(train_split) / seconds, optimizer.param_groups[0]["lr"])
-            if held_out_negatives is not None:
+                               len(epoch_split) / seconds, optimizer.param_groups[0]["lr"])
+            if negatives is not None:
                 stats.digits_rejected = (predicted == REJECT_INDEX).float().mean().item()
-                stats.negatives_rejected = reject_rate(model, held_out_negatives.images)
+                stats.negatives_rejected = reject_rate(model, negatives.images)
             history.append(stats)
             last_complete = payload(epoch + 1)
             save_checkpoint(run_dir / "last.pth", last_complete)
