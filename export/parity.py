@@ -61,6 +61,9 @@ def check_parity(
     Returns the figures, or raises ParityError with them when the gate fails.
     """
     torch_logits = predict(model, images).numpy().astype(np.float64)
+    if not np.isfinite(torch_logits).all():
+        raise ParityError(f"the checkpoint's model outputs nan or inf on {int((~np.isfinite(torch_logits)).any(1).sum()):,} "
+                          f"of {len(torch_logits):,} inputs (its weights are not finite: training diverged?); nothing exported")
     torch_probs = torch.softmax(torch.from_numpy(torch_logits), 1).numpy()
     x = to_float(images).numpy()
     worst_prob = worst_logit = 0.0
@@ -69,6 +72,8 @@ def check_parity(
     for batch in batch_sizes:
         chunks = [onnx_model.run(x[i : i + batch]) for i in range(0, len(x), batch)]
         probs = np.concatenate([c[0] for c in chunks])
+        if not np.isfinite(probs).all():
+            raise ParityError(f"onnxruntime outputs nan or inf at batch size {batch}; nothing exported")
         worst_prob = max(worst_prob, float(np.abs(probs - torch_probs).max()))
         if chunks[0][1] is not None:
             logits = np.concatenate([c[1] for c in chunks])

@@ -56,16 +56,31 @@ def companion(destination: Path, suffix: str) -> Path:
     return destination.with_name(destination.stem + suffix)
 
 
-def check_destination(destination: Path) -> None:
+def check_destination(destination: Path, checkpoint: Path | None = None) -> None:
+    """Refuse, before any work, a destination that cannot take the model and its report: the
+    checkpoint itself, something that is not a regular file (a folder, a device node, a FIFO,
+    a symlink), a name without .onnx, or a folder we cannot write in."""
     if destination.is_dir():
         raise DestinationError(f"{destination}: is a directory; give a file name such as {destination / 'model.onnx'}")
+    if destination.suffix.lower() != ".onnx":
+        raise DestinationError(f"{destination}: the model's file name must end in .onnx (e.g. {destination.with_suffix('.onnx')})")
+    if checkpoint is not None and (destination.resolve() == checkpoint.resolve()
+                                   or destination.exists() and checkpoint.exists() and os.path.samefile(destination, checkpoint)):
+        raise DestinationError(f"{destination}: is the checkpoint being exported; give another file name")
     parent = destination.parent
     if not parent.is_dir():
         raise DestinationError(f"{parent}: no such directory")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise DestinationError(f"{parent}: directory is not writable")
-    if destination.exists() and not os.access(destination, os.W_OK):
-        raise DestinationError(f"{destination}: exists and is not writable")
+    for path in (destination, companion(destination, ".parity.json")):
+        if path.is_symlink():
+            raise DestinationError(f"{path}: is a symbolic link; give the real file name (nothing is written through links)")
+        if path.is_dir():
+            raise DestinationError(f"{path}: is a directory; give a file name such as {path / 'model.onnx'}")
+        if path.exists() and not path.is_file():
+            raise DestinationError(f"{path}: exists and is not a regular file (a device, FIFO or socket); nothing is written over it")
+        if path.exists() and not os.access(path, os.W_OK):
+            raise DestinationError(f"{path}: exists and is not writable")
 
 
 def export_checkpoint(
@@ -83,7 +98,9 @@ def export_checkpoint(
     """Export `checkpoint` to `destination`; nothing is written unless every gate passes."""
     started = time.perf_counter()
     checkpoint, destination = Path(checkpoint), Path(destination)
-    check_destination(destination)
+    check_destination(destination, checkpoint)
+    if int8:
+        check_destination(companion(destination, ".int8.onnx"), checkpoint)
     payload = load_checkpoint(checkpoint)
     model = model_from_checkpoint(payload)
     proto = to_onnx(model, opset)
@@ -105,54 +122,57 @@ def export_checkpoint(
 
     sha = sha256_of(checkpoint)
     reject = has_reject_output(model)
-    with tempfile.TemporaryDirectory(prefix=".digits-export-", dir=destination.parent) as tmp:
-        staged = Path(tmp) / "model.onnx"
-        set_metadata(proto, contract_metadata(arch=payload["arch"], checkpoint_sha256=sha, test_accuracy=None, parity=None,
-                                              reject=reject))
-        save_onnx(proto, staged)
-        parity = check_parity(model, DigitModel(staged), images, labels=labels, inputs=inputs, atol=atol)
-        test_accuracy = parity.onnx_test_accuracy
-        if test_accuracy is None:
-            test_accuracy = payload.get("metrics", {}).get("test_accuracy")
-        rejection = reject_figures(DigitModel(staged), images, labels) if reject else None
-        set_metadata(proto, contract_metadata(arch=payload["arch"], checkpoint_sha256=sha, test_accuracy=test_accuracy,
-                                              parity=parity.as_dict(), reject=reject, reject_figures=rejection))
-        save_onnx(proto, staged)
+    try:
+        with tempfile.TemporaryDirectory(prefix=".digits-export-", dir=destination.parent) as tmp:
+            staged = Path(tmp) / "model.onnx"
+            set_metadata(proto, contract_metadata(arch=payload["arch"], checkpoint_sha256=sha, test_accuracy=None, parity=None,
+                                                  reject=reject))
+            save_onnx(proto, staged)
+            parity = check_parity(model, DigitModel(staged), images, labels=labels, inputs=inputs, atol=atol)
+            test_accuracy = parity.onnx_test_accuracy
+            if test_accuracy is None:
+                test_accuracy = payload.get("metrics", {}).get("test_accuracy")
+            rejection = reject_figures(DigitModel(staged), images, labels) if reject else None
+            set_metadata(proto, contract_metadata(arch=payload["arch"], checkpoint_sha256=sha, test_accuracy=test_accuracy,
+                                                  parity=parity.as_dict(), reject=reject, reject_figures=rejection))
+            save_onnx(proto, staged)
 
-        staged_int8 = quantization = None
-        if int8:
-            staged_int8 = Path(tmp) / "model.int8.onnx"
-            calibration = to_float(train_split.images[:calibration_digits]).numpy()
-            quantize_int8(staged, staged_int8, calibration)
-            quantization = evaluate_int8(staged, staged_int8, to_float(images).numpy(), labels.numpy(),
-                                         fp32_accuracy=parity.onnx_test_accuracy, calibration_digits=len(calibration),
-                                         max_drop_points=max_drop)
-            int8_proto = onnx.load(str(staged_int8))
-            set_metadata(int8_proto, {**{p.key: p.value for p in proto.metadata_props},
-                                      contract.META_TEST_ACCURACY: f"{quantization.int8_accuracy:.6f}",
-                                      contract.META_QUANTIZATION: json.dumps(quantization.as_dict())})
-            save_onnx(int8_proto, staged_int8)
+            staged_int8 = quantization = None
+            if int8:
+                staged_int8 = Path(tmp) / "model.int8.onnx"
+                calibration = to_float(train_split.images[:calibration_digits]).numpy()
+                quantize_int8(staged, staged_int8, calibration)
+                quantization = evaluate_int8(staged, staged_int8, to_float(images).numpy(), labels.numpy(),
+                                             fp32_accuracy=parity.onnx_test_accuracy, calibration_digits=len(calibration),
+                                             max_drop_points=max_drop)
+                int8_proto = onnx.load(str(staged_int8))
+                set_metadata(int8_proto, {**{p.key: p.value for p in proto.metadata_props},
+                                          contract.META_TEST_ACCURACY: f"{quantization.int8_accuracy:.6f}",
+                                          contract.META_QUANTIZATION: json.dumps(quantization.as_dict())})
+                save_onnx(int8_proto, staged_int8)
 
-        seconds = time.perf_counter() - started
-        report = {
-            "checkpoint": str(checkpoint),
-            "checkpoint_sha256": sha,
-            "architecture": payload["arch"],
-            "onnx": destination.name,
-            "onnx_bytes": staged.stat().st_size,
-            "opset": opset,
-            "export_seconds": round(seconds, 3),
-            "parity": parity.as_dict(),
-            "reject": rejection,
-            "int8": None if quantization is None else {"file": companion(destination, ".int8.onnx").name, **quantization.as_dict()},
-            "notes": notes,
-        }
-        staged_report = Path(tmp) / "parity.json"
-        staged_report.write_text(json.dumps(report, indent=2) + "\n")
-        # Every gate passed: only now does anything appear at the destination.
-        os.replace(staged, destination)
-        os.replace(staged_report, companion(destination, ".parity.json"))
-        if staged_int8 is not None:
-            os.replace(staged_int8, companion(destination, ".int8.onnx"))
+            seconds = time.perf_counter() - started
+            report = {
+                "checkpoint": os.path.relpath(checkpoint, destination.parent),  # where it lies from the report
+                "checkpoint_sha256": sha,
+                "architecture": payload["arch"],
+                "onnx": destination.name,
+                "onnx_bytes": staged.stat().st_size,
+                "opset": opset,
+                "export_seconds": round(seconds, 3),
+                "parity": parity.as_dict(),
+                "reject": rejection,
+                "int8": None if quantization is None else {"file": companion(destination, ".int8.onnx").name, **quantization.as_dict()},
+                "notes": notes,
+            }
+            staged_report = Path(tmp) / "parity.json"
+            staged_report.write_text(json.dumps(report, indent=2) + "\n")
+            # Every gate passed: only now does anything appear at the destination.
+            os.replace(staged, destination)
+            os.replace(staged_report, companion(destination, ".parity.json"))
+            if staged_int8 is not None:
+                os.replace(staged_int8, companion(destination, ".int8.onnx"))
+    except OSError as exc:  # a full disk or a folder that changed under us: one line, nothing published
+        raise DestinationError(f"{destination}: cannot write ({exc.strerror or exc})") from None
     return ExportResult(destination, companion(destination, ".parity.json"), parity, seconds,
                         companion(destination, ".int8.onnx") if int8 else None, quantization, notes)

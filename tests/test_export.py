@@ -151,7 +151,7 @@ def test_int8_export_reports_accuracy_size_and_speed(checkpoints, tmp_path, mnis
 
 def test_int8_over_the_drop_limit_fails_and_writes_nothing(checkpoints, tmp_path, mnist_root):
     # One calibration digit gives a poor activation range; a zero-point budget can't be met.
-    result = run_cli("digits-export", str(checkpoints["simple-cnn"]), str(tmp_path / "m.onnx"), "--data", str(mnist_root),
+    result = run_cli("digits-export", str(checkpoints["lenet5"]), str(tmp_path / "m.onnx"), "--data", str(mnist_root),
                      "--int8", "--max-drop", "0", "--calibration-digits", "1")
     assert_one_line_error(result, 2, "int8 accuracy drop")
     assert list(tmp_path.iterdir()) == []

@@ -33,16 +33,29 @@ def atomic_write(path: Path, write) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the file gets the mode any new file would
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    """Write a checkpoint whole or not at all; a full disk or a read-only folder is a CheckpointError."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda tmp: torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, **payload}, tmp))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda tmp: torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, **payload}, tmp))
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot write the checkpoint ({exc.strerror or exc})") from None
+    except RuntimeError as exc:  # torch.save reports a failed write (a full disk) as RuntimeError
+        raise CheckpointError(f"{path}: cannot write the checkpoint ({str(exc).splitlines()[0][:160]})") from None
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -56,8 +69,9 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         found = re.search(r"GLOBAL (\S+)", str(exc))
-        what = f"it would import {found.group(1)}" if found else "it holds objects a checkpoint never has"
-        raise CheckpointError(f"{path}: refused to load: {what} (a pickle that could run code)") from None
+        if found:
+            raise CheckpointError(f"{path}: refused to load: it would import {found.group(1)} (a pickle that could run code)") from None
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint (torch cannot read it as one)") from None
     except PermissionError:
         raise CheckpointError(f"{path}: permission denied") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, AttributeError) as exc:
@@ -66,10 +80,25 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         raise CheckpointError(f"{path}: a PyTorch file, but not a digits-train checkpoint")
     if payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path}: checkpoint format {payload.get('format_version')} is not supported (expected {FORMAT_VERSION})")
-    for key in ("arch", "model_config", "state_dict"):
+    check_schema(payload, path)
+    return payload
+
+
+# What each key of a checkpoint must be: checked once, here, for every command that loads one.
+SCHEMA: dict[str, type | tuple[type, ...]] = {"arch": str, "model_config": dict, "state_dict": dict}
+RESUME_SCHEMA: dict[str, type | tuple[type, ...]] = {
+    "train_config": dict, "epoch": int, "optimizer": dict, "scheduler": dict, "rng": dict, "history": list}
+
+
+def check_schema(payload: dict[str, Any], path: Path | str, schema: dict = SCHEMA) -> None:
+    """CheckpointError naming the first key that is missing or of the wrong type."""
+    for key, kind in schema.items():
         if key not in payload:
             raise CheckpointError(f"{path}: checkpoint lacks {key!r}")
-    return payload
+        if not isinstance(payload[key], kind) or isinstance(payload[key], bool) and kind is int:
+            raise CheckpointError(f"{path}: checkpoint's {key!r} is a {type(payload[key]).__name__}, not a {getattr(kind, '__name__', kind)}")
+    if schema is SCHEMA and not all(isinstance(v, torch.Tensor) for v in payload["state_dict"].values()):
+        raise CheckpointError(f"{path}: checkpoint's state_dict holds values that are not tensors")
 
 
 def sha256_of(path: Path) -> str:
@@ -87,9 +116,16 @@ def model_from_checkpoint(payload: dict[str, Any]) -> torch.nn.Module:
     arch = payload["arch"]
     if arch not in ARCHITECTURES:
         raise CheckpointError(f"checkpoint architecture {arch!r} is not in this toolkit's registry ({', '.join(ARCHITECTURES)})")
-    model = build_model(arch, reject=bool(payload.get("reject", False)), **payload["model_config"])
+    from digits.edge.errors import ConfigError
+
+    try:
+        model = build_model(arch, reject=bool(payload.get("reject", False)), **payload["model_config"])
+    except ConfigError as exc:
+        raise CheckpointError(f"checkpoint's model_config does not build {arch!r}: {exc}") from None
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
-        raise CheckpointError(f"weights do not fit architecture {arch!r}: {str(exc).splitlines()[0]}") from None
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        reason = lines[1] if len(lines) > 1 else lines[0]  # lines[0] is "Error(s) in loading state_dict for X:"
+        raise CheckpointError(f"weights do not fit architecture {arch!r}: {reason[:200]}") from None
     return model.eval()

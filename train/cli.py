@@ -6,14 +6,16 @@ from pathlib import Path
 
 import click
 
-from digits.edge.errors import InputError, OneLineCommand
+from dataclasses import fields
+
+from digits.edge.errors import INTERRUPTED_EXIT, TERMINATED_EXIT, FiniteFloat, InputError, OneLineCommand
 
 from .loop import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
 from .models import ARCHITECTURES
 
 DEFAULTS = TrainConfig()
-RUN_FLAGS = ("arch", "arch_options", "epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "label_smoothing",
-             "augment", "reject", "negatives", "seed", "device", "amp", "data", "out", "limit_train", "limit_test", "threads")
+# The flags that set a run (a resumed run keeps its own): every TrainConfig field but the display.
+RUN_FLAGS = tuple(f.name for f in fields(TrainConfig) if f.name != "progress")
 
 
 def _options(pairs: tuple[str, ...]) -> dict[str, float]:
@@ -37,20 +39,20 @@ def _options(pairs: tuple[str, ...]) -> dict[str, float]:
               help="Constructor argument of the architecture, repeatable (digitnet: width=24, dropout=0.2; width=16 is a 2 M multiply-add variant).")
 @click.option("--epochs", type=click.IntRange(min=1), default=DEFAULTS.epochs, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULTS.batch_size, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=DEFAULTS.lr, show_default=True,
+@click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=DEFAULTS.lr, show_default=True,
               help="Learning rate (the peak rate for onecycle).")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=DEFAULTS.optimizer, show_default=True)
 @click.option("--schedule", type=click.Choice(SCHEDULES), default=DEFAULTS.schedule, show_default=True,
               help="Learning-rate schedule, stepped every batch.")
-@click.option("--weight-decay", type=click.FloatRange(min=0), default=DEFAULTS.weight_decay, show_default=True)
-@click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=DEFAULTS.label_smoothing, show_default=True)
+@click.option("--weight-decay", type=FiniteFloat(min=0), default=DEFAULTS.weight_decay, show_default=True)
+@click.option("--label-smoothing", type=FiniteFloat(0, 1, max_open=True), default=DEFAULTS.label_smoothing, show_default=True)
 @click.option("--augment/--no-augment", default=None,
               help="Random affine, stroke thickness and blur on each batch, on the device. Default: on for the "
                    "CNNs (it is what lets them read real photos), off for the MLPs; --no-augment is the classic setup.")
 @click.option("--reject/--no-reject", default=DEFAULTS.reject, show_default=True,
               help="Learn an 11th class, not-a-digit, from non-digits rendered during training (shadows, ruled lines, "
                    "pens, clips, blots, letters, words, half digits, two digits stuck together); the edge then sets them aside.")
-@click.option("--negatives", type=click.FloatRange(0, 10, min_open=True), default=DEFAULTS.negatives, show_default=True,
+@click.option("--negatives", type=FiniteFloat(0, 10, min_open=True), default=DEFAULTS.negatives, show_default=True,
               help="Rendered non-digits per training digit, with --reject.")
 @click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True,
               help="Same seed on the same device gives the same result.")
@@ -61,6 +63,8 @@ def _options(pairs: tuple[str, ...]) -> dict[str, float]:
                    "test/<digit>/*.png. Default: $DIGITS_DATA, else ~/.cache/digits/mnist.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder for best.pth, last.pth, metrics.json and the PNGs. Default: artifacts/runs/<arch>-<time>.")
+@click.option("--force", is_flag=True, help="Let a new run write into an --out folder that already holds files (its "
+              "checkpoints, metrics and pictures are replaced).")
 @click.option("--resume", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Continue the run saved in this checkpoint exactly (its settings, optimizer, schedule, RNG, epoch).")
 @click.option("--limit-train", type=click.IntRange(min=1), default=None, help="Use only the first N training images.")
@@ -68,7 +72,7 @@ def _options(pairs: tuple[str, ...]) -> dict[str, float]:
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch. Default: torch's choice.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar per epoch.")
 @click.pass_context
-def main(ctx: click.Context, resume: Path | None, progress: bool, **flags) -> None:
+def main(ctx: click.Context, resume: Path | None, force: bool, progress: bool, **flags) -> None:
     """Train a digit classifier on MNIST and save self-describing checkpoints.
 
     Prints one line per epoch (loss, train and test accuracy, time); the run folder gets
@@ -89,9 +93,9 @@ def main(ctx: click.Context, resume: Path | None, progress: bool, **flags) -> No
         if given:
             raise InputError(f"--resume continues the saved run with its own settings; drop {', '.join(given)}")
     config = TrainConfig(progress=progress, **{k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()})
-    result = fit(config, resume=resume, log=click.echo)
+    result = fit(config, resume=resume, force=force, log=click.echo)
     if result.interrupted:
-        ctx.exit(130)
+        ctx.exit(TERMINATED_EXIT if result.terminated else INTERRUPTED_EXIT)
     best = max(result.history, key=lambda h: h.test_accuracy)
     click.echo(f"done: best test accuracy {100 * best.test_accuracy:.2f}% (epoch {best.epoch}); "
                f"{sum(h.seconds for h in result.history):.1f}s training; run folder {result.run_dir}")

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -17,10 +16,12 @@ import torch.nn.functional as F
 from digits.edge.contract import CLASSES
 from digits.edge.errors import DigitsError
 from digits.edge.normalize import normalize_digit
+from digits.edge.reader import dark_ink_guess, to_grey
+from digits.edge.sources import IMAGE_SUFFIXES, read_image
 
 DATA_ENV = "DIGITS_DATA"
 DEFAULT_DATA_ROOT = Path.home() / ".cache" / "digits" / "mnist"
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
 class DataError(DigitsError):
@@ -52,18 +53,37 @@ def resolve_data_root(data: str | os.PathLike | None) -> Path:
 
 
 def is_image_folder(root: Path) -> bool:
-    return (root / "train").is_dir() and (root / "test").is_dir()
+    """An ImageFolder tree: train/ and test/ (an error names the one that is missing)."""
+    return (root / "train").is_dir() or (root / "test").is_dir()
+
+
+def has_mnist(root: Path) -> bool:
+    raw = root / "MNIST" / "raw"
+    return all((raw / name).is_file() or (raw / f"{name}.gz").is_file() for name in MNIST_FILES)
 
 
 def load_data(root: Path, download: bool = True) -> tuple[Split, Split]:
-    """(train, test) from an ImageFolder tree if `root` holds one, else MNIST under `root`."""
-    return load_image_folder(root) if is_image_folder(root) else load_mnist(root, download)
+    """(train, test) from an ImageFolder tree if `root` holds one, else MNIST under `root`.
+
+    MNIST is downloaded only into the default cache (~/.cache/digits/mnist): a folder the user
+    named (--data, $DIGITS_DATA) must already hold MNIST or an ImageFolder, and nothing is ever
+    created under it. A mistyped path is an error, not a download.
+    """
+    if is_image_folder(root):
+        return load_image_folder(root)
+    if root.resolve() != DEFAULT_DATA_ROOT.resolve() and not has_mnist(root):
+        what = "does not exist" if not root.exists() else "is not a folder" if not root.is_dir() else \
+            "holds neither MNIST (MNIST/raw/*-ubyte) nor an ImageFolder (train/0-9/ and test/0-9/)"
+        raise DataError(f"{root}: {what}; leave out --data and ${DATA_ENV} to download MNIST into {DEFAULT_DATA_ROOT}")
+    return load_mnist(root, download)
 
 
 def load_mnist(root: Path, download: bool = True) -> tuple[Split, Split]:
     """torchvision's MNIST: finds the files under `root`, downloads them when absent."""
     from torchvision.datasets import MNIST
 
+    if not download and not has_mnist(root):
+        raise DataError(f"MNIST not found under {root} (MNIST/raw/*-ubyte)")
     try:
         splits = [MNIST(root=str(root), train=train, download=download) for train in (True, False)]
     except Exception as exc:  # torchvision raises several types for network and file faults
@@ -79,6 +99,9 @@ def load_image_folder(root: Path) -> tuple[Split, Split]:
     Each image is brought to the model contract by the edge's own normalisation: grey,
     white ink on black (dark-on-light images are inverted), fitted and centred in 28x28.
     """
+    missing = [name for name in ("train", "test") if not (root / name).is_dir()]
+    if missing:
+        raise DataError(f"{root}: an ImageFolder tree needs train/ and test/, each with folders 0-9; {' and '.join(missing)}/ is missing")
     return _read_split(root / "train"), _read_split(root / "test")
 
 
@@ -90,10 +113,9 @@ def _read_split(folder: Path) -> Split:
         for path in sorted(class_dir.iterdir()):
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
-            grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-            if grey is None:
-                raise DataError(f"{path}: not a readable image")
-            if grey.mean() > 127:  # mostly light: dark ink on paper
+            # Decoded and oriented as the edge does (EXIF, transparency), ink polarity by its rule.
+            grey = to_grey(read_image(path))
+            if dark_ink_guess(grey):
                 grey = 255 - grey
             images.append(np.round(normalize_digit(grey) * 255).astype(np.uint8))
             labels.append(int(class_dir.name))

@@ -7,6 +7,7 @@ import json
 import math
 import platform
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
@@ -19,10 +20,11 @@ from torch import nn
 
 from digits.edge import __version__ as toolkit_version
 from digits.edge.contract import CLASSES, REJECT_INDEX
-from digits.edge.errors import ConfigError
+from digits.edge.errors import ConfigError, DigitsError, Terminated
 
-from .checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
-from .data import Augmentation, Split, batch_indices, load_data, resolve_data_root, to_float
+from .checkpoint import (RESUME_SCHEMA, CheckpointError, atomic_write, check_schema, load_checkpoint, model_from_checkpoint,
+                         save_checkpoint)
+from .data import Augmentation, Split, batch_indices, is_image_folder, load_data, resolve_data_root, to_float
 from .models import ARCHITECTURES, build_model, count_multiply_adds, model_config, standardize
 from .negatives import TRAIN_STYLE, render_negatives
 
@@ -62,7 +64,24 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        try:
+            return cls(**{k: v for k, v in values.items() if k in known})
+        except TypeError as exc:
+            raise ConfigError(f"saved settings do not fit this toolkit: {exc}") from None
+
+    def check(self) -> None:
+        """ConfigError for settings no run can use (the CLI's types catch most of these first)."""
+        for name in ("lr", "weight_decay", "label_smoothing", "negatives"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ConfigError(f"{name} must be a finite number >= 0, not {value!r}")
+        if self.lr == 0 or self.label_smoothing >= 1:
+            raise ConfigError("lr must be > 0 and label_smoothing < 1")
+        for name in ("epochs", "batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be a whole number >= 1, not {getattr(self, name)!r}")
+        if self.arch not in ARCHITECTURES:
+            raise ConfigError(f"unknown architecture {self.arch!r}; choose from {', '.join(ARCHITECTURES)}")
 
 
 @dataclass
@@ -84,6 +103,7 @@ class RunResult:
     run_dir: Path
     history: list[EpochStats] = field(default_factory=list)
     interrupted: bool = False
+    terminated: bool = False  # stopped by SIGTERM rather than Ctrl-C
 
 
 def resolve_device(name: str) -> torch.device:
@@ -214,8 +234,38 @@ def versions() -> dict[str, str]:
     }
 
 
+class TrainingError(DigitsError):
+    """Training cannot go on (the loss became nan or inf); one line for the user."""
+
+
 def default_run_dir(arch: str) -> Path:
-    return Path("artifacts") / "runs" / f"{arch}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    """artifacts/runs/<arch>-<time>, created here so that two runs started in the same second
+    never share one folder (the second gets -2)."""
+    base = Path("artifacts") / "runs" / f"{arch}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        candidate = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise ConfigError(f"{base}: too many runs started in the same second")
+
+
+def prepare_run_dir(run_dir: Path, *, fresh: bool, force: bool) -> None:
+    """Check before any training that the run folder can take the run: a new run never writes
+    into a folder that holds files (an earlier run's checkpoints) unless `force`; and the folder
+    is writable (a file probe), so a read-only or impossible --out fails now, not after an epoch."""
+    try:
+        if fresh and run_dir.is_dir() and any(run_dir.iterdir()) and not force:
+            raise ConfigError(f"--out {run_dir}: the folder already holds files (an earlier run?); choose another "
+                              f"folder, continue that run with --resume {run_dir / 'last.pth'}, or replace it with --force")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=run_dir, prefix=".digits-probe-")
+        probe.close()
+    except OSError as exc:
+        raise ConfigError(f"{run_dir}: cannot write the run there ({exc.strerror or exc})") from None
 
 
 def _rng_state(generator: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
@@ -232,15 +282,17 @@ def _restore_rng(state: dict[str, torch.Tensor], generator: torch.Generator, dev
         torch.cuda.set_rng_state(state["cuda"].cpu(), device)
 
 
-def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str], None] = print) -> RunResult:
-    """Train one model as `config` says (or continue the run saved in `resume`)."""
+def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
+        log: Callable[[str], None] = print) -> RunResult:
+    """Train one model as `config` says (or continue the run saved in `resume`). `force`: a new
+    run may write into a folder that already holds files."""
     checkpoint = load_checkpoint(resume) if resume else None
     if checkpoint is not None:
+        check_schema(checkpoint, resume, RESUME_SCHEMA)
         config = TrainConfig.from_dict(checkpoint["train_config"])
-        if checkpoint.get("epoch", 0) >= config.epochs:
+        if checkpoint["epoch"] >= config.epochs:
             raise CheckpointError(f"{resume}: the run already finished all {config.epochs} epochs")
-    if config.arch not in ARCHITECTURES:
-        raise ConfigError(f"unknown architecture {config.arch!r}")
+    config.check()
     device = resolve_device(config.device)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -262,6 +314,11 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
     augment = Augmentation() if augment_on else None
     amp_on = device.type == "cuda" if config.amp is None else config.amp
     amp_dtype = torch.bfloat16 if amp_on else None
+    # The settings as this run resolved them (config holds None for "the default").
+    resolved = {"augment": bool(augment_on), "amp": bool(amp_on), "data": str(root.resolve()),
+                "data_kind": "imagefolder" if is_image_folder(root) else "mnist", "device": str(device),
+                "train_digits": len(train_split), "test_digits": len(test_split),
+                "negatives_per_epoch": negative_count}
     optimizer = make_optimizer(model, config)
     steps_per_epoch = math.ceil((digit_count + negative_count) / config.batch_size)
     scheduler = make_schedule(optimizer, config, steps_per_epoch)
@@ -270,18 +327,22 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
         run_dir = Path(resume).parent
     else:
         run_dir = Path(config.out) if config.out else default_run_dir(config.arch)
+    prepare_run_dir(run_dir, fresh=checkpoint is None, force=force)
     config = replace(config, out=str(run_dir))  # saved in the checkpoints; the caller's config is left alone
     history: list[EpochStats] = []
     start_epoch = 0
     best_accuracy = -1.0
     if checkpoint is not None:
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        _restore_rng(checkpoint["rng"], generator, device)
+        try:
+            optimizer.load_state_dict(checkpoint["optimizer"])
+            scheduler.load_state_dict(checkpoint["scheduler"])
+            _restore_rng(checkpoint["rng"], generator, device)
+            history = [EpochStats(**h) for h in checkpoint["history"]]
+        except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+            raise CheckpointError(f"{resume}: its optimizer, schedule, RNG or history cannot be restored "
+                                  f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})") from None
         start_epoch = checkpoint["epoch"]
-        history = [EpochStats(**h) for h in checkpoint.get("history", [])]
         best_accuracy = max((h.test_accuracy for h in history), default=-1.0)
-    run_dir.mkdir(parents=True, exist_ok=True)
 
     macs = count_multiply_adds(model)
     log(
@@ -327,6 +388,10 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
             )
             if device.type == "cuda":
                 torch.cuda.synchronize()
+            if not math.isfinite(train_loss):
+                kept = f"; {run_dir / 'last.pth'} keeps epoch {epoch}" if epoch > start_epoch or checkpoint is not None else ""
+                raise TrainingError(f"training diverged in epoch {epoch + 1}: the loss is {train_loss} "
+                                    f"(lower --lr, now {config.lr:g}){kept}")
             seconds = time.perf_counter() - started
             test_loss, test_acc, predicted = evaluate(model, test_split)
             stats = EpochStats(epoch + 1, train_loss, train_acc, test_loss, test_acc, seconds,
@@ -337,6 +402,7 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
             history.append(stats)
             last_complete = payload(epoch + 1)
             save_checkpoint(run_dir / "last.pth", last_complete)
+            write_metrics(run_dir, config, history, macs, device, resolved)
             if test_acc > best_accuracy:
                 best_accuracy = test_acc
                 save_checkpoint(run_dir / "best.pth", last_complete)
@@ -346,33 +412,51 @@ def fit(config: TrainConfig, *, resume: Path | None = None, log: Callable[[str],
                 + ("" if stats.negatives_rejected is None else
                    f"  not-a-digit: {100 * stats.negatives_rejected:.2f}% of non-digits, {100 * stats.digits_rejected:.2f}% of digits")
             )
-    except KeyboardInterrupt:
-        save_checkpoint(run_dir / "last.pth", last_complete)
-        log(f"interrupted: saved {run_dir / 'last.pth'} at epoch {last_complete['epoch']}; continue with --resume {run_dir / 'last.pth'}")
+    except KeyboardInterrupt as exc:
+        result.terminated = isinstance(exc, Terminated)
+        if not history:  # a new run stopped before its first epoch ended: nothing trained, nothing to keep
+            log(f"interrupted before the first epoch finished: nothing saved in {run_dir}")
+        else:
+            save_checkpoint(run_dir / "last.pth", last_complete)
+            log(f"interrupted: saved {run_dir / 'last.pth'} at epoch {last_complete['epoch']}; continue with --resume {run_dir / 'last.pth'}")
         result.interrupted = True
         return result
 
-    write_run_report(run_dir, config, history, test_split, predicted.cpu(), macs, device)
+    write_run_report(run_dir, history, test_split, predicted.cpu())
     return result
 
 
-def write_run_report(run_dir: Path, config: TrainConfig, history: list[EpochStats], test: Split,
-                     predicted: torch.Tensor, macs: int, device: torch.device) -> None:
-    from .report import plot_confusion, plot_curves, plot_misclassified
-
-    labels = test.labels.cpu()
+def write_metrics(run_dir: Path, config: TrainConfig, history: list[EpochStats], macs: int, device: torch.device,
+                  resolved: dict[str, Any]) -> None:
+    """metrics.json, rewritten whole after every epoch, so a stopped run still has its figures."""
     metrics = {
         "arch": config.arch,
+        "epochs_done": len(history),
         "final_test_accuracy": history[-1].test_accuracy,
         "best_test_accuracy": max(h.test_accuracy for h in history),
         "train_seconds": sum(h.seconds for h in history),
         "multiply_adds": macs,
         "device": str(device),
         "config": asdict(config),
+        "resolved": resolved,
         "history": [asdict(h) for h in history],
         "versions": versions(),
     }
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    plot_curves(history, run_dir / "curves.png")
-    plot_confusion(labels, predicted, run_dir / "confusion.png")
-    plot_misclassified(test.images.cpu(), labels, predicted, run_dir / "misclassified.png")
+    text = json.dumps(metrics, indent=2, allow_nan=False) + "\n"
+    try:
+        atomic_write(run_dir / "metrics.json", lambda tmp: tmp.write_text(text))
+    except OSError as exc:
+        raise TrainingError(f"{run_dir / 'metrics.json'}: cannot write ({exc.strerror or exc})") from None
+
+
+def write_run_report(run_dir: Path, history: list[EpochStats], test: Split, predicted: torch.Tensor) -> None:
+    """The run's pictures: learning curves, confusion matrix, misclassified digits."""
+    from .report import plot_confusion, plot_curves, plot_misclassified
+
+    labels = test.labels.cpu()
+    try:
+        plot_curves(history, run_dir / "curves.png")
+        plot_confusion(labels, predicted, run_dir / "confusion.png")
+        plot_misclassified(test.images.cpu(), labels, predicted, run_dir / "misclassified.png")
+    except OSError as exc:
+        raise TrainingError(f"{run_dir}: cannot write the run's pictures ({exc.strerror or exc})") from None

@@ -6,6 +6,7 @@ training loop or inside the exported graph) and returns logits [N, 10].
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import torch
@@ -37,9 +38,19 @@ def build_model(arch: str, *, reject: bool = False, **config) -> nn.Module:
     if arch not in ARCHITECTURES:
         raise ConfigError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
     try:
-        model = ARCHITECTURES[arch](**config)
+        with warnings.catch_warnings():  # torch warns about zero-size layers; the check below refuses them
+            warnings.simplefilter("ignore")
+            model = ARCHITECTURES[arch](**config)
     except TypeError:
         raise ConfigError(f"architecture {arch!r} does not take options {sorted(config)}") from None
+    except (ValueError, RuntimeError) as exc:  # torch refuses the layer sizes (width=0, width=-1, dropout=2)
+        raise ConfigError(f"{arch} cannot be built with {config}: {str(exc).splitlines()[0][:160]}") from None
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE))
+    except RuntimeError as exc:  # sizes torch accepts at construction but that cannot run (width=0)
+        raise ConfigError(f"{arch} cannot be built with {config}: {str(exc).splitlines()[0][:160]}") from None
+    model.train()
     if reject:
         add_reject_output(model)
     return model
