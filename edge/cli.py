@@ -26,13 +26,17 @@ from .errors import FiniteFloat, InputError, OneLineCommand
                    '"reason"}], "ms"}; a rejected label is null when the model called it not a digit.')
 @click.option("--save", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Write annotated images to DIR; for --video/--camera an annotated .avi, plus the live window's snapshots.")
+@click.option("--debug", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+              help="For images: write one PNG per picture to DIR showing each stage (ink map, stroke mask, candidates, "
+                   "lines, the 28x28 inputs with the model's answers), to see why a photo read as it did.")
 @click.option("--show/--no-show", default=None,
               help="Live window for --camera/--video. Default: on when a display is there; --no-show forces headless.")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, metavar="N", help="Stop a video or camera after N frames.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="onnxruntime threads.")
 @click.option("--doctor", is_flag=True, help="Describe this device (CPU, onnxruntime, OpenCV, display, cameras) and exit.")
 def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: Path | None, min_confidence: float,
-         as_json: bool, save: Path | None, show: bool | None, max_frames: int | None, threads: int, doctor: bool) -> None:
+         as_json: bool, save: Path | None, debug: Path | None, show: bool | None, max_frames: int | None, threads: int,
+         doctor: bool) -> None:
     """Read the handwritten digits in photos, folders, video or a live camera.
 
     Each picture may hold zero, one or several digits, dark on light or light on dark;
@@ -65,11 +69,14 @@ def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: 
     if len(chosen) != 1:
         raise click.UsageError("give images/folders/globs, --camera N or --video PATH (exactly one of them)"
                                if not chosen else f"choose one input kind, not {' and '.join(chosen)}")
-    if save is not None:
-        try:
-            save.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"--save {save}: cannot create the folder ({exc.strerror or exc})") from None
+    if debug is not None and not inputs:
+        raise click.UsageError("--debug is for images and folders; for --video/--camera use --save")
+    for flag, folder in (("--save", save), ("--debug", debug)):
+        if folder is not None:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InputError(f"{flag} {folder}: cannot create the folder ({exc.strerror or exc})") from None
 
     from .reader import DigitReader
     from .session import DigitModel
@@ -79,13 +86,13 @@ def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: 
     if inputs:
         if show:
             raise click.UsageError("--show is for --camera and --video; use --save to keep annotated images")
-        failed = read_files(list(inputs), reader, as_json=as_json, save=save)
+        failed = read_files(list(inputs), reader, as_json=as_json, save=save, debug=debug)
         sys.exit(1 if failed else 0)
     read_live(camera if camera is not None else video, reader, as_json=as_json, save=save, show=show,
               max_frames=max_frames, live=camera is not None or "://" in str(video))
 
 
-def read_files(specs: list[str], reader, *, as_json: bool, save: Path | None) -> int:
+def read_files(specs: list[str], reader, *, as_json: bool, save: Path | None, debug: Path | None = None) -> int:
     """Read each image; returns how many could not be read (or their annotated copy not written)."""
     from .annotate import annotate
     from .output import OutputError, SaveNames, describe, write_image
@@ -93,6 +100,7 @@ def read_files(specs: list[str], reader, *, as_json: bool, save: Path | None) ->
 
     failed = 0
     save_name = SaveNames(save, ".annotated.png") if save is not None else None
+    debug_name = SaveNames(debug, ".debug.png") if debug is not None else None
     for source, path, error in expand_inputs(specs):
         if error is None:
             try:
@@ -105,7 +113,8 @@ def read_files(specs: list[str], reader, *, as_json: bool, save: Path | None) ->
             if as_json:
                 click.echo(json.dumps({"source": source, "error": error}))
             continue
-        reading = reader.read(image)
+        trace: list[dict] | None = [] if debug_name is not None else None
+        reading = reader.read(image, trace=trace)
         if as_json:
             click.echo(json.dumps(reading.as_dict(source)))
         else:
@@ -119,6 +128,14 @@ def read_files(specs: list[str], reader, *, as_json: bool, save: Path | None) ->
             except OutputError as exc:
                 failed += 1
                 click.echo(f"error: --save: {exc}", err=True)
+        if debug_name is not None:
+            from .debug import debug_sheet
+
+            try:
+                write_image(debug_name(source), debug_sheet(image, reading, trace, describe(Path(source).name)))
+            except OutputError as exc:
+                failed += 1
+                click.echo(f"error: --debug: {exc}", err=True)
     return failed
 
 

@@ -45,6 +45,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(temporary, 0o666 & ~mask)  # mkstemp makes 0600; the file gets the mode any new file would
         os.replace(temporary, os.fsencode(path))
     except BaseException:
         try:

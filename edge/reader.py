@@ -147,10 +147,12 @@ def ink_image(grey: np.ndarray, dark_ink: bool | None = None) -> tuple[np.ndarra
 
 
 def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(),
-                    frame: tuple[int, int, int, int] | None = None, dark_ink: bool | None = None) -> list[Candidate]:
+                    frame: tuple[int, int, int, int] | None = None, dark_ink: bool | None = None,
+                    stages: dict | None = None) -> list[Candidate]:
     """Digit-sized groups of ink in a working-size grey image, each with its own ink crop.
 
-    `frame` (x0, y0, x1, y1) is where the photo's own edges are, when it has been padded."""
+    `frame` (x0, y0, x1, y1) is where the photo's own edges are, when it has been padded.
+    `stages`, when given, receives the intermediate images (for --debug): "grey", "ink", "mask"."""
     h, w = grey.shape
     ink, noise = ink_image(grey, dark_ink)
     floor = np.maximum(settings.noise_floor_sigmas * noise, settings.min_floor)
@@ -163,10 +165,14 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     if is_background.any():
         writing &= ~is_background[labels]
     if not writing.any():
+        if stages is not None:
+            stages.update(grey=grey, ink=ink, mask=np.zeros_like(writing))
         return []
     otsu, _ = cv2.threshold(ink[writing].reshape(-1, 1), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     threshold = np.maximum(otsu * 0.6, floor)
     mask = _without_rules(writing & (ink > threshold), settings)
+    if stages is not None:
+        stages.update(grey=grey, ink=ink, mask=mask)
     # Pass 2: the strokes.
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
 
@@ -181,6 +187,8 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
             continue  # a hairline, or a line across much of the picture: a paper edge or a ruled line
         if area < settings.frame_fill * bw * bh and long_side >= settings.frame_extent * max(w, h):
             continue  # a thin outline around much of the picture: a sheet's edge, a frame, a box
+        if frame is not None and _along_frame((x, y, bw, bh), frame):
+            continue  # the step from the photo's own border to the padding around it, not a stroke
         pieces.append([x, y, x + bw, y + bh, i])
 
     groups = _merge_pieces(pieces, settings)
@@ -207,6 +215,15 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         soft = np.clip((crop - low) / max(full - low, 1.0), 0.0, 1.0)
         candidates.append(Candidate((x0, y0, x1 - x0, y1 - y0), soft))
     return candidates
+
+
+def _along_frame(box: Box, frame: tuple[int, int, int, int], reach: int = 2, thin: int = 4) -> bool:
+    """A thin piece lying on one of the photo's own edges inside its padding (a close-up view)."""
+    x, y, w, h = box
+    x0, y0, x1, y1 = frame
+    vertical = w <= thin and (abs(x - x0) <= reach or abs(x + w - x1) <= reach)
+    horizontal = h <= thin and (abs(y - y0) <= reach or abs(y + h - y1) <= reach)
+    return vertical or horizontal
 
 
 def _without_rules(mask: np.ndarray, settings: FinderSettings) -> np.ndarray:
@@ -337,7 +354,11 @@ class DigitReader:
         self.min_confidence = min_confidence
         self.settings = settings
 
-    def read(self, image: np.ndarray) -> Reading:
+    def read(self, image: np.ndarray, trace: list[dict] | None = None) -> Reading:
+        """The number in `image` (BGR, BGRA or grey uint8, as OpenCV decodes). `trace`, when given,
+        receives one entry per way the picture was looked at (for --debug): its name, its stages
+        (working grey, ink, mask), its candidates' boxes in working pixels, its reading, and
+        whether it was chosen."""
         started = time.perf_counter()
         grey = to_grey(image)
         margin = 0
@@ -354,16 +375,25 @@ class DigitReader:
         guess = dark_ink_guess(search)
         best: Reading | None = None
         for dark_ink in (guess, not guess):
-            candidates = find_candidates(search, self.settings, dark_ink=dark_ink)
-            views = [(candidates, _mapping(grey.shape, scale, margin))]
+            stages: dict | None = {} if trace is not None else None
+            candidates = find_candidates(search, self.settings, dark_ink=dark_ink, stages=stages)
+            polarity = "dark ink" if dark_ink else "light ink"
+            views = [(polarity, candidates, _mapping(grey.shape, scale, margin), stages)]
             if self._closeup(candidates, search.shape):
-                views.append(self._closeup_view(search, scale, grey.shape, dark_ink, margin))
-            for found, to_original in views:
+                views.append((f"{polarity}, close-up", *self._closeup_view(search, scale, grey.shape, dark_ink, margin,
+                                                                         {} if trace is not None else None)))
+            for name, found, to_original, view_stages in views:
                 reading = self.classify(found, to_original)
                 # Another way of looking replaces the first only with a convincing reading: tried
                 # on a blank page, the other polarity finds paper grain and reads it as digits.
-                if best is None or (reading.score > best.score and self._convincing(reading)):
+                chosen = best is None or (reading.score > best.score and self._convincing(reading))
+                if chosen:
                     best = reading
+                if trace is not None:
+                    for entry in trace:
+                        entry["chosen"] = entry["chosen"] and not chosen
+                    trace.append({"name": name, "stages": view_stages, "boxes": [c.box for c in found],
+                                  "reading": reading, "chosen": chosen})
             if best is not None and self._convincing(best):
                 break
         best.ms = (time.perf_counter() - started) * 1e3
@@ -382,7 +412,8 @@ class DigitReader:
         wide = max((c.box[2] for c in candidates), default=0)
         return tall > self.settings.closeup * sh or wide > self.settings.closeup * sw
 
-    def _closeup_view(self, search: np.ndarray, scale: float, shape: tuple[int, int], dark_ink: bool, margin: int):
+    def _closeup_view(self, search: np.ndarray, scale: float, shape: tuple[int, int], dark_ink: bool, margin: int,
+                      stages: dict | None = None):
         """A close-up (a digit cropped tightly): the picture's edges cut through the writing and its
         strokes through the paper estimate. Surround it with paper and look again, as if from
         further away. (A shadow or a desk can look like one too: both views are scored.)"""
@@ -391,8 +422,8 @@ class DigitReader:
         padded = cv2.copyMakeBorder(search, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=int(np.median(search)))
         padded, shrink = _resize_to(padded, self.settings.work_side)
         inside = (round(pad * shrink), round(pad * shrink), round((pad + sw) * shrink), round((pad + sh) * shrink))
-        candidates = find_candidates(padded, self.settings, frame=inside, dark_ink=dark_ink)
-        return candidates, _mapping(shape, scale * shrink, pad / scale + margin)
+        candidates = find_candidates(padded, self.settings, frame=inside, dark_ink=dark_ink, stages=stages)
+        return candidates, _mapping(shape, scale * shrink, pad / scale + margin), stages
 
     def classify(self, candidates: list[Candidate], to_original: Callable[[Box], Box]) -> Reading:
         """One model call for all candidates; digits in reading order, the rest set aside with a reason."""

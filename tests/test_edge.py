@@ -402,3 +402,24 @@ def test_boxes_lie_inside_the_picture_and_around_the_digits(reader, mnist_test):
     x, y, w, h = digit.box
     assert 0 <= x and 0 <= y and x + w <= crop.shape[1] and y + h <= crop.shape[0]
     assert w > 0.7 * (crop.shape[1] - 12) and h > 0.7 * (crop.shape[0] - 12)
+
+
+def test_debug_writes_one_sheet_per_picture_and_the_trace_names_the_chosen_view(reader, mnist_test, tmp_path):
+    images, labels = mnist_test
+    rng = np.random.default_rng(77)
+    digits, truth = random_number(images, labels, rng, (3, 5))
+    photo = render_number(digits, rng)
+    trace: list[dict] = []
+    reading = reader.read(photo, trace=trace)
+    assert reading.text == truth and [e["chosen"] for e in trace].count(True) == 1
+    chosen = next(e for e in trace if e["chosen"])
+    assert chosen["reading"].text == truth and {"grey", "ink", "mask"} <= set(chosen["stages"])
+    cv2.imwrite(str(tmp_path / "photo.png"), photo)
+    cv2.imwrite(str(tmp_path / "blank.png"), render_blank(rng))
+    result = run_cli("digits-edge", str(tmp_path / "photo.png"), str(tmp_path / "blank.png"), "--debug", str(tmp_path / "debug"))
+    assert result.returncode == 0, result.stderr
+    sheets = {p.name: cv2.imread(str(p)) for p in (tmp_path / "debug").iterdir()}
+    assert set(sheets) == {"photo.debug.png", "blank.debug.png"}
+    # A header, one row of four panels per way of looking, and the model's inputs.
+    assert all(s is not None and s.shape[0] > 220 and s.shape[1] >= 600 for s in sheets.values())
+    assert_one_line_error(run_cli("digits-edge", "--camera", "0", "--debug", str(tmp_path / "d")), 2, "--debug")
