@@ -53,6 +53,11 @@ class InputError(click.ClickException):
     exit_code = USER_ERROR_EXIT
 
 
+def _print_version(ctx: click.Context, version: str) -> None:
+    click.echo(f"{ctx.info_name} (digits-toolkit) {version}")
+    ctx.exit(0)
+
+
 class OneLineCommand(click.Command):
     """A click command whose errors are one line: usage errors (click would add the usage text)
     and every DigitsError the library raises."""
@@ -60,6 +65,11 @@ class OneLineCommand(click.Command):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"], "max_content_width": 100})
         super().__init__(*args, **kwargs)
+        from . import __version__
+
+        self.params.append(click.Option(["--version"], is_flag=True, expose_value=False, is_eager=True,
+                                        help="Print the toolkit's version and exit.",
+                                        callback=lambda ctx, param, value: value and _print_version(ctx, __version__)))
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:

@@ -240,3 +240,11 @@ def test_sigint_during_training_saves_last_checkpoint(tmp_path, mnist_root):
 def test_help_of_every_command(command):
     result = run_cli(command, "--help")
     assert result.returncode == 0 and "Usage:" in result.stdout and len(result.stdout.splitlines()) > 10
+
+
+@pytest.mark.parametrize("command", ["digits-train", "digits-export", "digits-edge"])
+def test_version_of_every_command_is_the_package_version(command):
+    from importlib.metadata import version
+
+    result = run_cli(command, "--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"{command} (digits-toolkit) {version('digits-toolkit')}"
