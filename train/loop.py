@@ -50,7 +50,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     augment: bool | None = None  # None: the architecture's default (on for the CNNs)
     reject: bool = True  # learn an 11th class, "not a digit", from rendered negatives (train/negatives.py)
-    negatives: float = 0.3  # rendered non-digits per training digit, when `reject`
+    negatives: float = 0.2  # rendered non-digits per training digit, when `reject`
     seed: int = 0
     device: str = "auto"
     amp: bool | None = None  # None: bfloat16 autocast on CUDA, off elsewhere
@@ -199,23 +199,20 @@ def evaluate(model: nn.Module, data: Split) -> tuple[float, float, torch.Tensor]
     return loss, (predicted == data.labels).float().mean().item(), predicted
 
 
-def with_negatives(train: Split, config: TrainConfig, epoch: int) -> Split:
-    """Training digits + rendered non-digits labelled REJECT_INDEX, drawn afresh for `epoch`.
+def with_negatives(train: Split, config: TrainConfig) -> tuple[Split, Split]:
+    """(training digits + rendered non-digits labelled REJECT_INDEX, held-out non-digits).
 
-    A new set each epoch (seeded by the run's seed and the epoch, so a resumed run sees the same
-    ones): a fixed set is learnt by heart and generalises worse to non-digits the model never saw.
-    """
+    One set, rendered once at the start of the run. (Drawing a new set every epoch was tried:
+    it rejects more rendered non-digits, 94 % of the benchmark set against 89 %, but also more
+    real handwritten digits: the shared real photos fell from 53 to 51 of 66 exact and the
+    single digits from 337 to 313 of 362. Real digits read matter more.)"""
+    digits = train.images.cpu().numpy()
     count = max(1, round(config.negatives * len(train)))
-    images, _ = render_negatives(count, seed=(config.seed, 1, epoch), style=TRAIN_STYLE, digits=train.images.cpu().numpy())
-    images = torch.from_numpy(images).to(train.images.device)
-    labels = torch.full((count,), REJECT_INDEX, dtype=torch.long, device=train.labels.device)
-    return Split(torch.cat([train.images, images]), torch.cat([train.labels, labels]))
-
-
-def held_out_negatives(train: Split, config: TrainConfig) -> Split:
-    """Rendered non-digits no epoch trains on, for the per-epoch reject figure."""
-    images, _ = render_negatives(HELD_OUT_NEGATIVES, seed=(config.seed, 2), style=TRAIN_STYLE, digits=train.images.cpu().numpy())
-    return Split(torch.from_numpy(images), torch.full((len(images),), REJECT_INDEX, dtype=torch.long))
+    images, _ = render_negatives(count, seed=config.seed, style=TRAIN_STYLE, digits=digits)
+    held_out, _ = render_negatives(HELD_OUT_NEGATIVES, seed=config.seed + 1, style=TRAIN_STYLE, digits=digits)
+    extra = Split(torch.from_numpy(images), torch.full((count,), REJECT_INDEX, dtype=torch.long))
+    negatives = Split(torch.from_numpy(held_out), torch.full((len(held_out),), REJECT_INDEX, dtype=torch.long))
+    return Split(torch.cat([train.images, extra.images]), torch.cat([train.labels, extra.labels])), negatives
 
 
 def reject_rate(model: nn.Module, images: torch.Tensor) -> float:
@@ -302,10 +299,13 @@ def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
     root = resolve_data_root(config.data)
     train_split, test_split = load_data(root)
     train_split = train_split.head(config.limit_train)
-    train_split = train_split.to(device)
-    negatives = held_out_negatives(train_split, config).to(device) if config.reject else None
+    negatives = None
     digit_count = len(train_split)
-    negative_count = max(1, round(config.negatives * digit_count)) if config.reject else 0
+    if config.reject:
+        train_split, negatives = with_negatives(train_split, config)
+        negatives = negatives.to(device)
+    negative_count = len(train_split) - digit_count
+    train_split = train_split.to(device)
     test_split = test_split.head(config.limit_test).to(device)
 
     model = (model_from_checkpoint(checkpoint) if checkpoint is not None
@@ -317,10 +317,10 @@ def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
     # The settings as this run resolved them (config holds None for "the default").
     resolved = {"augment": bool(augment_on), "amp": bool(amp_on), "data": str(root.resolve()),
                 "data_kind": "imagefolder" if is_image_folder(root) else "mnist", "device": str(device),
-                "train_digits": len(train_split), "test_digits": len(test_split),
-                "negatives_per_epoch": negative_count}
+                "train_digits": digit_count, "test_digits": len(test_split),
+                "rendered_negatives": negative_count}
     optimizer = make_optimizer(model, config)
-    steps_per_epoch = math.ceil((digit_count + negative_count) / config.batch_size)
+    steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
     scheduler = make_schedule(optimizer, config, steps_per_epoch)
 
     if checkpoint is not None:
@@ -348,7 +348,7 @@ def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
     log(
         f"{config.arch}: {sum(p.numel() for p in model.parameters()):,} parameters, {macs:,} multiply-adds/digit | "
         f"device {device}{' bf16' if amp_dtype else ''} | augment {'on' if augment else 'off'} | "
-        f"{digit_count:,} train{f' + {negative_count:,} rendered non-digits (new each epoch)' if config.reject else ''} / "
+        f"{digit_count:,} train{f' + {negative_count:,} rendered non-digits' if config.reject else ''} / "
         f"{len(test_split):,} test from {root} | run {run_dir}"
     )
 
@@ -380,9 +380,8 @@ def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
     try:
         for epoch in range(start_epoch, config.epochs):
             started = time.perf_counter()
-            epoch_split = with_negatives(train_split, config, epoch) if config.reject else train_split
             train_loss, train_acc = train_one_epoch(
-                model, epoch_split, optimizer, scheduler, batch_size=config.batch_size, generator=generator,
+                model, train_split, optimizer, scheduler, batch_size=config.batch_size, generator=generator,
                 augment=augment, amp_dtype=amp_dtype, label_smoothing=config.label_smoothing,
                 progress=progress_bar if config.progress else None,
             )
@@ -395,7 +394,7 @@ def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
             seconds = time.perf_counter() - started
             test_loss, test_acc, predicted = evaluate(model, test_split)
             stats = EpochStats(epoch + 1, train_loss, train_acc, test_loss, test_acc, seconds,
-                               len(epoch_split) / seconds, optimizer.param_groups[0]["lr"])
+                               len(train_split) / seconds, optimizer.param_groups[0]["lr"])
             if negatives is not None:
                 stats.digits_rejected = (predicted == REJECT_INDEX).float().mean().item()
                 stats.negatives_rejected = reject_rate(model, negatives.images)

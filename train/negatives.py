@@ -37,11 +37,9 @@ class NegativeStyle:
     fonts: tuple[int, ...] = HERSHEY_FONTS
     # Relative frequency of each kind (the keys of KINDS).
     weights: tuple[tuple[str, float], ...] = (
-        # Thin-stroke kinds closest to digits (scribbles, clips, faces, pens, digit parts) are
-        # drawn more often than kinds the model separates easily (texture, shadow, blob, ring).
-        ("texture", 0.6), ("shadow", 0.6), ("lines", 1.0), ("blob", 0.6), ("pen", 1.2), ("clip", 1.2),
-        ("face", 1.0), ("ring", 0.6), ("letter", 1.2), ("word", 0.8), ("scribble", 1.5),
-        ("half_digit", 1.0), ("two_digits", 1.2),
+        ("texture", 1.0), ("shadow", 1.0), ("lines", 1.0), ("blob", 1.0), ("pen", 1.0), ("clip", 0.7),
+        ("face", 0.5), ("ring", 0.7), ("letter", 1.5), ("word", 1.0), ("scribble", 1.0),
+        ("half_digit", 0.5), ("two_digits", 0.8),
     )
 
 
@@ -270,7 +268,7 @@ KINDS = {
 }
 
 
-def render_negatives(n: int, *, seed: int | tuple[int, ...], style: NegativeStyle = TRAIN_STYLE,
+def render_negatives(n: int, *, seed: int, style: NegativeStyle = TRAIN_STYLE,
                      digits: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """(uint8 [n, 28, 28] model inputs, kind of each): non-digits normalised as the edge does.
 
