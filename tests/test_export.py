@@ -150,11 +150,19 @@ def test_int8_export_reports_accuracy_size_and_speed(checkpoints, tmp_path, mnis
 
 
 def test_int8_over_the_drop_limit_fails_and_writes_nothing(checkpoints, tmp_path, mnist_root):
-    # One calibration digit gives a poor activation range; a zero-point budget can't be met.
-    result = run_cli("digits-export", str(checkpoints["lenet5"]), str(tmp_path / "m.onnx"), "--data", str(mnist_root),
-                     "--int8", "--max-drop", "0", "--calibration-digits", "1")
-    assert_one_line_error(result, 2, "int8 accuracy drop")
-    assert list(tmp_path.iterdir()) == []
+    # One calibration digit gives a poor activation range; with --max-drop 0 any accuracy lost fails
+    # the gate. Which of the small one-epoch models loses accuracy varies with their training, so
+    # the first that does is the case (int8 can also gain a little on such a weak model).
+    for arch in ("lenet5", "simple-cnn", "digitnet", "mlp4", "deep-mlp", "mlp"):
+        out = tmp_path / arch
+        out.mkdir()
+        result = run_cli("digits-export", str(checkpoints[arch]), str(out / "m.onnx"), "--data", str(mnist_root),
+                         "--int8", "--max-drop", "0", "--calibration-digits", "1")
+        if result.returncode != 0:
+            assert_one_line_error(result, 2, "int8 accuracy drop")
+            assert list(out.iterdir()) == []
+            return
+    pytest.fail("no model lost accuracy with one calibration digit")
 
 
 @pytest.mark.parametrize("kind", ["missing", "corrupt", "truncated", "hostile", "not-checkpoint", "directory"])
