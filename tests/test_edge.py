@@ -423,3 +423,24 @@ def test_debug_writes_one_sheet_per_picture_and_the_trace_names_the_chosen_view(
     # A header, one row of four panels per way of looking, and the model's inputs.
     assert all(s is not None and s.shape[0] > 220 and s.shape[1] >= 600 for s in sheets.values())
     assert_one_line_error(run_cli("digits-edge", "--camera", "0", "--debug", str(tmp_path / "d")), 2, "--debug")
+
+
+NO_TRAIN_EXTRA = """
+import sys
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in {'torch', 'torchvision', 'onnx'}:
+            raise ImportError(f'{name} is not installed here')
+sys.meta_path.insert(0, NoTorch())
+from digits.train import launch
+launch.COMMAND()
+"""
+
+
+@pytest.mark.parametrize("command", ["train", "export"])
+def test_train_and_export_in_the_base_install_name_the_extra(command):
+    """In the base install (no torch: a Pi) the two commands exist; they say what to install."""
+    code = NO_TRAIN_EXTRA.replace("COMMAND", command)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "pip install 'digits-toolkit[train]'" in result.stderr

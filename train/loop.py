@@ -383,7 +383,7 @@ def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
             train_loss, train_acc = train_one_epoch(
                 model, train_split, optimizer, scheduler, batch_size=config.batch_size, generator=generator,
                 augment=augment, amp_dtype=amp_dtype, label_smoothing=config.label_smoothing,
-                progress=progress_bar if config.progress else None,
+                progress=progress_bar if config.progress and sys.stderr.isatty() else None,  # no \r floods in logs
             )
             if device.type == "cuda":
                 torch.cuda.synchronize()
