@@ -85,12 +85,8 @@ class OneLineCommand(click.Command):
         except DigitsError as exc:
             click.echo(f"Error: {' '.join(str(exc).split())}", err=True)  # one line, whatever the message held
             sys.exit(USER_ERROR_EXIT)
-        except click.Abort as exc:  # click turns Ctrl-C (and our Terminated) into Abort
-            terminated = isinstance(exc.__cause__, Terminated)
-            click.echo("Terminated." if terminated else "Aborted.", err=True)
-            sys.exit(TERMINATED_EXIT if terminated else INTERRUPTED_EXIT)
-        except KeyboardInterrupt as exc:  # raised outside click's own handling
-            terminated = isinstance(exc, Terminated)
+        except (click.Abort, KeyboardInterrupt) as exc:  # click turns Ctrl-C (and our Terminated) into Abort
+            terminated = isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated)
             click.echo("Terminated." if terminated else "Aborted.", err=True)
             sys.exit(TERMINATED_EXIT if terminated else INTERRUPTED_EXIT)
         sys.exit(code if isinstance(code, int) else 0)

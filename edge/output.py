@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -39,15 +40,18 @@ def opencv_can_open(path: str | os.PathLike) -> bool:
     return True
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    folder = path.parent
-    fd, temporary = tempfile.mkstemp(dir=os.fsencode(folder), prefix=b".digits-", suffix=b".tmp")
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call write(tmp_path) on a temporary file beside `path`, then rename it over `path`, with
+    the mode any new file would get (mkstemp makes 0600). A crash, Ctrl-C or SIGTERM mid-write
+    leaves the old file (or none), never half a file. Any name the OS allows, UTF-8 or not."""
+    path = Path(path)
+    fd, temporary = tempfile.mkstemp(prefix=os.fsencode(f".{path.name}."), suffix=b".tmp", dir=os.fsencode(path.parent))
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        write(Path(os.fsdecode(temporary)))
         mask = os.umask(0)
         os.umask(mask)
-        os.chmod(temporary, 0o666 & ~mask)  # mkstemp makes 0600; the file gets the mode any new file would
+        os.chmod(temporary, 0o666 & ~mask)
         os.replace(temporary, os.fsencode(path))
     except BaseException:
         try:
@@ -63,7 +67,7 @@ def write_image(path: Path, image: np.ndarray) -> None:
     if not ok:
         raise OutputError(f"{describe(path)}: OpenCV cannot encode an image as {path.suffix!r}")
     try:
-        _atomic_write(path, encoded.tobytes())
+        atomic_write(path, lambda temporary: temporary.write_bytes(encoded.tobytes()))
     except OSError as exc:
         raise OutputError(f"{describe(path)}: cannot write ({exc.strerror or exc})") from None
 

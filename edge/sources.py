@@ -53,10 +53,8 @@ def expand_inputs(specs: list[str]) -> list[tuple[str, Path | None, str | None]]
             if not images:
                 found.append((spec, None, f"{describe(spec)}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})"))
             found.extend((str(p), p, None) for p in images)
-        elif path.exists():
-            regular = stat.S_ISREG(path.stat().st_mode)
-            found.append((spec, path if regular else None,
-                          None if regular else f"{describe(spec)}: not a regular file (a FIFO, device or socket is not read)"))
+        elif path.exists():  # read_image refuses what is not a regular file
+            found.append((spec, path, None))
         elif glob.has_magic(spec):
             matches = sorted(Path(m) for m in glob.glob(spec, recursive=True) if Path(m).is_file())
             if not matches:

@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 import pytest
 
-from conftest import REPO, SAMPLES, SHIPPED_MODEL, assert_one_line_error, run_cli
+from conftest import REPO, SAMPLES, SHIPPED_MODEL, assert_one_line_error, launch, run_cli, stop
 from digits.edge import contract
 from digits.edge.live import Smoother, read_stream
 from digits.edge.normalize import normalize_digit
@@ -367,16 +367,9 @@ def test_ctrl_c_stops_a_video_with_exit_130(mnist_test, tmp_path):
 
     images, labels = mnist_test
     path = write_video(tmp_path, images, labels, np.random.default_rng(61), frames=400)
-    script = Path(sys.executable).parent / "digits-edge"
-    process = subprocess.Popen([str(script), "--video", str(path), "--no-show"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = launch("digits-edge", "--video", str(path), "--no-show")
     process.stdout.readline()  # the first reading: it is running
-    process.send_signal(signal.SIGINT)
-    try:
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        process.kill()
+    _, stderr = stop(process, signal.SIGINT)
     assert process.returncode == 130 and "Traceback" not in stderr
     assert "stopped (Ctrl-C)" in stderr
 

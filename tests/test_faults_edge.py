@@ -17,7 +17,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from conftest import assert_one_line_error, run_cli
+from conftest import assert_one_line_error, launch, run_cli, stop
 from digits.edge import contract
 from digits.edge.sources import display_answers
 from render import random_number, render_number, write_video
@@ -166,16 +166,10 @@ def test_a_stopped_video_keeps_a_playable_annotated_file_and_no_temporaries(tmp_
     images, labels = mnist_test
     path = write_video(tmp_path, images, labels, np.random.default_rng(61), frames=400)
     out = tmp_path / "out"
-    process = subprocess.Popen([_script("digits-edge"), "--video", str(path), "--no-show", "--save", str(out), "--json"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = launch("digits-edge", "--video", str(path), "--no-show", "--save", str(out), "--json")
     for _ in range(3):  # three frames read: running, and the first ones written
         process.stdout.readline()
-    process.send_signal(signum)
-    try:
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        process.kill()
+    _, stderr = stop(process, signum)
     assert process.returncode == code and "Traceback" not in stderr and f"stopped ({word})" in stderr, stderr
     [saved] = list(out.iterdir())
     capture = cv2.VideoCapture(str(saved))

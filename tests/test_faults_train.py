@@ -7,15 +7,13 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from conftest import assert_one_line_error, run_cli
+from conftest import assert_one_line_error, launch, run_cli, stop
 from digits.train.checkpoint import load_checkpoint, save_checkpoint
 from digits.train.loop import TrainConfig, default_run_dir, fit
 
@@ -193,24 +191,14 @@ def test_an_image_folder_without_test_and_a_mistyped_data_create_nothing(tmp_pat
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
-def _launch(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([str(Path(sys.executable).parent / args[0]), *args[1:]], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-
-
 @pytest.mark.slow
 def test_ctrl_c_before_the_first_epoch_ends_saves_nothing(tmp_path, mnist_root):
     out = tmp_path / "run"
-    process = _launch(["digits-train", "--arch", "digitnet", "--epochs", "3", "--data", str(mnist_root), "--out", str(out),
-                       "--no-progress", "--device", "cpu"])
+    process = launch("digits-train", "--arch", "digitnet", "--epochs", "3", "--data", str(mnist_root), "--out", str(out),
+                     "--no-progress", "--device", "cpu")
     process.stdout.readline()  # the header: data loaded, training starts (an epoch of full MNIST takes far longer)
     time.sleep(3)  # inside the first epoch
-    process.send_signal(signal.SIGINT)
-    try:
-        stdout, stderr = process.communicate(timeout=120)
-    finally:
-        process.kill()
+    stdout, stderr = stop(process, signal.SIGINT, timeout=120)
     assert process.returncode == 130 and "Traceback" not in stderr, stderr
     assert "nothing saved" in stdout and not (out / "last.pth").exists()
 
@@ -218,16 +206,12 @@ def test_ctrl_c_before_the_first_epoch_ends_saves_nothing(tmp_path, mnist_root):
 @pytest.mark.slow
 def test_sigterm_saves_the_last_epoch_and_leaves_no_temporaries(tmp_path, mnist_root):
     out = tmp_path / "run"
-    process = _launch(["digits-train", "--arch", "mlp", "--epochs", "5000", "--limit-train", "2000", "--limit-test", "200",
-                       "--data", str(mnist_root), "--out", str(out), "--no-progress", "--device", "cpu"])
+    process = launch("digits-train", "--arch", "mlp", "--epochs", "5000", "--limit-train", "2000", "--limit-test", "200",
+                     "--data", str(mnist_root), "--out", str(out), "--no-progress", "--device", "cpu")
     for line in process.stdout:
         if line.startswith("epoch   2/"):
             break
-    process.send_signal(signal.SIGTERM)
-    try:
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        process.kill()
+    stdout, stderr = stop(process, signal.SIGTERM)
     assert process.returncode == 143 and "Traceback" not in stderr, stderr
     assert load_checkpoint(out / "last.pth")["epoch"] >= 2
     import json

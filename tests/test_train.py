@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import assert_one_line_error, run_cli
+from conftest import assert_one_line_error, launch, run_cli, stop
 from digits.edge.contract import IMAGE_SIZE
 from digits.train.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
 from digits.train.data import Augmentation, load_data, load_mnist, to_float
@@ -214,22 +212,13 @@ def test_bad_flags_and_missing_data_are_one_line_errors(tmp_path, mnist_root):
 
 @pytest.mark.slow
 def test_sigint_during_training_saves_last_checkpoint(tmp_path, mnist_root):
-    script = Path(sys.executable).parent / "digits-train"
     # Far more epochs than the test waits for: a busy machine must not let the run end first.
-    process = subprocess.Popen([str(script), "--arch", "mlp", "--epochs", "5000", "--limit-train", "2000", "--limit-test", "200",
-                                "--data", str(mnist_root), "--out", str(tmp_path / "run"), "--no-progress", "--device", "cpu"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               # A shell's background job (CI may be one) ignores SIGINT, and children
-                               # inherit that: give this one the terminal's default, as a user's has.
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = launch("digits-train", "--arch", "mlp", "--epochs", "5000", "--limit-train", "2000", "--limit-test", "200",
+                     "--data", str(mnist_root), "--out", str(tmp_path / "run"), "--no-progress", "--device", "cpu")
     for line in process.stdout:
         if line.startswith("epoch   2/"):
             break
-    process.send_signal(signal.SIGINT)
-    try:
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        process.kill()
+    stdout, stderr = stop(process, signal.SIGINT)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert "interrupted: saved" in stdout

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from digits.edge.errors import DigitsError
+from digits.edge.errors import ConfigError, DigitsError
+from digits.edge.output import atomic_write
 
 FORMAT = "digits-checkpoint"
 FORMAT_VERSION = 1
@@ -21,29 +20,6 @@ FORMAT_VERSION = 1
 
 class CheckpointError(DigitsError):
     """The file is not a checkpoint we can use; the message is one line for the user."""
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call write(tmp_path) on a temp file beside `path`, then rename it over `path`.
-
-    A crash or Ctrl-C mid-write leaves the old file (or none), never half a file.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the file gets the mode any new file would
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
@@ -116,8 +92,6 @@ def model_from_checkpoint(payload: dict[str, Any]) -> torch.nn.Module:
     arch = payload["arch"]
     if arch not in ARCHITECTURES:
         raise CheckpointError(f"checkpoint architecture {arch!r} is not in this toolkit's registry ({', '.join(ARCHITECTURES)})")
-    from digits.edge.errors import ConfigError
-
     try:
         model = build_model(arch, reject=bool(payload.get("reject", False)), **payload["model_config"])
     except ConfigError as exc:

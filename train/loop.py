@@ -21,9 +21,9 @@ from torch import nn
 from digits.edge import __version__ as toolkit_version
 from digits.edge.contract import CLASSES, REJECT_INDEX
 from digits.edge.errors import ConfigError, DigitsError, Terminated
+from digits.edge.output import atomic_write
 
-from .checkpoint import (RESUME_SCHEMA, CheckpointError, atomic_write, check_schema, load_checkpoint, model_from_checkpoint,
-                         save_checkpoint)
+from .checkpoint import RESUME_SCHEMA, CheckpointError, check_schema, load_checkpoint, model_from_checkpoint, save_checkpoint
 from .data import Augmentation, Split, batch_indices, is_image_folder, load_data, resolve_data_root, to_float
 from .models import ARCHITECTURES, build_model, count_multiply_adds, model_config, standardize
 from .negatives import TRAIN_STYLE, render_negatives
@@ -299,11 +299,11 @@ def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
     root = resolve_data_root(config.data)
     train_split, test_split = load_data(root)
     train_split = train_split.head(config.limit_train)
-    negatives = None
+    held_out = None  # rendered non-digits no epoch trains on
     digit_count = len(train_split)
     if config.reject:
-        train_split, negatives = with_negatives(train_split, config)
-        negatives = negatives.to(device)
+        train_split, held_out = with_negatives(train_split, config)
+        held_out = held_out.to(device)
     negative_count = len(train_split) - digit_count
     train_split = train_split.to(device)
     test_split = test_split.head(config.limit_test).to(device)
@@ -388,16 +388,16 @@ def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
             if device.type == "cuda":
                 torch.cuda.synchronize()
             if not math.isfinite(train_loss):
-                kept = f"; {run_dir / 'last.pth'} keeps epoch {epoch}" if epoch > start_epoch or checkpoint is not None else ""
+                kept = f"; {run_dir / 'last.pth'} keeps epoch {epoch}" if epoch > 0 else ""
                 raise TrainingError(f"training diverged in epoch {epoch + 1}: the loss is {train_loss} "
                                     f"(lower --lr, now {config.lr:g}){kept}")
             seconds = time.perf_counter() - started
             test_loss, test_acc, predicted = evaluate(model, test_split)
             stats = EpochStats(epoch + 1, train_loss, train_acc, test_loss, test_acc, seconds,
                                len(train_split) / seconds, optimizer.param_groups[0]["lr"])
-            if negatives is not None:
+            if held_out is not None:
                 stats.digits_rejected = (predicted == REJECT_INDEX).float().mean().item()
-                stats.negatives_rejected = reject_rate(model, negatives.images)
+                stats.negatives_rejected = reject_rate(model, held_out.images)
             history.append(stats)
             last_complete = payload(epoch + 1)
             save_checkpoint(run_dir / "last.pth", last_complete)
