@@ -33,7 +33,7 @@ test-fast: $(VENV)/.installed
 # The edge tests in a base install (no torch), as a Raspberry Pi has it.
 test-edge: $(EDGE_VENV)/.installed
 	@if $(EDGE_VENV)/bin/python -c 'import torch' 2>/dev/null; then echo 'torch is installed in $(EDGE_VENV)'; exit 1; fi
-	DIGITS_DATA=$(MNIST) $(EDGE_VENV)/bin/python -m pytest -q tests/test_edge.py tests/test_reader_photos.py tests/test_faults_edge.py
+	DIGITS_DATA=$(MNIST) $(EDGE_VENV)/bin/python -m pytest -q tests/test_edge.py tests/test_reader_photos.py tests/test_faults_edge.py tests/test_api.py
 
 bench: $(VENV)/.installed
 	DIGITS_DATA=$(MNIST) $(VENV)/bin/python benchmarks/train_bench.py

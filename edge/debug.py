@@ -9,6 +9,8 @@ way's reading (digits green, set-aside grey, lines joined in reading order). Und
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 
@@ -40,7 +42,20 @@ def _boxes(image: np.ndarray, boxes, colour) -> np.ndarray:
     return out
 
 
+def _enlarged(picture: np.ndarray, reading: Reading) -> tuple[np.ndarray, Reading]:
+    """A small picture (a 16x16 scan) enlarged to the panel's height, with the boxes to match, so
+    its labels are drawn at a readable size rather than blown up with it."""
+    f = PANEL // max(1, picture.shape[0])
+    if f < 2:
+        return picture, reading
+    big = cv2.resize(picture, None, fx=f, fy=f, interpolation=cv2.INTER_NEAREST)
+    scale = lambda box: tuple(int(v) * f for v in box)
+    return big, replace(reading, digits=[replace(d, box=scale(d.box)) for d in reading.digits],
+                        rejected=[replace(r, box=scale(r.box)) for r in reading.rejected])
+
+
 def _lines(picture: np.ndarray, reading: Reading) -> np.ndarray:
+    picture, reading = _enlarged(picture, reading)
     out = annotate(picture, reading)
     boxes = [d.box for d in reading.digits]
     thickness = max(1, round(min(out.shape[:2]) / 300))
