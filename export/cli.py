@@ -39,7 +39,7 @@ def main(checkpoint: Path, destination: Path, **options) -> None:
 
     \b
     Example:
-      digits-export artifacts/runs/best/best.pth model.onnx --data ../shared/data/mnist --int8
+      digits-export artifacts/runs/best/best.pth model.onnx --data ~/mnist --int8
     """
     from .pipeline import export_checkpoint
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from dataclasses import replace
@@ -237,3 +238,59 @@ def test_version_of_every_command_is_the_package_version(command):
 
     result = run_cli(command, "--version")
     assert result.returncode == 0 and result.stdout.strip() == f"{command} (digits-toolkit) {version('digits-toolkit')}"
+
+
+def _scan_tree(root: Path, data, per_class: int) -> None:
+    """An ImageFolder of USPS-like 16x16 scans (our renders of MNIST digits), dark on light."""
+    from render import tiny_scan
+
+    counts = {d: 0 for d in range(10)}
+    for image, label in zip(data.images.numpy(), data.labels.tolist()):
+        if counts[label] < per_class:
+            folder = root / str(label)
+            folder.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(folder / f"{counts[label]}.png"), tiny_scan(image))
+            counts[label] += 1
+
+
+def test_init_from_starts_from_the_checkpoint_and_mixes_mnist_in(tmp_path, mnist_root, mnist):
+    base = fit(small_config(tmp_path / "base", mnist_root, arch="mlp", epochs=2, limit_train=4096, reject=False),
+               log=lambda _: None)
+    start = base.run_dir / "last.pth"
+    train, test = mnist
+    _scan_tree(tmp_path / "tree" / "train", train, 10)
+    _scan_tree(tmp_path / "tree" / "test", test, 5)
+    env = {**os.environ, "DIGITS_DATA": str(mnist_root)}
+
+    # A learning rate too small to move anything: the weights are the checkpoint's.
+    still = run_cli("digits-train", "--init-from", str(start), "--data", str(tmp_path / "tree"), "--epochs", "1",
+                    "--lr", "1e-12", "--out", str(tmp_path / "still"), "--batch-size", "32", "--no-progress", "--device", "cpu", env=env)
+    assert still.returncode == 0, still.stderr
+    assert f"weights from {start}" in still.stdout and "MNIST digits drawn afresh each epoch" in still.stdout
+    a, b = load_checkpoint(start), load_checkpoint(tmp_path / "still" / "last.pth")
+    assert b["arch"] == "mlp" and b["reject"] is False and b["train_config"]["init_from"] == str(start)
+    assert all(torch.allclose(a["state_dict"][k].float(), b["state_dict"][k].float(), atol=1e-6) for k in a["state_dict"])
+
+    tuned = run_cli("digits-train", "--init-from", str(start), "--data", str(tmp_path / "tree"), "--epochs", "3",
+                    "--lr", "1e-3", "--out", str(tmp_path / "tuned"), "--batch-size", "32", "--no-progress", "--device", "cpu", env=env)
+    assert tuned.returncode == 0, tuned.stderr
+    assert "MNIST test" in tuned.stdout
+    metrics = json.loads((tmp_path / "tuned" / "metrics.json").read_text())
+    assert metrics["resolved"]["mix_mnist"] == 0.5 and metrics["resolved"]["mnist_digits_per_epoch"] == 100
+    before = base.history[-1].test_accuracy  # on 500 MNIST test digits
+    assert before > 0.8
+    assert all(epoch["mnist_accuracy"] > before - 0.05 for epoch in metrics["history"])  # it has not forgotten MNIST
+
+    alone = run_cli("digits-train", "--init-from", str(start), "--data", str(tmp_path / "tree"), "--epochs", "1",
+                    "--mix-mnist", "0", "--out", str(tmp_path / "alone"), "--batch-size", "32", "--no-progress", "--device", "cpu", env=env)
+    assert alone.returncode == 0, alone.stderr
+    assert "MNIST" not in alone.stdout.splitlines()[0]
+
+
+def test_init_from_refuses_another_architecture_and_resume_of_a_finished_run_says_what_to_do(tmp_path, mnist_root):
+    done = fit(small_config(tmp_path, mnist_root, arch="mlp", epochs=1, limit_train=256), log=lambda _: None)
+    last = str(done.run_dir / "last.pth")
+    assert_one_line_error(run_cli("digits-train", "--init-from", last, "--arch", "lenet5"), 2, "--arch")
+    assert_one_line_error(run_cli("digits-train", "--resume", last), 2, f"--init-from {last}")
+    assert_one_line_error(run_cli("digits-train", "--init-from", str(tmp_path / "none.pth"), "--data", str(mnist_root)), 2,
+                          "none.pth")

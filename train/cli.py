@@ -67,6 +67,13 @@ def _options(pairs: tuple[str, ...]) -> dict[str, float]:
               "checkpoints, metrics and pictures are replaced).")
 @click.option("--resume", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Continue the run saved in this checkpoint exactly (its settings, optimizer, schedule, RNG, epoch).")
+@click.option("--init-from", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="CHECKPOINT",
+              help="Start from this checkpoint's weights and architecture (e.g. artifacts/digits.pth, the shipped "
+                   "model's) with a new schedule and run folder: fine-tune on --data my_digits/, or train a finished run further.")
+@click.option("--mix-mnist", type=FiniteFloat(0, 1, max_open=True), default=None, metavar="SHARE",
+              help="With an ImageFolder --data: this share of each epoch's digits is drawn afresh from MNIST, so the "
+                   "model does not forget it (MNIST test accuracy is reported too). Default: 0.5 with --init-from when "
+                   "MNIST is on disk ($DIGITS_DATA or ~/.cache/digits/mnist), else 0.")
 @click.option("--limit-train", type=click.IntRange(min=1), default=None, help="Use only the first N training images.")
 @click.option("--limit-test", type=click.IntRange(min=1), default=None, help="Use only the first N test images.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch. Default: torch's choice.")
@@ -82,8 +89,9 @@ def main(ctx: click.Context, resume: Path | None, force: bool, progress: bool, *
     \b
     Examples:
       digits-train --arch lenet5 --epochs 4
-      digits-train --arch digitnet --data ../shared/data/mnist --out artifacts/runs/best
+      digits-train --arch digitnet --epochs 30 --out artifacts/runs/best
       digits-train --resume artifacts/runs/best/last.pth
+      digits-train --init-from artifacts/digits.pth --data my_digits/ --epochs 10 --lr 1e-3
     """
     from .loop import fit
 
@@ -92,6 +100,11 @@ def main(ctx: click.Context, resume: Path | None, force: bool, progress: bool, *
                  if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
         if given:
             raise InputError(f"--resume continues the saved run with its own settings; drop {', '.join(given)}")
+    if flags["init_from"] is not None:
+        fixed = [flag for name, flag in (("arch", "--arch"), ("arch_options", "--arch-option"), ("reject", "--reject/--no-reject"))
+                 if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+        if fixed:
+            raise InputError(f"--init-from takes the architecture and its classes from the checkpoint; drop {', '.join(fixed)}")
     config = TrainConfig(progress=progress, **{k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()})
     result = fit(config, resume=resume, force=force, log=click.echo)
     if result.interrupted:

@@ -24,7 +24,8 @@ from digits.edge.errors import ConfigError, DigitsError, Terminated
 from digits.edge.output import atomic_write
 
 from .checkpoint import RESUME_SCHEMA, CheckpointError, check_schema, load_checkpoint, model_from_checkpoint, save_checkpoint
-from .data import Augmentation, Split, batch_indices, is_image_folder, load_data, resolve_data_root, to_float
+from .data import (Augmentation, Split, batch_indices, has_mnist, is_image_folder, load_data, load_mnist,
+                   resolve_data_root, to_float)
 from .models import ARCHITECTURES, build_model, count_multiply_adds, model_config, standardize
 from .negatives import TRAIN_STYLE, render_negatives
 
@@ -59,6 +60,9 @@ class TrainConfig:
     limit_train: int | None = None
     limit_test: int | None = None
     threads: int | None = None  # CPU threads for torch; None: torch's default
+    init_from: str | None = None  # start from this checkpoint's weights (its architecture), with a new schedule and run
+    mix_mnist: float | None = None  # share of each epoch's digits drawn afresh from MNIST when training on an
+    # ImageFolder, so fine-tuning does not forget it; None: 0.5 with init_from when MNIST is there, else 0
     progress: bool = True
 
     @classmethod
@@ -71,6 +75,8 @@ class TrainConfig:
 
     def check(self) -> None:
         """ConfigError for settings no run can use (the CLI's types catch most of these first)."""
+        if self.mix_mnist is not None and not (isinstance(self.mix_mnist, (int, float)) and 0 <= self.mix_mnist < 1):
+            raise ConfigError(f"mix_mnist must be a share in [0, 1), not {self.mix_mnist!r}")
         for name in ("lr", "weight_decay", "label_smoothing", "negatives"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
@@ -96,6 +102,7 @@ class EpochStats:
     lr: float
     digits_rejected: float | None = None  # share of the test digits the model calls not-a-digit
     negatives_rejected: float | None = None  # share of held-out rendered non-digits it rejects
+    mnist_accuracy: float | None = None  # MNIST test accuracy, when an ImageFolder run mixes MNIST in
 
 
 @dataclass
@@ -199,7 +206,26 @@ def evaluate(model: nn.Module, data: Split) -> tuple[float, float, torch.Tensor]
     return loss, (predicted == data.labels).float().mean().item(), predicted
 
 
-def with_negatives(train: Split, config: TrainConfig) -> tuple[Split, Split]:
+def _mnist_to_mix(root: Path, config: TrainConfig) -> tuple[Split | None, Split | None, float]:
+    """(MNIST train, MNIST test, share) to mix into an ImageFolder run, or (None, None, 0).
+
+    Asked for (mix_mnist > 0): MNIST is loaded from $DIGITS_DATA or the cache, downloaded there
+    if need be. By default (None) only a fine-tune (init_from) mixes, and only when MNIST is
+    already on disk: a user's own digits alone make a model forget MNIST."""
+    if not is_image_folder(root) or config.mix_mnist == 0:
+        return None, None, 0.0
+    mnist_root = resolve_data_root(None)
+    if config.mix_mnist is None:
+        if not config.init_from or not has_mnist(mnist_root):
+            return None, None, 0.0
+        share = 0.5
+    else:
+        share = float(config.mix_mnist)
+    train, test = load_mnist(mnist_root, download=True)
+    return train, test, share
+
+
+def with_negatives(train: Split, config: TrainConfig, digits_per_epoch: int | None = None) -> tuple[Split, Split]:
     """(training digits + rendered non-digits labelled REJECT_INDEX, held-out non-digits).
 
     One set, rendered once at the start of the run. (Drawing a new set every epoch was tried:
@@ -207,7 +233,7 @@ def with_negatives(train: Split, config: TrainConfig) -> tuple[Split, Split]:
     real handwritten digits: the shared real photos fell from 53 to 51 of 66 exact and the
     single digits from 337 to 313 of 362. Real digits read matter more.)"""
     digits = train.images.cpu().numpy()
-    count = max(1, round(config.negatives * len(train)))
+    count = max(1, round(config.negatives * (digits_per_epoch or len(train))))
     images, _ = render_negatives(count, seed=config.seed, style=TRAIN_STYLE, digits=digits)
     held_out, _ = render_negatives(HELD_OUT_NEGATIVES, seed=config.seed + 1, style=TRAIN_STYLE, digits=digits)
     extra = Split(torch.from_numpy(images), torch.full((count,), REJECT_INDEX, dtype=torch.long))
@@ -288,8 +314,16 @@ def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
         check_schema(checkpoint, resume, RESUME_SCHEMA)
         config = TrainConfig.from_dict(checkpoint["train_config"])
         if checkpoint["epoch"] >= config.epochs:
-            raise CheckpointError(f"{resume}: the run already finished all {config.epochs} epochs")
+            raise CheckpointError(f"{resume}: the run already finished all {config.epochs} epochs; to train it further, "
+                                  f"start a new run from its weights: digits-train --init-from {resume} --epochs N")
     config.check()
+    start = None  # the weights a new run starts from (--init-from)
+    if checkpoint is None and config.init_from:
+        start = load_checkpoint(Path(config.init_from))
+        check_schema(start, config.init_from)
+        # The architecture is the checkpoint's: its options and its classes (with or without not-a-digit).
+        config = replace(config, arch=start["arch"], arch_options=dict(start["model_config"]),
+                         reject=bool(start.get("reject", False)))
     device = resolve_device(config.device)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -299,17 +333,26 @@ def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
     root = resolve_data_root(config.data)
     train_split, test_split = load_data(root)
     train_split = train_split.head(config.limit_train)
+    mnist_train, mnist_test, mix = _mnist_to_mix(root, config)
     held_out = None  # rendered non-digits no epoch trains on
     digit_count = len(train_split)
+    mixed_count = round(digit_count * mix / (1 - mix)) if mnist_train is not None else 0  # MNIST digits per epoch
     if config.reject:
-        train_split, held_out = with_negatives(train_split, config)
+        train_split, held_out = with_negatives(train_split, config, digits_per_epoch=digit_count + mixed_count)
         held_out = held_out.to(device)
     negative_count = len(train_split) - digit_count
     train_split = train_split.to(device)
     test_split = test_split.head(config.limit_test).to(device)
+    if mnist_train is not None:
+        mnist_train, mnist_test = mnist_train.to(device), mnist_test.head(config.limit_test).to(device)
 
-    model = (model_from_checkpoint(checkpoint) if checkpoint is not None
-             else build_model(config.arch, reject=config.reject, **config.arch_options)).to(device)
+    if checkpoint is not None:
+        model = model_from_checkpoint(checkpoint)
+    elif start is not None:
+        model = model_from_checkpoint(start).train()
+    else:
+        model = build_model(config.arch, reject=config.reject, **config.arch_options)
+    model = model.to(device)
     augment_on = model.default_augment if config.augment is None else config.augment
     augment = Augmentation() if augment_on else None
     amp_on = device.type == "cuda" if config.amp is None else config.amp
@@ -318,9 +361,9 @@ def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
     resolved = {"augment": bool(augment_on), "amp": bool(amp_on), "data": str(root.resolve()),
                 "data_kind": "imagefolder" if is_image_folder(root) else "mnist", "device": str(device),
                 "train_digits": digit_count, "test_digits": len(test_split),
-                "rendered_negatives": negative_count}
+                "rendered_negatives": negative_count, "mix_mnist": mix, "mnist_digits_per_epoch": mixed_count}
     optimizer = make_optimizer(model, config)
-    steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
+    steps_per_epoch = math.ceil((len(train_split) + mixed_count) / config.batch_size)
     scheduler = make_schedule(optimizer, config, steps_per_epoch)
 
     if checkpoint is not None:
@@ -349,7 +392,9 @@ def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
         f"{config.arch}: {sum(p.numel() for p in model.parameters()):,} parameters, {macs:,} multiply-adds/digit | "
         f"device {device}{' bf16' if amp_dtype else ''} | augment {'on' if augment else 'off'} | "
         f"{digit_count:,} train{f' + {negative_count:,} rendered non-digits' if config.reject else ''} / "
-        f"{len(test_split):,} test from {root} | run {run_dir}"
+        f"{len(test_split):,} test from {root}"
+        + (f" + {mixed_count:,} MNIST digits drawn afresh each epoch" if mixed_count else "")
+        + (f" | weights from {config.init_from}" if start is not None else "") + f" | run {run_dir}"
     )
 
     def payload(epoch: int) -> dict[str, Any]:
@@ -380,8 +425,13 @@ def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
     try:
         for epoch in range(start_epoch, config.epochs):
             started = time.perf_counter()
+            epoch_split = train_split
+            if mixed_count:  # a new draw of MNIST digits every epoch, from the saved generator (resume stays exact)
+                pick = torch.randperm(len(mnist_train), generator=generator, device=generator.device)[:mixed_count].to(device)
+                epoch_split = Split(torch.cat([train_split.images, mnist_train.images[pick]]),
+                                    torch.cat([train_split.labels, mnist_train.labels[pick]]))
             train_loss, train_acc = train_one_epoch(
-                model, train_split, optimizer, scheduler, batch_size=config.batch_size, generator=generator,
+                model, epoch_split, optimizer, scheduler, batch_size=config.batch_size, generator=generator,
                 augment=augment, amp_dtype=amp_dtype, label_smoothing=config.label_smoothing,
                 progress=progress_bar if config.progress and sys.stderr.isatty() else None,  # no \r floods in logs
             )
@@ -394,7 +444,9 @@ def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
             seconds = time.perf_counter() - started
             test_loss, test_acc, predicted = evaluate(model, test_split)
             stats = EpochStats(epoch + 1, train_loss, train_acc, test_loss, test_acc, seconds,
-                               len(train_split) / seconds, optimizer.param_groups[0]["lr"])
+                               len(epoch_split) / seconds, optimizer.param_groups[0]["lr"])
+            if mnist_test is not None:
+                stats.mnist_accuracy = evaluate(model, mnist_test)[1]
             if held_out is not None:
                 stats.digits_rejected = (predicted == REJECT_INDEX).float().mean().item()
                 stats.negatives_rejected = reject_rate(model, held_out.images)
@@ -408,6 +460,7 @@ def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
             log(
                 f"epoch {stats.epoch:>3}/{config.epochs}  loss {train_loss:.4f}  train {100 * train_acc:6.2f}%  "
                 f"test {100 * test_acc:6.2f}%  test loss {test_loss:.4f}  {seconds:6.1f}s  {stats.samples_per_second:,.0f} samples/s"
+                + ("" if stats.mnist_accuracy is None else f"  MNIST test {100 * stats.mnist_accuracy:6.2f}%")
                 + ("" if stats.negatives_rejected is None else
                    f"  not-a-digit: {100 * stats.negatives_rejected:.2f}% of non-digits, {100 * stats.digits_rejected:.2f}% of digits")
             )
