@@ -11,6 +11,11 @@ MNIST ?= $(or $(DIGITS_DATA),$(HOME)/.cache/digits/mnist)
 $(EDGE_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(EDGE_VENV)
 	$(EDGE_VENV)/bin/pip install -q --upgrade pip
+	$(EDGE_VENV)/bin/pip install -q .
+	touch $@
+
+# pytest and onnx for the edge tests, added to the base install only when they run.
+$(EDGE_VENV)/.installed-test: $(EDGE_VENV)/.installed
 	$(EDGE_VENV)/bin/pip install -q '.[test]'
 	touch $@
 
@@ -31,7 +36,7 @@ test-fast: $(VENV)/.installed
 	DIGITS_DATA=$(MNIST) $(VENV)/bin/python -m pytest -q -m "not slow"
 
 # The edge tests in a base install (no torch), as a Raspberry Pi has it.
-test-edge: $(EDGE_VENV)/.installed
+test-edge: $(EDGE_VENV)/.installed-test
 	@if $(EDGE_VENV)/bin/python -c 'import torch' 2>/dev/null; then echo 'torch is installed in $(EDGE_VENV)'; exit 1; fi
 	DIGITS_DATA=$(MNIST) $(EDGE_VENV)/bin/python -m pytest -q tests/test_edge.py tests/test_reader_photos.py tests/test_faults_edge.py tests/test_api.py
 

@@ -60,6 +60,8 @@ def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: 
     camera/video that does not open; 130 Ctrl-C; 143 SIGTERM.
     """
     if doctor:
+        if inputs or camera is not None or video is not None:
+            raise click.UsageError("--doctor describes this device and reads nothing; run it without inputs")
         from .doctor import report
 
         for line in report():

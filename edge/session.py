@@ -23,6 +23,16 @@ def default_model_path() -> Path:
     return Path(str(files("digits.artifacts") / "digits.onnx"))
 
 
+def _is_torch_checkpoint(path: Path) -> bool:
+    """torch.save writes a zip archive (legacy ones a pickle): what a user passing a .pth holds."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80" or path.suffix.lower() in (".pth", ".pt", ".ckpt")
+
+
 class DigitModel:
     """An exported digits model in onnxruntime, with its contract read from the file itself."""
 
@@ -39,6 +49,9 @@ class DigitModel:
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=providers or ["CPUExecutionProvider"])
         except Exception as exc:
+            if _is_torch_checkpoint(self.path):
+                raise ModelError(f"{self.path}: a PyTorch checkpoint, not an ONNX model; convert it first: "
+                                 f"digits-export {self.path} {self.path.with_suffix('.onnx')}") from None
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"{self.path}: onnxruntime cannot load it as a model ({first[:160]})") from None
         self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)

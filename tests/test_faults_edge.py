@@ -233,3 +233,17 @@ def test_a_model_that_fails_when_run_is_one_line(tmp_path, photo):
     model = _model_with(tmp_path, "fails.onnx", fails=True)
     assert_one_line_error(run_cli("digits-edge", "--model", str(model), str(tmp_path / "photo.png")),
                           contains="fails when run")
+
+
+def test_a_checkpoint_given_as_model_says_to_export_it(tmp_path, photo):
+    from conftest import REPO
+
+    cv2.imwrite(str(tmp_path / "photo.png"), photo[0])
+    result = run_cli("digits-edge", "--model", str(REPO / "artifacts" / "digits.pth"), str(tmp_path / "photo.png"))
+    assert_one_line_error(result, contains="PyTorch checkpoint")
+    assert "digits-export" in result.stderr
+
+
+def test_doctor_with_inputs_is_a_usage_error_not_silence(photo, tmp_path):
+    cv2.imwrite(str(tmp_path / "photo.png"), photo[0])
+    assert_one_line_error(run_cli("digits-edge", "--doctor", str(tmp_path / "photo.png")), contains="--doctor")
