@@ -12,7 +12,7 @@ from .errors import FiniteFloat, InputError, OneLineCommand
 
 
 @click.command(cls=OneLineCommand)
-@click.argument("inputs", nargs=-1, metavar="[IMAGE|FOLDER|GLOB]...")
+@click.argument("inputs", nargs=-1, metavar="[IMAGE|FOLDER|GLOB|URL|-]...")
 @click.option("--camera", type=click.IntRange(min=0), default=None, metavar="N", help="Read webcam N live (0 is the first).")
 @click.option("--video", type=str, default=None, metavar="PATH|URL", help="Read a video file or a stream URL (rtsp://, http://).")
 @click.option("--model", type=click.Path(path_type=Path), default=None,
@@ -29,13 +29,17 @@ from .errors import FiniteFloat, InputError, OneLineCommand
 @click.option("--debug", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="For images: write one PNG per picture to DIR showing each stage (ink map, stroke mask, candidates, "
                    "lines, the 28x28 inputs with the model's answers), to see why a photo read as it did.")
+@click.option("--save-crops", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+              help="For images: write each digit read as DIR/<label>/<picture>-<n>.png (its crop from the picture) and "
+                   "DIR/28x28/<label>/<picture>-<n>.png (what the model saw); set-aside candidates go to DIR/set-aside/. "
+                   "Check the labels, and the <label> folders are an ImageFolder for digits-train --data.")
 @click.option("--show/--no-show", default=None,
               help="Live window for --camera/--video. Default: on when a display is there; --no-show forces headless.")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, metavar="N", help="Stop a video or camera after N frames.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="onnxruntime threads.")
 @click.option("--doctor", is_flag=True, help="Describe this device (CPU, onnxruntime, OpenCV, display, cameras) and exit.")
 def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: Path | None, min_confidence: float,
-         as_json: bool, save: Path | None, debug: Path | None, show: bool | None, max_frames: int | None, threads: int,
+         as_json: bool, save: Path | None, debug: Path | None, save_crops: Path | None, show: bool | None, max_frames: int | None, threads: int,
          doctor: bool) -> None:
     """Read the handwritten digits in photos, folders, video or a live camera.
 
@@ -46,6 +50,8 @@ def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: 
     \b
     Examples:
       digits-edge photo.jpg scans/ 'shots/*.png'
+      digits-edge https://example.com/note.jpg      (http(s) image, 15 s timeout, 256 MiB cap)
+      cat photo.jpg | digits-edge -                  (one image from standard input)
       digits-edge --json --save annotated/ photo.jpg
       digits-edge --video clip.mp4 --max-frames 100
       digits-edge --camera 0            (window if there is a display, else headless)
@@ -71,9 +77,10 @@ def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: 
     if len(chosen) != 1:
         raise click.UsageError("give images/folders/globs, --camera N or --video PATH (exactly one of them)"
                                if not chosen else f"choose one input kind, not {' and '.join(chosen)}")
-    if debug is not None and not inputs:
-        raise click.UsageError("--debug is for images and folders; for --video/--camera use --save")
-    for flag, folder in (("--save", save), ("--debug", debug)):
+    for flag, folder in (("--debug", debug), ("--save-crops", save_crops)):
+        if folder is not None and not inputs:
+            raise click.UsageError(f"{flag} is for images and folders; for --video/--camera use --save")
+    for flag, folder in (("--save", save), ("--debug", debug), ("--save-crops", save_crops)):
         if folder is not None:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -88,25 +95,27 @@ def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: 
     if inputs:
         if show:
             raise click.UsageError("--show is for --camera and --video; use --save to keep annotated images")
-        failed = read_files(list(inputs), reader, as_json=as_json, save=save, debug=debug)
+        failed = read_files(list(inputs), reader, as_json=as_json, save=save, debug=debug, crops=save_crops)
         sys.exit(1 if failed else 0)
     read_live(camera if camera is not None else video, reader, as_json=as_json, save=save, show=show,
               max_frames=max_frames, live=camera is not None or "://" in str(video))
 
 
-def read_files(specs: list[str], reader, *, as_json: bool, save: Path | None, debug: Path | None = None) -> int:
+def read_files(specs: list[str], reader, *, as_json: bool, save: Path | None, debug: Path | None = None,
+               crops: Path | None = None) -> int:
     """Read each image; returns how many could not be read (or their annotated copy not written)."""
     from .annotate import annotate
     from .output import OutputError, SaveNames, describe, write_image
-    from .sources import SourceError, expand_inputs, read_image
+    from .sources import SourceError, expand_inputs, read_image, read_remote
 
     failed = 0
     save_name = SaveNames(save, ".annotated.png") if save is not None else None
     debug_name = SaveNames(debug, ".debug.png") if debug is not None else None
+    crop_name = SaveNames(crops, "") if crops is not None else None
     for source, path, error in expand_inputs(specs):
         if error is None:
             try:
-                image = read_image(path)
+                image = read_image(path) if path is not None else read_remote(source)
             except SourceError as exc:
                 error = str(exc)
         if error is not None:
@@ -130,6 +139,12 @@ def read_files(specs: list[str], reader, *, as_json: bool, save: Path | None, de
             except OutputError as exc:
                 failed += 1
                 click.echo(f"error: --save: {exc}", err=True)
+        if crop_name is not None:
+            try:
+                save_crops(crops, crop_name(source).name, image, reading)
+            except OutputError as exc:
+                failed += 1
+                click.echo(f"error: --save-crops: {exc}", err=True)
         if debug_name is not None:
             from .debug import debug_sheet
 
@@ -139,6 +154,30 @@ def read_files(specs: list[str], reader, *, as_json: bool, save: Path | None, de
                 failed += 1
                 click.echo(f"error: --debug: {exc}", err=True)
     return failed
+
+
+def save_crops(folder: Path, stem: str, image, reading) -> None:
+    """Each digit's crop (with a margin) under folder/<label>/ and its 28x28 input under
+    folder/28x28/<label>/; set-aside candidates under folder/set-aside/."""
+    import numpy as np
+
+    from .output import OutputError, describe, write_image
+
+    def write(path: Path, picture) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"{describe(path.parent)}: cannot create the folder ({exc.strerror or exc})") from None
+        write_image(path, picture)
+
+    items = [(str(d.label), d) for d in reading.digits] + [("set-aside", r) for r in reading.rejected]
+    for n, (label, item) in enumerate(items, start=1):
+        x, y, w, h = item.box
+        m = max(2, round(0.15 * max(w, h)))
+        crop = image[max(0, y - m) : y + h + m, max(0, x - m) : x + w + m]
+        write(folder / label / f"{stem}-{n}.png", crop)
+        if label != "set-aside":
+            write(folder / "28x28" / label / f"{stem}-{n}.png", np.round(item.image * 255).astype(np.uint8))
 
 
 def read_live(spec: int | str, reader, *, as_json: bool, save: Path | None, show: bool | None,

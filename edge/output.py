@@ -82,9 +82,11 @@ class SaveNames:
         self.given: dict[str, str] = {}
 
     def __call__(self, source: str) -> Path:
-        key = os.path.realpath(source)
+        remote = source == "-" or "://" in source
+        key = source if remote else os.path.realpath(source)
         if key not in self.given:
-            stem = Path(source).stem or "image"
+            stem = "stdin" if source == "-" else Path(source.split("?")[0].rstrip("/")).stem if remote else Path(source).stem
+            stem = stem or "image"
             name, n = stem, 1
             while name in self.given.values():
                 n += 1

@@ -40,7 +40,8 @@ class SourceError(DigitsError):
 
 
 def expand_inputs(specs: list[str]) -> list[tuple[str, Path | None, str | None]]:
-    """Each spec (file, folder, glob) -> (source name, path or None, error or None), in order.
+    """Each spec (file, folder, glob; `-` or a URL, whose path is None) -> (source name, path or
+    None, error or None), in order.
 
     A folder yields its images (recursively, sorted); a glob its matches. A spec that
     matches nothing is reported as an error rather than silently skipped.
@@ -48,7 +49,9 @@ def expand_inputs(specs: list[str]) -> list[tuple[str, Path | None, str | None]]
     found: list[tuple[str, Path | None, str | None]] = []
     for spec in specs:
         path = Path(spec)
-        if path.is_dir():
+        if is_remote(spec) and not path.exists():  # read by read_remote
+            found.append((spec, None, None))
+        elif path.is_dir():
             images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
             if not images:
                 found.append((spec, None, f"{describe(spec)}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})"))
@@ -84,6 +87,16 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+STDIN = "-"  # the input spec that reads one image from standard input
+URL_SCHEMES = ("http://", "https://")
+URL_TIMEOUT_S = 15.0
+
+
+def is_remote(spec: str) -> bool:
+    """An input that is not a file: `-` (stdin) or an http(s) URL."""
+    return spec == STDIN or spec.lower().startswith(URL_SCHEMES)
+
+
 def read_image(path: Path) -> np.ndarray:
     """Decode an image file with OpenCV (any path, unicode included); SourceError when it is not one."""
     name = describe(path)
@@ -98,6 +111,45 @@ def read_image(path: Path) -> np.ndarray:
         raise SourceError(f"{name}: permission denied") from None
     except OSError as exc:
         raise SourceError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    return decode_image(data, name)
+
+
+def read_remote(spec: str) -> np.ndarray:
+    """One image from standard input (`-`) or an http(s) URL: at most MAX_FILE_BYTES, a URL within
+    URL_TIMEOUT_S per network step; SourceError (one line) for anything that goes wrong."""
+    if spec == STDIN:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise SourceError("-: standard input is a terminal; pipe an image into it (digits-edge - < photo.jpg)")
+        data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+        name = "stdin"
+    else:
+        import urllib.error
+        import urllib.request
+
+        name = describe(spec)
+        request = urllib.request.Request(spec, headers={"User-Agent": "digits-edge"})
+        try:
+            with urllib.request.urlopen(request, timeout=URL_TIMEOUT_S) as response:
+                length = response.headers.get("Content-Length")
+                if length and length.isdigit() and int(length) > MAX_FILE_BYTES:
+                    raise SourceError(f"{name}: {int(length) / 2**20:,.0f} MiB, larger than the "
+                                      f"{MAX_FILE_BYTES // 2**20} MiB an image may be")
+                data = response.read(MAX_FILE_BYTES + 1)
+        except urllib.error.HTTPError as exc:
+            raise SourceError(f"{name}: HTTP {exc.code} {exc.reason}") from None
+        except urllib.error.URLError as exc:
+            raise SourceError(f"{name}: cannot fetch ({getattr(exc.reason, 'strerror', None) or exc.reason})") from None
+        except (TimeoutError, OSError) as exc:
+            raise SourceError(f"{name}: cannot fetch ({exc.strerror or exc or 'timed out'})") from None
+        except ValueError as exc:  # a malformed URL
+            raise SourceError(f"{name}: not a URL that can be fetched ({exc})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise SourceError(f"{name}: more than the {MAX_FILE_BYTES // 2**20} MiB an image may be")
+    return decode_image(np.frombuffer(data, dtype=np.uint8), name)
+
+
+def decode_image(data: np.ndarray, name: str) -> np.ndarray:
+    """An encoded image (bytes as uint8) decoded as imread would, alpha flattened, 8-bit."""
     if data.size == 0:
         raise SourceError(f"{name}: empty file")
     # PNG and WebP may carry transparency: decode it and flatten (below). Everything else is

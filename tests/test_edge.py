@@ -437,3 +437,52 @@ def test_train_and_export_in_the_base_install_name_the_extra(command):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "pip install 'digits-toolkit[train]'" in result.stderr
+
+
+def test_an_image_from_stdin_and_from_a_url_reads_as_the_file(tmp_path, mnist_test):
+    import functools
+    import http.server
+    import threading
+
+    images, labels = mnist_test
+    rng = np.random.default_rng(21)
+    digits, truth = random_number(images, labels, rng, (3, 5))
+    cv2.imwrite(str(tmp_path / "note.jpg"), render_number(digits, rng))
+    piped = subprocess.run([str(Path(sys.executable).parent / "digits-edge"), "--json", "--save", str(tmp_path / "out"), "-"],
+                           input=(tmp_path / "note.jpg").read_bytes(), capture_output=True, timeout=120)
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["text"] == truth and (tmp_path / "out" / "stdin.annotated.png").is_file()
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        fetched = run_cli("digits-edge", "--json", "--save", str(tmp_path / "out"), f"{base}/note.jpg?size=big",
+                          f"{base}/missing.jpg")
+    finally:
+        server.shutdown()
+    assert fetched.returncode == 1  # one of the two could not be read
+    lines = [json.loads(line) for line in fetched.stdout.splitlines()]
+    assert lines[0]["text"] == truth and (tmp_path / "out" / "note.annotated.png").is_file()
+    assert "HTTP 404" in lines[1]["error"] and fetched.stderr.count("\n") == 1
+
+
+def test_save_crops_writes_each_digit_under_its_label(tmp_path, mnist_test):
+    images, labels = mnist_test
+    rng = np.random.default_rng(8)
+    truths = []
+    for name in ("a", "b"):
+        digits, truth = random_number(images, labels, rng, (3, 5))
+        cv2.imwrite(str(tmp_path / f"{name}.png"), render_number(digits, rng))
+        truths.append(truth)
+    result = run_cli("digits-edge", "--save-crops", str(tmp_path / "crops"), str(tmp_path / "a.png"), str(tmp_path / "b.png"))
+    assert result.returncode == 0, result.stderr
+    crops = sorted((tmp_path / "crops").glob("[0-9]/*.png"))
+    assert sorted(p.parent.name for p in crops) == sorted("".join(truths))
+    assert sorted(p.name for p in crops if p.stem.startswith("a-")) == [f"a-{n}.png" for n in range(1, len(truths[0]) + 1)]
+    inputs = sorted((tmp_path / "crops" / "28x28").glob("*/*.png"))
+    assert len(inputs) == len(crops) and all(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE).shape == (28, 28) for p in inputs)
+    # each crop alone reads as its label: the material for an ImageFolder of one's own digits
+    again = [json.loads(line) for line in run_cli("digits-edge", "--json", str(tmp_path / "crops" / "[0-9]" / "*.png")).stdout.splitlines()]
+    assert sum(r["text"] == Path(r["source"]).parent.name for r in again) >= len(crops) - 1
