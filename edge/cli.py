@@ -36,11 +36,13 @@ from .errors import FiniteFloat, InputError, OneLineCommand
 @click.option("--show/--no-show", default=None,
               help="Live window for --camera/--video. Default: on when a display is there; --no-show forces headless.")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, metavar="N", help="Stop a video or camera after N frames.")
+@click.option("--vid-stride", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+              help="For a video file: read every Nth frame (the others are skipped without decoding).")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="onnxruntime threads.")
 @click.option("--doctor", is_flag=True, help="Describe this device (CPU, onnxruntime, OpenCV, display, cameras) and exit.")
 def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: Path | None, min_confidence: float,
-         as_json: bool, save: Path | None, debug: Path | None, save_crops: Path | None, show: bool | None, max_frames: int | None, threads: int,
-         doctor: bool) -> None:
+         as_json: bool, save: Path | None, debug: Path | None, save_crops: Path | None, show: bool | None,
+         max_frames: int | None, vid_stride: int, threads: int, doctor: bool) -> None:
     """Read the handwritten digits in photos, folders, video or a live camera.
 
     Each picture may hold zero, one or several digits, dark on light or light on dark;
@@ -97,8 +99,11 @@ def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: 
             raise click.UsageError("--show is for --camera and --video; use --save to keep annotated images")
         failed = read_files(list(inputs), reader, as_json=as_json, save=save, debug=debug, crops=save_crops)
         sys.exit(1 if failed else 0)
+    live = camera is not None or "://" in str(video)
+    if vid_stride > 1 and live:
+        raise click.UsageError("--vid-stride is for video files; a camera or stream always gives its newest frame")
     read_live(camera if camera is not None else video, reader, as_json=as_json, save=save, show=show,
-              max_frames=max_frames, live=camera is not None or "://" in str(video))
+              max_frames=max_frames, live=live, stride=vid_stride)
 
 
 def read_files(specs: list[str], reader, *, as_json: bool, save: Path | None, debug: Path | None = None,
@@ -181,7 +186,7 @@ def save_crops(folder: Path, stem: str, image, reading) -> None:
 
 
 def read_live(spec: int | str, reader, *, as_json: bool, save: Path | None, show: bool | None,
-              max_frames: int | None, live: bool) -> None:
+              max_frames: int | None, live: bool, stride: int = 1) -> None:
     """Read a camera, stream or video file until it ends, --max-frames, q, or Ctrl-C; exits 1 when
     the source broke off (a truncated file, a stream that stopped delivering)."""
     from .errors import Terminated
@@ -197,7 +202,7 @@ def read_live(spec: int | str, reader, *, as_json: bool, save: Path | None, show
     name = f"camera {spec}" if isinstance(spec, int) else describe(spec)
     log = lambda message: click.echo(message, err=True)  # noqa: E731
     first = open_capture(spec)
-    frames = LiveFrames(lambda: open_capture(spec), first=first, log=log) if live else FileFrames(first)
+    frames = LiveFrames(lambda: open_capture(spec), first=first, log=log) if live else FileFrames(first, stride)
     if not show:
         log(f"reading {name} headless (Ctrl-C stops)")
     try:

@@ -57,10 +57,11 @@ def read_stream(
             now = time.perf_counter()
             fps = 1.0 / max(now - last, 1e-6) if fps is None else 0.9 * fps + 0.1 / max(now - last, 1e-6)
             last = now
+            index = getattr(frames, "position", count)  # a video file's own frame number (with --vid-stride)
             if as_json:
-                emit(json.dumps({**reading.as_dict(source), "frame": count, "stable": stable}))
+                emit(json.dumps({**reading.as_dict(source), "frame": index, "stable": stable}))
             elif stable != printed:
-                emit(f"{source} frame {count}: {stable or '(nothing)'}")
+                emit(f"{source} frame {index}: {stable or '(nothing)'}")
                 printed = stable
             count += 1
             if show or save_dir is not None:

@@ -277,26 +277,35 @@ class LatestFrameReader:
 
 
 class FileFrames:
-    """Every frame of a video file, in order. When the file ends before its header's frame count
-    (truncated or damaged), `problem` says so once the frames run out."""
+    """The frames of a video file, in order: every one, or every `stride`-th (the others are grabbed,
+    not decoded). When the file ends before its header's frame count (truncated or damaged),
+    `problem` says so once the frames run out."""
 
-    def __init__(self, capture: cv2.VideoCapture) -> None:
-        self.capture = capture
+    def __init__(self, capture: cv2.VideoCapture, stride: int = 1) -> None:
+        self.capture, self.stride = capture, max(1, stride)
         self.expected = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        self.read = 0
+        self.read = 0  # frames taken from the file, decoded or skipped
+        self.position = -1  # the file's frame number of the frame last given
         self.problem: str | None = None
 
     def __iter__(self) -> Iterator[np.ndarray]:
         try:
             while True:
                 ok, frame = self.capture.read()
+                if ok:
+                    self.read += 1
+                    self.position = self.read - 1
+                    yield frame
+                    for _ in range(self.stride - 1):  # the frames in between are only grabbed
+                        ok = self.capture.grab()
+                        if not ok:
+                            break
+                        self.read += 1
                 if not ok:
                     # Containers' counts can be one or two off; a real truncation loses more.
                     if self.expected and self.read < self.expected - max(2, self.expected // 100):
                         self.problem = f"the video ended after {self.read} of the {self.expected} frames its header announces (truncated or damaged?)"
                     return
-                self.read += 1
-                yield frame
         finally:
             self.capture.release()
 

@@ -486,3 +486,14 @@ def test_save_crops_writes_each_digit_under_its_label(tmp_path, mnist_test):
     # each crop alone reads as its label: the material for an ImageFolder of one's own digits
     again = [json.loads(line) for line in run_cli("digits-edge", "--json", str(tmp_path / "crops" / "[0-9]" / "*.png")).stdout.splitlines()]
     assert sum(r["text"] == Path(r["source"]).parent.name for r in again) >= len(crops) - 1
+
+
+def test_vid_stride_reads_every_nth_frame_and_numbers_them_as_the_file_does():
+    video = str(SAMPLES / "video-2159.avi")
+    every = [json.loads(line) for line in run_cli("digits-edge", "--json", "--video", video).stdout.splitlines()]
+    result = run_cli("digits-edge", "--json", "--vid-stride", "7", "--video", video)
+    assert result.returncode == 0, result.stderr
+    strided = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["frame"] for r in strided] == list(range(0, len(every), 7))
+    assert [r["text"] for r in strided] == [every[r["frame"]]["text"] for r in strided]
+    assert_one_line_error(run_cli("digits-edge", "--camera", "0", "--vid-stride", "2"), contains="--vid-stride")
