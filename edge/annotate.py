@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .reader import Reading
+from .reader import NOTHING_READ, Reading
 
 GREEN, AMBER, WHITE, BLACK, GREY = (60, 200, 60), (0, 190, 255), (255, 255, 255), (0, 0, 0), (150, 150, 150)
 
@@ -18,6 +18,25 @@ def _label(image: np.ndarray, text: str, origin: tuple[int, int], scale: float, 
     cv2.putText(image, text, (x + 2, y - base + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, BLACK, 2, cv2.LINE_AA)
 
 
+def place_labels(boxes: list[tuple[int, int, int, int]], texts: list[str], scale: float) -> list[tuple[int, int]]:
+    """A baseline origin for each box's label that overlaps no other label: above the box, else
+    below it, else stacked higher above it (close digits' labels would otherwise cover each other)."""
+    placed: list[tuple[int, int, int, int]] = []  # x0, y0, x1, y1 of labels already placed
+    origins = []
+    for (x, y, w, h), text in zip(boxes, texts):
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+        step = th + base + 3
+        tries = [y - 4, y + h + step] + [y - 4 - k * step for k in range(1, 6)]
+        for ty in tries:
+            ty = max(th + base, ty)
+            rect = (x, ty - th - base, x + tw + 4, ty + 2)
+            if not any(rect[0] < r[2] and r[0] < rect[2] and rect[1] < r[3] and r[1] < rect[3] for r in placed):
+                break
+        placed.append(rect)
+        origins.append((x, ty))
+    return origins
+
+
 def annotate(image: np.ndarray, reading: Reading, *, fps: float | None = None, stable_text: str | None = None) -> np.ndarray:
     """A BGR copy of `image` with the reading drawn on it."""
     out = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image[..., :3].copy()
@@ -28,13 +47,18 @@ def annotate(image: np.ndarray, reading: Reading, *, fps: float | None = None, s
         cv2.rectangle(out, (x, y), (x + bw, y + bh), GREY, 1)
         name = "not a digit" if aside.label is None else f"{aside.label}?"
         _label(out, f"{name} {100 * aside.confidence:.0f}%", (x, y + bh + round(18 * scale)), scale * 0.5, GREY)
-    for digit in reading.digits:
+    texts = [f"{digit.label} {100 * digit.confidence:.0f}%" for digit in reading.digits]
+    # Labels no taller than the digits are (a sheet of many small digits stays legible).
+    heights = sorted(d.box[3] for d in reading.digits)
+    label_scale = min(scale * 0.8, max(0.4, heights[len(heights) // 2] / 70)) if heights else scale * 0.8
+    origins = place_labels([d.box for d in reading.digits], texts, label_scale)
+    for digit, text, origin in zip(reading.digits, texts, origins):
         x, y, bw, bh = digit.box
         colour = GREEN if digit.confidence >= 0.9 else AMBER
         cv2.rectangle(out, (x, y), (x + bw, y + bh), colour, max(2, round(scale * 2)))
-        _label(out, f"{digit.label} {100 * digit.confidence:.0f}%", (x, y - 4), scale * 0.8, colour)
+        _label(out, text, origin, label_scale, colour)
     shown = reading.text if stable_text is None else stable_text
-    banner = f"read: {shown or '(no digits)'}" + (f"   {len(reading.rejected)} set aside" if reading.rejected else "") + (f"   {fps:.1f} fps" if fps is not None else "") + f"   {reading.ms:.1f} ms"
+    banner = f"read: {shown or NOTHING_READ}" + (f"   {len(reading.rejected)} set aside" if reading.rejected else "") + (f"   {fps:.1f} fps" if fps is not None else "") + f"   {reading.ms:.1f} ms"
     _label(out, banner, (8, round(34 * scale)), scale, WHITE)
     # The 28x28 images the model saw, enlarged, along the bottom edge.
     size = max(28, round(56 * scale))

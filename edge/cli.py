@@ -111,6 +111,7 @@ def read_files(specs: list[str], reader, *, as_json: bool, save: Path | None, de
     """Read each image; returns how many could not be read (or their annotated copy not written)."""
     from .annotate import annotate
     from .output import OutputError, SaveNames, describe, write_image
+    from .reader import NOTHING_READ
     from .sources import SourceError, expand_inputs, read_image, read_remote
 
     failed = 0
@@ -136,7 +137,7 @@ def read_files(specs: list[str], reader, *, as_json: bool, save: Path | None, de
         else:
             details = ", ".join(f"{d.label} ({100 * d.confidence:.0f}%)" for d in reading.digits)
             aside = f"   ({len(reading.rejected)} set aside)" if reading.rejected else ""
-            click.echo(f"{describe(source)}: {reading.text or '(no digits)'}" + (f"   [{details}]" if details else "") + aside
+            click.echo(f"{describe(source)}: {reading.text or NOTHING_READ}" + (f"   [{details}]" if details else "") + aside
                        + f"   {reading.ms:.1f} ms")
         if save_name is not None:
             try:

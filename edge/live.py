@@ -13,7 +13,7 @@ import numpy as np
 
 from .annotate import annotate
 from .output import VideoOutput, write_image
-from .reader import DigitReader
+from .reader import NOTHING_READ as NOTHING, DigitReader
 
 WINDOW = "digits-edge (q/Esc quit, space pause, s snapshot)"
 
@@ -45,6 +45,7 @@ def read_stream(
 ) -> int:
     """Read every frame `frames` yields; returns how many were read."""
     smoother = Smoother(smooth)
+    frame_ms = getattr(frames, "frame_ms", 1.0)  # a video file is shown at its own pace
     printed: str | None = None
     fps: float | None = None
     last = time.perf_counter()
@@ -61,7 +62,7 @@ def read_stream(
             if as_json:
                 emit(json.dumps({**reading.as_dict(source), "frame": index, "stable": stable}))
             elif stable != printed:
-                emit(f"{source} frame {index}: {stable or '(nothing)'}")
+                emit(f"{source} frame {index}: {stable or NOTHING}")
                 printed = stable
             count += 1
             if show or save_dir is not None:
@@ -71,7 +72,7 @@ def read_stream(
                         stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(source).stem) or "stream"
                         video = VideoOutput(save_dir / f"{stem}.annotated.avi")
                     video.write(picture)
-                if show and not _show(picture, save_dir or Path.cwd(), emit if not as_json else None):
+                if show and not _show(picture, save_dir or Path.cwd(), emit if not as_json else None, frame_ms):
                     break
             if max_frames is not None and count >= max_frames:
                 break
@@ -84,12 +85,16 @@ def read_stream(
     return count
 
 
-def _show(picture: np.ndarray, snapshot_dir: Path, emit: Callable[[str], None] | None) -> bool:
-    """Show one frame; False when the user asked to quit. Space pauses until space again."""
+def _show(picture: np.ndarray, snapshot_dir: Path, emit: Callable[[str], None] | None, frame_ms: float = 1.0) -> bool:
+    """Show one frame for at least `frame_ms` (a video file plays at its own frame rate, a camera as
+    fast as it comes); False when the user asked to quit. Space pauses, with "paused" drawn on the
+    frame, until space again."""
     cv2.imshow(WINDOW, picture)
     paused = False
+    shown = time.perf_counter()
     while True:
-        key = cv2.waitKey(50 if paused else 1) & 0xFF
+        left = frame_ms - (time.perf_counter() - shown) * 1e3
+        key = cv2.waitKey(50 if paused else max(1, int(left))) & 0xFF
         if key in (ord("q"), 27):
             return False
         if key == ord("s"):
@@ -100,7 +105,19 @@ def _show(picture: np.ndarray, snapshot_dir: Path, emit: Callable[[str], None] |
                 emit(f"snapshot saved: {path}")
         if key == ord(" "):
             paused = not paused
+            cv2.imshow(WINDOW, paused_frame(picture) if paused else picture)
         if cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:  # closed with the mouse
             return False
-        if not paused:
+        if not paused and (time.perf_counter() - shown) * 1e3 >= frame_ms - 1:
             return True
+
+
+def paused_frame(picture: np.ndarray) -> np.ndarray:
+    """The frame dimmed, with "paused - space resumes" across its middle."""
+    out = (picture * 0.6).astype(np.uint8)
+    h, w = out.shape[:2]
+    scale = max(0.6, min(h, w) / 400)
+    text = "paused - space resumes"
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+    cv2.putText(out, text, ((w - tw) // 2, (h + th) // 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 2, cv2.LINE_AA)
+    return out

@@ -42,6 +42,7 @@ class Rejected:
         return {"box": list(self.box), "label": self.label, "confidence": round(self.confidence, 4), "reason": self.reason}
 
 
+NOTHING_READ = "(no digits)"  # the one word for a picture with no digits: CLI line, window, live log
 REASON_NOT_A_DIGIT = "not-a-digit"
 REASON_UNSURE = "below-min-confidence"
 

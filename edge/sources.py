@@ -286,6 +286,8 @@ class FileFrames:
         self.expected = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.read = 0  # frames taken from the file, decoded or skipped
         self.position = -1  # the file's frame number of the frame last given
+        fps = capture.get(cv2.CAP_PROP_FPS) or 0
+        self.frame_ms = 1000.0 * self.stride / fps if 1 <= fps <= 240 else 1.0  # how long a window shows each
         self.problem: str | None = None
 
     def __iter__(self) -> Iterator[np.ndarray]:

@@ -497,3 +497,43 @@ def test_vid_stride_reads_every_nth_frame_and_numbers_them_as_the_file_does():
     assert [r["frame"] for r in strided] == list(range(0, len(every), 7))
     assert [r["text"] for r in strided] == [every[r["frame"]]["text"] for r in strided]
     assert_one_line_error(run_cli("digits-edge", "--camera", "0", "--vid-stride", "2"), contains="--vid-stride")
+
+
+def test_a_video_file_is_shown_at_its_own_pace_and_pause_is_visible():
+    from digits.edge.live import paused_frame
+
+    capture = cv2.VideoCapture(str(SAMPLES / "video-2159.avi"))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    assert fps > 0
+    assert FileFrames(capture, stride=3).frame_ms == pytest.approx(3000 / fps)
+    frame = cv2.imread(str(SAMPLES / "number-2541.jpg"))
+    paused = paused_frame(frame)
+    assert paused.shape == frame.shape and paused.mean() < frame.mean()
+    assert (paused == 255).all(axis=2).sum() > 200  # the word drawn in white across it
+
+
+def test_nothing_read_is_said_in_one_word_everywhere(tmp_path):
+    blank = cv2.imread(str(SAMPLES / "blank-page.jpg"))
+    video = tmp_path / "blank.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (blank.shape[1], blank.shape[0]))
+    for _ in range(3):
+        writer.write(blank)
+    writer.release()
+    from digits.edge.reader import NOTHING_READ
+
+    assert f": {NOTHING_READ}" in run_cli("digits-edge", str(SAMPLES / "blank-page.jpg")).stdout
+    assert f"frame 0: {NOTHING_READ}" in run_cli("digits-edge", "--video", str(video)).stdout
+
+
+def test_labels_of_close_digits_do_not_overlap():
+    from digits.edge.annotate import place_labels
+
+    boxes = [(100 + 12 * i, 200, 10, 40) for i in range(5)]  # digits written close together
+    texts = ["7 100%"] * 5
+    origins = place_labels(boxes, texts, 0.8)
+    (tw, th), base = cv2.getTextSize(texts[0], cv2.FONT_HERSHEY_SIMPLEX, 0.8, 2)
+    rects = [(x, y - th - base, x + tw + 4, y + 2) for x, y in origins]
+    for i, a in enumerate(rects):
+        for b in rects[i + 1 :]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+    assert origins[0] == (100, 196)  # a lone first label stays right above its box
