@@ -22,7 +22,7 @@ from digits.train.models import has_reject_output
 
 from .convert import DEFAULT_OPSET, contract_metadata, save_onnx, set_metadata, to_onnx
 from .parity import ParityReport, check_parity
-from .quantize import QuantizationReport, evaluate_int8, quantize_int8
+from .quantize import QuantizationError, QuantizationReport, evaluate_int8, gate_message, quantize_int8
 
 RANDOM_INPUTS = 1000
 
@@ -145,11 +145,20 @@ def export_checkpoint(
                 quantization = evaluate_int8(staged, staged_int8, to_float(images).numpy(), labels.numpy(),
                                              fp32_accuracy=parity.onnx_test_accuracy, calibration_digits=len(calibration),
                                              max_drop_points=max_drop)
-                int8_proto = onnx.load(str(staged_int8))
-                set_metadata(int8_proto, {**{p.key: p.value for p in proto.metadata_props},
-                                          contract.META_TEST_ACCURACY: f"{quantization.int8_accuracy:.6f}",
-                                          contract.META_QUANTIZATION: json.dumps(quantization.as_dict())})
-                save_onnx(int8_proto, staged_int8)
+                if quantization.passed:
+                    # The int8 file's metadata holds its own figures: accuracy, parity with the fp32
+                    # model it was made from, rejection; not copies of the fp32 model's.
+                    own = {contract.META_TEST_ACCURACY: f"{quantization.int8_accuracy:.6f}",
+                           contract.META_PARITY: json.dumps({**quantization.parity(), "samples": len(images)}),
+                           contract.META_QUANTIZATION: json.dumps(quantization.as_dict())}
+                    if reject:
+                        own[contract.META_REJECT_FIGURES] = json.dumps(reject_figures(DigitModel(staged_int8), images, labels))
+                    int8_proto = onnx.load(str(staged_int8))
+                    set_metadata(int8_proto, {**{p.key: p.value for p in proto.metadata_props}, **own})
+                    save_onnx(int8_proto, staged_int8)
+                    quantization.int8_bytes = staged_int8.stat().st_size  # the file as written, metadata included
+                else:
+                    staged_int8 = None  # the fp32 model passed its gate and is still published
 
             seconds = time.perf_counter() - started
             report = {
@@ -162,7 +171,9 @@ def export_checkpoint(
                 "export_seconds": round(seconds, 3),
                 "parity": parity.as_dict(),
                 "reject": rejection,
-                "int8": None if quantization is None else {"file": companion(destination, ".int8.onnx").name, **quantization.as_dict()},
+                "int8": None if quantization is None else {
+                    "file": companion(destination, ".int8.onnx").name if staged_int8 is not None else None,
+                    "written": staged_int8 is not None, **quantization.as_dict()},
                 "notes": notes,
             }
             staged_report = Path(tmp) / "parity.json"
@@ -174,5 +185,8 @@ def export_checkpoint(
                 os.replace(staged_int8, companion(destination, ".int8.onnx"))
     except OSError as exc:  # a full disk or a folder that changed under us: one line, nothing published
         raise DestinationError(f"{destination}: cannot write ({exc.strerror or exc})") from None
+    if quantization is not None and not quantization.passed:
+        raise QuantizationError(f"{gate_message(quantization)}; the fp32 model passed its gate and was written to "
+                                f"{destination}, the int8 model was not")
     return ExportResult(destination, companion(destination, ".parity.json"), parity, seconds,
                         companion(destination, ".int8.onnx") if int8 else None, quantization, notes)

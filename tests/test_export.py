@@ -147,9 +147,18 @@ def test_int8_export_reports_accuracy_size_and_speed(checkpoints, tmp_path, mnis
     int8 = DigitModel(tmp_path / "m.int8.onnx")
     assert json.loads(int8.metadata[contract.META_QUANTIZATION])["calibration_digits"] == 200
     assert any(node.op_type == "QuantizeLinear" for node in onnx.load(str(tmp_path / "m.int8.onnx")).graph.node)
+    # sizes are the files' own; the int8 file carries its own parity figures, not the fp32 model's
+    whole = json.loads((tmp_path / "m.parity.json").read_text())
+    assert whole["onnx_bytes"] == (tmp_path / "m.onnx").stat().st_size
+    assert report["int8_bytes"] == (tmp_path / "m.int8.onnx").stat().st_size and report["written"]
+    own = json.loads(int8.metadata[contract.META_PARITY])
+    assert own["reference"] == "fp32 onnx" and own["samples"] == 10000
+    assert own["onnx_test_accuracy"] == pytest.approx(float(int8.metadata[contract.META_TEST_ACCURACY]), abs=1e-6)
+    assert own != json.loads(DigitModel(tmp_path / "m.onnx").metadata[contract.META_PARITY])
+    assert 0.9 < own["top1_agreement"] <= 1 and own["max_abs_probability_diff"] > 0
 
 
-def test_int8_over_the_drop_limit_fails_and_writes_nothing(checkpoints, tmp_path, mnist_root):
+def test_int8_over_the_drop_limit_fails_and_keeps_only_the_fp32_model(checkpoints, tmp_path, mnist_root):
     # One calibration digit gives a poor activation range; with --max-drop 0 any accuracy lost fails
     # the gate. Which of the small one-epoch models loses accuracy varies with their training, so
     # the first that does is the case (int8 can also gain a little on such a weak model).
@@ -160,7 +169,10 @@ def test_int8_over_the_drop_limit_fails_and_writes_nothing(checkpoints, tmp_path
                          "--int8", "--max-drop", "0", "--calibration-digits", "1")
         if result.returncode != 0:
             assert_one_line_error(result, 2, "int8 accuracy drop")
-            assert list(out.iterdir()) == []
+            assert "fp32 model passed its gate and was written" in result.stderr
+            assert sorted(p.name for p in out.iterdir()) == ["m.onnx", "m.parity.json"]  # no int8 file, no temporaries
+            assert json.loads((out / "m.parity.json").read_text())["int8"]["written"] is False
+            DigitModel(out / "m.onnx")  # the fp32 model is whole and loads
             return
     pytest.fail("no model lost accuracy with one calibration digit")
 
