@@ -92,6 +92,8 @@ class FinderSettings:
     merge_y_gap: float = 0.5  # ...if the vertical gap is below this fraction of their height
     min_relative_height: float = 0.5  # of the median candidate height; drops dots, specks and stray marks
     closeup: float = 0.6  # a candidate wider or taller than this fraction of the picture: a close-up
+    shadow_side: float = 0.25  # share of the paper around a piece as dark as the piece itself: the edge of a
+    # shadow (dark on one side), not a stroke (paper on both sides)
 
 
 def to_grey(image: np.ndarray) -> np.ndarray:
@@ -155,6 +157,8 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     `frame` (x0, y0, x1, y1) is where the photo's own edges are, when it has been padded.
     `stages`, when given, receives the intermediate images (for --debug): "grey", "ink", "mask"."""
     h, w = grey.shape
+    if dark_ink is None:
+        dark_ink = dark_ink_guess(grey)
     ink, noise = ink_image(grey, dark_ink)
     floor = np.maximum(settings.noise_floor_sigmas * noise, settings.min_floor)
     # Pass 1: everything above the noise floor; what is not on the paper (the desk, a shadow
@@ -209,6 +213,8 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         strokes = box_ink[member[box_labels]]
         if strokes.size == 0 or strokes.max() < settings.min_peak_over_floor * float(np.median(floor[y0:y1, x0:x1])):
             continue
+        if _shadow_side(grey, labels, member, (x0, y0, x1, y1), dark_ink) > settings.shadow_side:
+            continue  # the edge of a shadow or of a dark object: dark beyond it, not paper
         crop = box_ink.astype(np.float32) * keep
         # Ink at or above the stroke's typical strength is full ink, as in MNIST; fainter edges fade out.
         full = float(percentiles_u8(strokes, (75,))[0])
@@ -216,6 +222,38 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         soft = np.clip((crop - low) / max(full - low, 1.0), 0.0, 1.0)
         candidates.append(Candidate((x0, y0, x1 - x0, y1 - y0), soft))
     return candidates
+
+
+def _shadow_side(grey: np.ndarray, labels: np.ndarray, member: np.ndarray, box: tuple[int, int, int, int],
+                 dark_ink: bool) -> float:
+    """The share of a ring of pixels around a piece's strokes that is as dark as the strokes.
+
+    A pen stroke has paper on both sides: its ring is paper, lighter than the stroke (bar where
+    another stroke or a line crosses it). A shadow's edge, or the rim of a dark object, is a
+    step: on one side of it lies the shadow, as dark as the "stroke" or darker, so about half its
+    ring is. The ring starts beyond the stroke's blurred rim and is about a stroke wide."""
+    x0, y0, x1, y1 = box
+    h, w = grey.shape
+    strokes = member[labels[y0:y1, x0:x1]].astype(np.uint8)
+    inside = cv2.distanceTransform(np.pad(strokes, 1), cv2.DIST_L2, 3)  # padded: the box's edge is outside
+    width = int(np.clip(round(2 * float(inside.max())), 2, 24))
+    pad = 2 + width + 1
+    X0, Y0, X1, Y1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)
+    local = np.zeros((Y1 - Y0, X1 - X0), np.uint8)
+    local[y0 - Y0 : y1 - Y0, x0 - X0 : x1 - X0] = strokes
+    near = cv2.dilate(local, np.ones((5, 5), np.uint8))
+    ring = cv2.dilate(local, np.ones((2 * (2 + width) + 1,) * 2, np.uint8)) & ~near & ~(labels[Y0:Y1, X0:X1] > 0)
+    patch = grey[Y0:Y1, X0:X1].astype(np.float32)
+    if not dark_ink:
+        patch = 255 - patch
+    stroke_level = float(np.median(patch[local > 0]))
+    around = patch[ring > 0]
+    if around.size < 10:
+        return 0.0
+    paper = float(np.percentile(around, 90))
+    if paper - stroke_level < 8:
+        return 0.0
+    return float(np.mean(around < stroke_level + 0.3 * (paper - stroke_level)))
 
 
 def _along_frame(box: Box, frame: tuple[int, int, int, int], reach: int = 2, thin: int = 4) -> bool:

@@ -83,12 +83,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess, code: int = 2, co
 KNOWN_LIMITS = {
     "test_papers_and_inks[white-ruled-pencil]": "faint pencil on ruled paper: rule segments join digits",
     "test_sheets_of_many_lines[1]": "digits of a wide single line at 960 px: a digit lost or split",
-    "test_sheets_of_many_lines[4]": "a digit of a 4-line sheet lost or misread",
     "test_sheets_of_many_lines[12]": "a 12-line sheet: digits lost",
-    "test_slanted_lines_stay_lines[-10]": "lines slanted by 5-10 degrees: a digit lost or a line split",
-    "test_slanted_lines_stay_lines[5]": "lines slanted by 5-10 degrees: a digit lost or a line split",
-    "test_slanted_lines_stay_lines[10]": "lines slanted by 5-10 degrees: a digit lost or a line split",
-    "test_phone_shadow_is_not_a_digit": "a phone shadow's edge sometimes read as a digit",
     "test_corner_light_and_desk": "corner light on a sheet on a desk: 3 of 6 exact",
     "test_digit_sizes[15]": "digits 15 px high (3 % of the picture) are not read",
     "test_digit_sizes[200]": "single large digits: 3 of 5",

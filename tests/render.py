@@ -180,7 +180,13 @@ def render_sheet(lines: list[list[np.ndarray]], rng: np.random.Generator, *, siz
         if rules == "squared":
             for x in np.arange(0, w, pitch / 2):
                 cv2.line(page, (int(x), 0), (int(x), h), rule.tolist(), 1, cv2.LINE_AA)
-    height = digit_height or min(0.6 * pitch, 0.8 * w / (max(1, *(len(line) for line in lines)) * 0.95))
+    def aspect(digit):  # width / height of the digit's ink
+        ys, xs = np.nonzero(digit > 30)
+        return (np.ptp(xs) + 1) / (np.ptp(ys) + 1)
+    # Every digit must fit on its line (the caller's truth lists them all): the widest line, with
+    # the largest gaps drawn below, fits in 90 % of the width.
+    widest = max(sum(aspect(d) for d in line) + 0.45 * (len(line) - 1) for line in lines if len(line)) if any(lines) else 1
+    height = digit_height or min(0.6 * pitch, 0.9 * w / widest)
     colour = np.float32(INKS[ink])
     strength = 0.55 if ink == "pencil" else 1.0
     for row, digits in enumerate(lines):
@@ -194,7 +200,8 @@ def render_sheet(lines: list[list[np.ndarray]], rng: np.random.Generator, *, siz
             y = int(y_base + np.tan(np.radians(slant_deg)) * (x - 0.05 * w) + rng.uniform(-0.05, 0.05) * height)
             x0 = int(x)
             if y < 0 or y + dh > h or x0 + dw > w:
-                break
+                raise ValueError(f"render_sheet: a digit falls off the page ({x0},{y} {dw}x{dh} on {w}x{h}); "
+                                 "fewer or smaller digits, or less slant")
             region = page[y : y + dh, x0 : x0 + dw]
             region[:] = region * (1 - alpha[..., None]) + colour * alpha[..., None]
             x += dw + rng.uniform(0.2, 0.45) * height

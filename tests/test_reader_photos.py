@@ -79,6 +79,31 @@ def test_phone_shadow_is_not_a_digit(reader, mnist_test):
     assert exact(reader, shadowed, 6) >= 5
 
 
+def test_a_shadow_edge_is_told_from_a_pen_stroke():
+    # The step from paper to a shadow (dark beyond it) against a stroke of the same darkness with
+    # paper on both sides: the reader keeps the stroke and drops the edge (real phone photos
+    # read a shadow's rim as a 5 or a 2 before this).
+    from digits.edge.reader import FinderSettings, _shadow_side
+
+    grey = np.full((200, 300), 225, np.uint8)
+    cv2.line(grey, (40, 60), (120, 60), 150, 4)  # a pen stroke, 150 on 225 paper
+    grey[140:, 180:] = 120  # a shadow's corner region...
+    grey = cv2.GaussianBlur(grey, (0, 0), 1.5)
+    rim = np.zeros_like(grey, dtype=bool)
+    rim[138:143, 180:] = True  # ...whose soft edge the ink map finds, as dark as the stroke
+    rim[140:, 178:183] = True
+    stroke = np.abs(grey.astype(int) - 150) < 20
+    stroke[100:] = False
+    labels = np.zeros(grey.shape, np.int32)
+    labels[stroke] = 1
+    labels[rim] = 2
+    member = np.array([False, True, False])
+    edge = np.array([False, False, True])
+    limit = FinderSettings().shadow_side
+    assert _shadow_side(grey, labels, member, (30, 50, 131, 71), True) < 0.05 < limit
+    assert _shadow_side(grey, labels, edge, (178, 138, 300, 200), True) > limit
+
+
 def test_corner_light_and_desk(reader, mnist_test):
     images, labels = mnist_test
     rng = np.random.default_rng(310)
