@@ -74,6 +74,8 @@ class Candidate:
 @dataclass(frozen=True)
 class FinderSettings:
     work_side: int = 320  # the longer side the frame is scaled to before searching (speed vs small digits)
+    fine_work_side: int = 720  # ...and for a second look when the digits found are small (below)
+    small_digit: float = 0.09  # of the working image's shorter side: digits this small may have broken strokes
     min_work_short_side: int = 120  # tiny scans (16x16 USPS, 40 px cheque amounts) are enlarged to this
     min_height_frac: float = 0.025  # of the working image's shorter side; the model rejects what is smaller junk
     noise_floor_sigmas: float = 5.0  # ink must depart from the paper by this many local noise sigmas...
@@ -413,10 +415,17 @@ class DigitReader:
         search, scale = _resize_to(grey_work, self.settings.work_side, self.settings.min_work_short_side)
         guess = dark_ink_guess(search)
         best: Reading | None = None
-        for dark_ink in (guess, not guess):
+        looks = [(dark_ink, search, scale, "") for dark_ink in (guess, not guess)]
+        while looks:
+            dark_ink, search, scale, finer = looks.pop(0)
             stages: dict | None = {} if trace is not None else None
             candidates = find_candidates(search, self.settings, dark_ink=dark_ink, stages=stages)
-            polarity = "dark ink" if dark_ink else "light ink"
+            polarity = ("dark ink" if dark_ink else "light ink") + finer
+            if not finer and self._small(candidates, search.shape, scale):
+                # Small digits in a large photo: at this size their thin strokes break apart. If
+                # this look does not convince, look again at a finer size before the other polarity.
+                fine, fine_scale = _resize_to(grey_work, self.settings.fine_work_side)
+                looks.insert(0, (dark_ink, fine, fine_scale, f", finer ({max(fine.shape)} px)"))
             views = [(polarity, candidates, _mapping(grey.shape, scale, margin), stages)]
             if self._closeup(candidates, search.shape):
                 views.append((f"{polarity}, close-up", *self._closeup_view(search, scale, grey.shape, dark_ink, margin,
@@ -444,6 +453,13 @@ class DigitReader:
             return False
         mean = sum(d.confidence for d in reading.digits) / len(reading.digits)
         return mean >= 0.85 and len(reading.rejected) <= len(reading.digits)
+
+    def _small(self, candidates: list[Candidate], shape: tuple[int, int], scale: float) -> bool:
+        """Candidates this small in a picture that was shrunk a lot: a finer look may join their strokes."""
+        if scale > 0.5 or not candidates:
+            return False
+        heights = sorted(c.box[3] for c in candidates)
+        return heights[len(heights) // 2] < self.settings.small_digit * min(shape)
 
     def _closeup(self, candidates: list[Candidate], shape: tuple[int, int]) -> bool:
         sh, sw = shape

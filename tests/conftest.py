@@ -85,7 +85,6 @@ KNOWN_LIMITS = {
     "test_sheets_of_many_lines[1]": "digits of a wide single line at 960 px: a digit lost or split",
     "test_sheets_of_many_lines[12]": "a 12-line sheet: digits lost",
     "test_corner_light_and_desk": "corner light on a sheet on a desk: 3 of 6 exact",
-    "test_digit_sizes[15]": "digits 15 px high (3 % of the picture) are not read",
     "test_digit_sizes[200]": "single large digits: 3 of 5",
     "test_pages_without_digits_read_nothing[squared]": "squared paper: grid crossings read as 1s and 7s",
     "test_non_digits_beside_a_number_are_set_aside_with_a_trace": "a pen drawn across the page above the number",
