@@ -74,7 +74,7 @@ class Candidate:
 @dataclass(frozen=True)
 class FinderSettings:
     work_side: int = 320  # the longer side the frame is scaled to before searching (speed vs small digits)
-    fine_work_side: int = 720  # ...and for a second look when the digits found are small (below)
+    fine_work_side: int = 640  # ...and for a second look when the digits found are small (below)
     small_digit: float = 0.09  # of the working image's shorter side: digits this small may have broken strokes
     min_work_short_side: int = 120  # tiny scans (16x16 USPS, 40 px cheque amounts) are enlarged to this
     min_height_frac: float = 0.025  # of the working image's shorter side; the model rejects what is smaller junk
