@@ -16,12 +16,13 @@ from .output import VideoOutput, write_image
 from .reader import NOTHING_READ as NOTHING, DigitReader
 
 WINDOW = "digits-edge (q/Esc quit, space pause, s snapshot)"
+SMOOTHING_FRAMES = 5  # the reading shown is the most common of this many latest frames
 
 
 class Smoother:
     """The reading shown is the most common of the last few frames, so one bad frame never flickers."""
 
-    def __init__(self, window: int = 5) -> None:
+    def __init__(self, window: int = SMOOTHING_FRAMES) -> None:
         self.recent: deque[str] = deque(maxlen=window)
 
     def update(self, text: str) -> str:
@@ -41,7 +42,7 @@ def read_stream(
     show: bool = False,
     max_frames: int | None = None,
     save_dir: Path | None = None,
-    smooth: int = 5,
+    smooth: int = SMOOTHING_FRAMES,
 ) -> int:
     """Read every frame `frames` yields; returns how many were read."""
     smoother = Smoother(smooth)
