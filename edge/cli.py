@@ -139,26 +139,22 @@ def read_files(specs: list[str], reader, *, as_json: bool, save: Path | None, de
             aside = f"   ({len(reading.rejected)} set aside)" if reading.rejected else ""
             click.echo(f"{describe(source)}: {reading.text or NOTHING_READ}" + (f"   [{details}]" if details else "") + aside
                        + f"   {reading.ms:.1f} ms")
+        outputs = []  # (flag, what writes it) for each output asked for
         if save_name is not None:
-            try:
-                write_image(save_name(source), annotate(image, reading))
-            except OutputError as exc:
-                failed += 1
-                click.echo(f"error: --save: {exc}", err=True)
+            outputs.append(("--save", lambda: write_image(save_name(source), annotate(image, reading))))
         if crop_name is not None:
-            try:
-                save_crops(crops, crop_name(source).name, image, reading)
-            except OutputError as exc:
-                failed += 1
-                click.echo(f"error: --save-crops: {exc}", err=True)
+            outputs.append(("--save-crops", lambda: save_crops(crops, crop_name(source).name, image, reading)))
         if debug_name is not None:
             from .debug import debug_sheet
 
+            outputs.append(("--debug", lambda: write_image(debug_name(source),
+                                                           debug_sheet(image, reading, trace, describe(Path(source).name)))))
+        for flag, write in outputs:
             try:
-                write_image(debug_name(source), debug_sheet(image, reading, trace, describe(Path(source).name)))
+                write()
             except OutputError as exc:
                 failed += 1
-                click.echo(f"error: --debug: {exc}", err=True)
+                click.echo(f"error: {flag}: {exc}", err=True)
     return failed
 
 

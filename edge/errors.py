@@ -47,6 +47,13 @@ class FiniteFloat(click.FloatRange):
         return number
 
 
+def first_line(exc: BaseException, limit: int = 160) -> str:
+    """The first non-empty line of an exception's message (libraries raise pages of text), or its
+    type's name when it has none; at most `limit` characters."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:limit]
+
+
 class InputError(click.ClickException):
     """A bad command-line input found by the CLI itself: 'Error: <message>', exit code 2."""
 

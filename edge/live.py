@@ -13,7 +13,7 @@ import numpy as np
 
 from .annotate import annotate
 from .output import VideoOutput, write_image
-from .reader import NOTHING_READ as NOTHING, DigitReader
+from .reader import NOTHING_READ, DigitReader
 
 WINDOW = "digits-edge (q/Esc quit, space pause, s snapshot)"
 SMOOTHING_FRAMES = 5  # the reading shown is the most common of this many latest frames
@@ -63,7 +63,7 @@ def read_stream(
             if as_json:
                 emit(json.dumps({**reading.as_dict(source), "frame": index, "stable": stable}))
             elif stable != printed:
-                emit(f"{source} frame {index}: {stable or NOTHING}")
+                emit(f"{source} frame {index}: {stable or NOTHING_READ}")
                 printed = stable
             count += 1
             if show or save_dir is not None:

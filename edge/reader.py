@@ -364,8 +364,8 @@ def reading_order(boxes: list[Box]) -> list[list[int]]:
     """Indices of `boxes` grouped into lines (top to bottom), each line left to right.
 
     Lines are followed from left to right: a box joins the line whose last box it overlaps most
-    vertically (by at least a third of the smaller height), so a line written on a slant stays one line, and a small piece never starts a line of its own between
-    two others it overlaps."""
+    vertically (by at least a third of the smaller height), so a line written on a slant stays one
+    line, and a small piece never starts a line of its own between two others it overlaps."""
     lines: list[list[int]] = []
     for i in sorted(range(len(boxes)), key=lambda i: boxes[i][0]):
         x, y, w, h = boxes[i]
@@ -504,7 +504,6 @@ class DigitReader:
         ordered = [digits[i] for line in lines for i in line]
         text = " ".join("".join(str(digits[i].label) for i in line) for line in lines)
         return Reading(text, ordered, 0.0, rejected)
-
 
     def _rescue_in_line(self, digits: list[Digit], rejected: list[Rejected]) -> tuple[list[Digit], list[Rejected]]:
         """A candidate the model calls not a digit, but which reads as one digit clearly among the

@@ -9,7 +9,7 @@ import numpy as np
 import onnxruntime as ort
 
 from . import contract
-from .errors import DigitsError
+from .errors import DigitsError, first_line
 
 
 class ModelError(DigitsError):
@@ -52,8 +52,7 @@ class DigitModel:
             if _is_torch_checkpoint(self.path):
                 raise ModelError(f"{self.path}: a PyTorch checkpoint, not an ONNX model; convert it first: "
                                  f"digits-export {self.path} {self.path.with_suffix('.onnx')}") from None
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"{self.path}: onnxruntime cannot load it as a model ({first[:160]})") from None
+            raise ModelError(f"{self.path}: onnxruntime cannot load it as a model ({first_line(exc)})") from None
         self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
         self._check_contract()
         self.classes: list[int] = json.loads(self.metadata[contract.META_CLASSES])
@@ -104,8 +103,7 @@ class DigitModel:
         try:
             results = self.session.run(self.output_names, {self.input_name: images})
         except Exception as exc:  # onnxruntime raises its own types (Fail, InvalidArgument, RuntimeException)
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"{self.path}: the model fails when run ({first[:200]})") from None
+            raise ModelError(f"{self.path}: the model fails when run ({first_line(exc, 200)})") from None
         return results[0], (results[1] if len(results) > 1 else None)
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:

@@ -97,6 +97,11 @@ def is_remote(spec: str) -> bool:
     return spec == STDIN or spec.lower().startswith(URL_SCHEMES)
 
 
+def _too_large(name: str, size: int, more: bool = False) -> SourceError:
+    what = "more than" if more else f"{size / 2**20:,.0f} MiB, larger than"  # a stream read up to the cap: size unknown
+    return SourceError(f"{name}: {what} the {MAX_FILE_BYTES // 2**20} MiB an image may be")
+
+
 def read_image(path: Path) -> np.ndarray:
     """Decode an image file with OpenCV (any path, unicode included); SourceError when it is not one."""
     name = describe(path)
@@ -105,7 +110,7 @@ def read_image(path: Path) -> np.ndarray:
         if not stat.S_ISREG(info.st_mode):
             raise SourceError(f"{name}: not a regular file (a FIFO, device or socket is not read)")
         if info.st_size > MAX_FILE_BYTES:
-            raise SourceError(f"{name}: {info.st_size / 2**20:,.0f} MiB, larger than the {MAX_FILE_BYTES // 2**20} MiB an image may be")
+            raise _too_large(name, info.st_size)
         data = np.fromfile(path, dtype=np.uint8)
     except PermissionError:
         raise SourceError(f"{name}: permission denied") from None
@@ -132,19 +137,18 @@ def read_remote(spec: str) -> np.ndarray:
             with urllib.request.urlopen(request, timeout=URL_TIMEOUT_S) as response:
                 length = response.headers.get("Content-Length")
                 if length and length.isdigit() and int(length) > MAX_FILE_BYTES:
-                    raise SourceError(f"{name}: {int(length) / 2**20:,.0f} MiB, larger than the "
-                                      f"{MAX_FILE_BYTES // 2**20} MiB an image may be")
+                    raise _too_large(name, int(length))
                 data = response.read(MAX_FILE_BYTES + 1)
         except urllib.error.HTTPError as exc:
             raise SourceError(f"{name}: HTTP {exc.code} {exc.reason}") from None
         except urllib.error.URLError as exc:
             raise SourceError(f"{name}: cannot fetch ({getattr(exc.reason, 'strerror', None) or exc.reason})") from None
         except (TimeoutError, OSError) as exc:
-            raise SourceError(f"{name}: cannot fetch ({exc.strerror or exc or 'timed out'})") from None
+            raise SourceError(f"{name}: cannot fetch ({exc.strerror or str(exc) or 'timed out'})") from None
         except ValueError as exc:  # a malformed URL
             raise SourceError(f"{name}: not a URL that can be fetched ({exc})") from None
     if len(data) > MAX_FILE_BYTES:
-        raise SourceError(f"{name}: more than the {MAX_FILE_BYTES // 2**20} MiB an image may be")
+        raise _too_large(name, len(data), more=True)
     return decode_image(np.frombuffer(data, dtype=np.uint8), name)
 
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from digits.edge import __version__ as toolkit_version
 from digits.edge import contract
-from digits.edge.errors import DigitsError
+from digits.edge.errors import DigitsError, first_line
 from digits.train.models import standardize
 
 DEFAULT_OPSET = 18  # onnxruntime >= 1.14 runs it, including the Raspberry Pi wheels
@@ -54,7 +54,7 @@ def to_onnx(model: nn.Module, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
             )
         proto = program.model_proto
     except Exception as exc:
-        raise ExportError(f"torch.onnx.export failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from None
+        raise ExportError(f"torch.onnx.export failed: {first_line(exc, 1000)}") from None
     try:
         onnx.checker.check_model(proto, full_check=True)
         proto = onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)

@@ -149,7 +149,7 @@ def export_checkpoint(
                     # The int8 file's metadata holds its own figures: accuracy, parity with the fp32
                     # model it was made from, rejection; not copies of the fp32 model's.
                     own = {contract.META_TEST_ACCURACY: f"{quantization.int8_accuracy:.6f}",
-                           contract.META_PARITY: json.dumps({**quantization.parity(), "samples": len(images)}),
+                           contract.META_PARITY: json.dumps(quantization.parity(len(images))),
                            contract.META_QUANTIZATION: json.dumps(quantization.as_dict())}
                     if reject:
                         own[contract.META_REJECT_FIGURES] = json.dumps(reject_figures(DigitModel(staged_int8), images, labels))

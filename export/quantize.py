@@ -40,10 +40,10 @@ class QuantizationReport:
     def passed(self) -> bool:
         return self.drop_points <= self.max_drop_points
 
-    def parity(self) -> dict:
+    def parity(self, samples: int) -> dict:
         """The int8 file's own parity figures (its metadata's digits.parity): against the fp32 ONNX
-        model it was made from, on the same test digits."""
-        return {"reference": "fp32 onnx", "samples": None, "top1_agreement": self.top1_agreement_with_fp32,
+        model it was made from, on the same `samples` test digits."""
+        return {"reference": "fp32 onnx", "samples": samples, "top1_agreement": self.top1_agreement_with_fp32,
                 "max_abs_probability_diff": self.max_abs_probability_diff, "onnx_test_accuracy": self.int8_accuracy,
                 "fp32_test_accuracy": self.fp32_accuracy}
 
@@ -68,9 +68,9 @@ class _Calibration:
         return next(self._batches, None)
 
 
-def accuracy(model: DigitModel, images: np.ndarray, labels: np.ndarray, batch: int = 1000) -> float:
-    predicted = np.concatenate([model.probabilities(images[i : i + batch]).argmax(1) for i in range(0, len(images), batch)])
-    return float((predicted == labels).mean())
+def probabilities(model: DigitModel, images: np.ndarray, batch: int = 1000) -> np.ndarray:
+    """The model's probabilities for all `images`, in batches."""
+    return np.concatenate([model.probabilities(images[i : i + batch]) for i in range(0, len(images), batch)])
 
 
 def batch1_latency_us(model: DigitModel, images: np.ndarray, repeats: int = 2000) -> float:
@@ -101,17 +101,14 @@ def evaluate_int8(fp32_path: Path, int8_path: Path, test_images: np.ndarray, tes
     the parity gate has measured on the same digits). `passed` says whether the drop is within
     `max_drop_points`; the caller decides what a failure means."""
     fp32, int8 = DigitModel(fp32_path), DigitModel(int8_path)
-    batches = range(0, len(test_images), 1000)
-    p32 = np.concatenate([fp32.probabilities(test_images[i : i + 1000]) for i in batches])
-    p8 = np.concatenate([int8.probabilities(test_images[i : i + 1000]) for i in batches])
+    p32, p8 = probabilities(fp32, test_images), probabilities(int8, test_images)
     int8_accuracy = float((p8.argmax(1) == test_labels).mean())
-    report = QuantizationReport(
+    return QuantizationReport(
         calibration_digits, fp32_accuracy, int8_accuracy, 100 * (fp32_accuracy - int8_accuracy),
         fp32_path.stat().st_size, int8_path.stat().st_size,
         batch1_latency_us(fp32, test_images), batch1_latency_us(int8, test_images), max_drop_points,
         float((p8.argmax(1) == p32.argmax(1)).mean()), float(np.abs(p8 - p32).max()),
     )
-    return report
 
 
 def gate_message(report: QuantizationReport) -> str:

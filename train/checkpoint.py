@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from digits.edge.errors import ConfigError, DigitsError
+from digits.edge.errors import ConfigError, DigitsError, first_line
 from digits.edge.output import atomic_write
 
 FORMAT = "digits-checkpoint"
@@ -31,7 +31,7 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot write the checkpoint ({exc.strerror or exc})") from None
     except RuntimeError as exc:  # torch.save reports a failed write (a full disk) as RuntimeError
-        raise CheckpointError(f"{path}: cannot write the checkpoint ({str(exc).splitlines()[0][:160]})") from None
+        raise CheckpointError(f"{path}: cannot write the checkpoint ({first_line(exc)})") from None
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

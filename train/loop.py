@@ -20,7 +20,7 @@ from torch import nn
 
 from digits.edge import __version__ as toolkit_version
 from digits.edge.contract import CLASSES, REJECT_INDEX
-from digits.edge.errors import ConfigError, DigitsError, Terminated
+from digits.edge.errors import ConfigError, DigitsError, Terminated, first_line
 from digits.edge.output import atomic_write
 
 from .checkpoint import RESUME_SCHEMA, CheckpointError, check_schema, load_checkpoint, model_from_checkpoint, save_checkpoint
@@ -336,7 +336,7 @@ def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
     mnist_train, mnist_test, mix = _mnist_to_mix(root, config)
     held_out = None  # rendered non-digits no epoch trains on
     digit_count = len(train_split)
-    mixed_count = round(digit_count * mix / (1 - mix)) if mnist_train is not None else 0  # MNIST digits per epoch
+    mixed_count = round(digit_count * mix / (1 - mix))  # MNIST digits drawn into each epoch (mix is 0 without MNIST)
     if config.reject:
         train_split, held_out = with_negatives(train_split, config, digits_per_epoch=digit_count + mixed_count)
         held_out = held_out.to(device)
@@ -346,13 +346,9 @@ def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
     if mnist_train is not None:
         mnist_train, mnist_test = mnist_train.to(device), mnist_test.head(config.limit_test).to(device)
 
-    if checkpoint is not None:
-        model = model_from_checkpoint(checkpoint)
-    elif start is not None:
-        model = model_from_checkpoint(start).train()
-    else:
-        model = build_model(config.arch, reject=config.reject, **config.arch_options)
-    model = model.to(device)
+    weights = checkpoint if checkpoint is not None else start  # resumed, or fine-tuned from (train_one_epoch sets train mode)
+    model = (model_from_checkpoint(weights) if weights is not None
+             else build_model(config.arch, reject=config.reject, **config.arch_options)).to(device)
     augment_on = model.default_augment if config.augment is None else config.augment
     augment = Augmentation() if augment_on else None
     amp_on = device.type == "cuda" if config.amp is None else config.amp
@@ -383,7 +379,7 @@ def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
             history = [EpochStats(**h) for h in checkpoint["history"]]
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
             raise CheckpointError(f"{resume}: its optimizer, schedule, RNG or history cannot be restored "
-                                  f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})") from None
+                                  f"({type(exc).__name__}: {first_line(exc, 120) if str(exc).strip() else ''})") from None
         start_epoch = checkpoint["epoch"]
         best_accuracy = max((h.test_accuracy for h in history), default=-1.0)
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from digits.edge.contract import CLASSES, IMAGE_SIZE, MNIST_MEAN, MNIST_STD
-from digits.edge.errors import ConfigError
+from digits.edge.errors import ConfigError, first_line
 
 NUM_CLASSES = len(CLASSES)
 ARCHITECTURES: dict[str, type[nn.Module]] = {}
@@ -44,12 +44,12 @@ def build_model(arch: str, *, reject: bool = False, **config) -> nn.Module:
     except TypeError:
         raise ConfigError(f"architecture {arch!r} does not take options {sorted(config)}") from None
     except (ValueError, RuntimeError) as exc:  # torch refuses the layer sizes (width=0, width=-1, dropout=2)
-        raise ConfigError(f"{arch} cannot be built with {config}: {str(exc).splitlines()[0][:160]}") from None
+        raise ConfigError(f"{arch} cannot be built with {config}: {first_line(exc)}") from None
     try:
         with torch.no_grad():
             model.eval()(torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE))
     except RuntimeError as exc:  # sizes torch accepts at construction but that cannot run (width=0)
-        raise ConfigError(f"{arch} cannot be built with {config}: {str(exc).splitlines()[0][:160]}") from None
+        raise ConfigError(f"{arch} cannot be built with {config}: {first_line(exc)}") from None
     model.train()
     if reject:
         add_reject_output(model)
