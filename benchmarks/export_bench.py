@@ -21,7 +21,8 @@ from digits.edge.timing import median_us
 from digits.export.pipeline import export_checkpoint
 from digits.train.checkpoint import load_checkpoint, model_from_checkpoint
 from digits.train.data import load_mnist, resolve_data_root, to_float
-from digits.train.loop import TrainConfig, fit
+from digits.train.config import TrainConfig
+from digits.train.loop import fit
 from digits.train.models import ARCHITECTURES, count_multiply_adds, standardize
 
 

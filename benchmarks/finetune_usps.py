@@ -28,7 +28,8 @@ from digits.edge.sources import read_image
 from digits.export.pipeline import export_checkpoint
 from digits.train.checkpoint import load_checkpoint, model_from_checkpoint
 from digits.train.data import load_image_folder, load_mnist, resolve_data_root
-from digits.train.loop import TrainConfig, evaluate, fit
+from digits.train.config import TrainConfig
+from digits.train.loop import evaluate, fit
 
 REPO = Path(__file__).resolve().parents[1]
 SINGLES = REPO.parent / "shared" / "real-photos" / "singles"
@@ -90,7 +91,7 @@ def main() -> None:
     n = len(held_out)
     print(f"\nfine-tune of {args.checkpoint.name} on 200 USPS scans, {args.epochs} epochs at lr {args.lr:g}, MNIST mixed in "
           f"(half of each epoch's digits): {seconds:.0f} s on {torch.get_num_threads()} CPU threads")
-    print(f"| figure | before | after |\n|---|---|---|")
+    print("| figure | before | after |\n|---|---|---|")
     print(f"| held-out USPS scans (100), model input accuracy | {100 * acc_usps_before:.1f} % | {100 * acc_usps_after:.1f} % |")
     print(f"| held-out USPS scans (100), digits-edge reads the file exactly | {read_before}/{n} | {read_after}/{n} |")
     print(f"| MNIST test (10,000) | {100 * acc_mnist_before:.2f} % | {100 * acc_mnist_after:.2f} % |")

@@ -14,7 +14,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from digits.train.loop import TrainConfig, fit, resolve_device
+from digits.train.config import TrainConfig
+from digits.train.loop import fit, resolve_device
 
 RECIPES: dict[str, tuple[TrainConfig, float]] = {
     "mlp": (TrainConfig(arch="mlp", epochs=20, lr=1e-3, batch_size=128, weight_decay=1e-4), 98.0),

@@ -11,7 +11,7 @@ from torch import nn
 from digits.edge.errors import DigitsError
 from digits.edge.session import DigitModel
 from digits.train.data import to_float
-from digits.train.loop import predict
+from digits.train.models import predict
 
 PARITY_BATCH_SIZES = (1, 2, 7, 64, 1000)
 

@@ -18,7 +18,9 @@ from digits.export.convert import to_onnx
 from digits.export.parity import ParityError, check_parity
 from digits.train.checkpoint import load_checkpoint, model_from_checkpoint, sha256_of
 from digits.train.data import load_mnist
-from digits.train.loop import TrainConfig, fit, predict
+from digits.train.config import TrainConfig
+from digits.train.loop import fit
+from digits.train.models import predict
 from digits.train.models import ARCHITECTURES
 
 

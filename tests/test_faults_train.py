@@ -15,7 +15,8 @@ import torch
 
 from conftest import assert_one_line_error, launch, run_cli, stop
 from digits.train.checkpoint import load_checkpoint, save_checkpoint
-from digits.train.loop import TrainConfig, default_run_dir, fit
+from digits.train.config import TrainConfig
+from digits.train.loop import default_run_dir, fit
 
 
 @pytest.fixture(scope="module")

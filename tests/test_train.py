@@ -18,7 +18,9 @@ from conftest import assert_one_line_error, launch, run_cli, stop
 from digits.edge.contract import IMAGE_SIZE
 from digits.train.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
 from digits.train.data import Augmentation, load_data, load_mnist, to_float
-from digits.train.loop import TrainConfig, fit, make_optimizer, predict
+from digits.train.config import TrainConfig
+from digits.train.loop import fit, make_optimizer
+from digits.train.models import predict
 from digits.train.models import ARCHITECTURES, build_model, count_multiply_adds, model_config, standardize
 
 

@@ -10,7 +10,7 @@ from dataclasses import fields
 
 from digits.edge.errors import INTERRUPTED_EXIT, TERMINATED_EXIT, FiniteFloat, InputError, OneLineCommand
 
-from .loop import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
+from .config import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
 from .models import ARCHITECTURES
 
 DEFAULTS = TrainConfig()

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import copy
-import json
 import math
-import platform
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -18,99 +16,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from digits.edge import __version__ as toolkit_version
 from digits.edge.contract import CLASSES, REJECT_INDEX
-from digits.edge.errors import ConfigError, DigitsError, Terminated, first_line
-from digits.edge.output import atomic_write
+from digits.edge.errors import ConfigError, Terminated, first_line
 
 from .checkpoint import RESUME_SCHEMA, CheckpointError, check_schema, load_checkpoint, model_from_checkpoint, save_checkpoint
+from .config import EpochStats, RunResult, TrainConfig, TrainingError
 from .data import (Augmentation, Split, batch_indices, has_mnist, is_image_folder, load_data, load_mnist,
                    resolve_data_root, to_float)
-from .models import ARCHITECTURES, build_model, count_multiply_adds, model_config, standardize
+from .models import build_model, count_multiply_adds, model_config, predict, standardize
 from .negatives import TRAIN_STYLE, render_negatives
+from .report import versions, write_metrics, write_run_report
 
 HELD_OUT_NEGATIVES = 2000  # rendered non-digits, another seed than training's, for the per-epoch reject figure
-
-OPTIMIZERS = ("adamw", "adam", "sgd")
-SCHEDULES = ("onecycle", "cosine", "constant")
-DEVICES = ("auto", "cpu", "cuda", "mps")
-
-
-@dataclass
-class TrainConfig:
-    """Every setting of one training run; saved inside each checkpoint."""
-
-    arch: str = "digitnet"
-    arch_options: dict[str, float] = field(default_factory=dict)  # constructor arguments, e.g. {"width": 24}
-    epochs: int = 15
-    batch_size: int = 128
-    lr: float = 3e-3
-    optimizer: str = "adamw"
-    schedule: str = "onecycle"
-    weight_decay: float = 5e-4
-    label_smoothing: float = 0.0
-    augment: bool | None = None  # None: the architecture's default (on for the CNNs)
-    reject: bool = True  # learn an 11th class, "not a digit", from rendered negatives (train/negatives.py)
-    negatives: float = 0.2  # rendered non-digits per training digit, when `reject`
-    seed: int = 0
-    device: str = "auto"
-    amp: bool | None = None  # None: bfloat16 autocast on CUDA, off elsewhere
-    data: str | None = None
-    out: str | None = None  # the run folder; default artifacts/runs/<arch>-<time>
-    limit_train: int | None = None
-    limit_test: int | None = None
-    threads: int | None = None  # CPU threads for torch; None: torch's default
-    init_from: str | None = None  # start from this checkpoint's weights (its architecture), with a new schedule and run
-    mix_mnist: float | None = None  # share of each epoch's digits drawn afresh from MNIST when training on an
-    # ImageFolder, so fine-tuning does not forget it; None: 0.5 with init_from when MNIST is there, else 0
-    progress: bool = True
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        try:
-            return cls(**{k: v for k, v in values.items() if k in known})
-        except TypeError as exc:
-            raise ConfigError(f"saved settings do not fit this toolkit: {exc}") from None
-
-    def check(self) -> None:
-        """ConfigError for settings no run can use (the CLI's types catch most of these first)."""
-        if self.mix_mnist is not None and not (isinstance(self.mix_mnist, (int, float)) and 0 <= self.mix_mnist < 1):
-            raise ConfigError(f"mix_mnist must be a share in [0, 1), not {self.mix_mnist!r}")
-        for name in ("lr", "weight_decay", "label_smoothing", "negatives"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ConfigError(f"{name} must be a finite number >= 0, not {value!r}")
-        if self.lr == 0 or self.label_smoothing >= 1:
-            raise ConfigError("lr must be > 0 and label_smoothing < 1")
-        for name in ("epochs", "batch_size"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be a whole number >= 1, not {getattr(self, name)!r}")
-        if self.arch not in ARCHITECTURES:
-            raise ConfigError(f"unknown architecture {self.arch!r}; choose from {', '.join(ARCHITECTURES)}")
-
-
-@dataclass
-class EpochStats:
-    epoch: int
-    train_loss: float
-    train_accuracy: float
-    test_loss: float
-    test_accuracy: float
-    seconds: float
-    samples_per_second: float
-    lr: float
-    digits_rejected: float | None = None  # share of the test digits the model calls not-a-digit
-    negatives_rejected: float | None = None  # share of held-out rendered non-digits it rejects
-    mnist_accuracy: float | None = None  # MNIST test accuracy, when an ImageFolder run mixes MNIST in
-
-
-@dataclass
-class RunResult:
-    run_dir: Path
-    history: list[EpochStats] = field(default_factory=list)
-    interrupted: bool = False
-    terminated: bool = False  # stopped by SIGTERM rather than Ctrl-C
 
 
 def resolve_device(name: str) -> torch.device:
@@ -191,13 +108,6 @@ def train_one_epoch(
     return loss_sum.item() / len(data), correct.item() / len(data)
 
 
-@torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """Logits for uint8 images [N, 28, 28]."""
-    model.eval()
-    return torch.cat([model(standardize(to_float(chunk))).float() for chunk in images.split(batch_size)])
-
-
 def evaluate(model: nn.Module, data: Split) -> tuple[float, float, torch.Tensor]:
     """(mean loss, accuracy, predicted labels) on `data`."""
     logits = predict(model, data.images)
@@ -246,21 +156,6 @@ def reject_rate(model: nn.Module, images: torch.Tensor) -> float:
     return (predict(model, images).argmax(1) == REJECT_INDEX).float().mean().item()
 
 
-def versions() -> dict[str, str]:
-    import torchvision
-
-    return {
-        "torch": str(torch.__version__),
-        "torchvision": str(torchvision.__version__),
-        "python": platform.python_version(),
-        "digits": toolkit_version,
-    }
-
-
-class TrainingError(DigitsError):
-    """Training cannot go on (the loss became nan or inf); one line for the user."""
-
-
 def default_run_dir(arch: str) -> Path:
     """artifacts/runs/<arch>-<time>, created here so that two runs started in the same second
     never share one folder (the second gets -2)."""
@@ -305,10 +200,36 @@ def _restore_rng(state: dict[str, torch.Tensor], generator: torch.Generator, dev
         torch.cuda.set_rng_state(state["cuda"].cpu(), device)
 
 
-def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
-        log: Callable[[str], None] = print) -> RunResult:
-    """Train one model as `config` says (or continue the run saved in `resume`). `force`: a new
-    run may write into a folder that already holds files."""
+@dataclass
+class Run:
+    """Everything one run trains with, built by `setup` before the first epoch."""
+
+    config: TrainConfig  # as resolved: the checkpoint's settings on --resume, its architecture on --init-from
+    device: torch.device
+    generator: torch.Generator
+    data_root: Path
+    train_split: Split  # digits (+ rendered non-digits labelled REJECT_INDEX), on the device
+    test_split: Split
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    run_dir: Path
+    resolved: dict[str, Any]  # the settings as this run resolved them, for metrics.json
+    multiply_adds: int
+    digit_count: int
+    augment: Augmentation | None = None
+    amp_dtype: torch.dtype | None = None
+    held_out: Split | None = None  # rendered non-digits no epoch trains on
+    mnist_train: Split | None = None  # MNIST mixed into an ImageFolder run, drawn afresh each epoch
+    mnist_test: Split | None = None
+    mixed_count: int = 0
+    started_from: str | None = None  # --init-from
+    history: list[EpochStats] = field(default_factory=list)
+    start_epoch: int = 0
+
+
+def _resolve(config: TrainConfig, resume: Path | None) -> tuple[TrainConfig, dict | None, dict | None]:
+    """(the settings this run uses, the checkpoint it resumes, the checkpoint it starts from)."""
     checkpoint = load_checkpoint(resume) if resume else None
     if checkpoint is not None:
         check_schema(checkpoint, resume, RESUME_SCHEMA)
@@ -317,13 +238,20 @@ def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
             raise CheckpointError(f"{resume}: the run already finished all {config.epochs} epochs; to train it further, "
                                   f"start a new run from its weights: digits-train --init-from {resume} --epochs N")
     config.check()
-    start = None  # the weights a new run starts from (--init-from)
+    start = None
     if checkpoint is None and config.init_from:
         start = load_checkpoint(Path(config.init_from))
         check_schema(start, config.init_from)
         # The architecture is the checkpoint's: its options and its classes (with or without not-a-digit).
         config = replace(config, arch=start["arch"], arch_options=dict(start["model_config"]),
                          reject=bool(start.get("reject", False)))
+    return config, checkpoint, start
+
+
+def setup(config: TrainConfig, *, resume: Path | None = None, force: bool = False) -> Run:
+    """Settings, data, model, optimizer, schedule and run folder of one run; restores a resumed
+    run's state. Every check that can fail fails here, before the first epoch."""
+    config, checkpoint, start = _resolve(config, resume)
     device = resolve_device(config.device)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -334,7 +262,7 @@ def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
     train_split, test_split = load_data(root)
     train_split = train_split.head(config.limit_train)
     mnist_train, mnist_test, mix = _mnist_to_mix(root, config)
-    held_out = None  # rendered non-digits no epoch trains on
+    held_out = None
     digit_count = len(train_split)
     mixed_count = round(digit_count * mix / (1 - mix))  # MNIST digits drawn into each epoch (mix is 0 without MNIST)
     if config.reject:
@@ -350,161 +278,153 @@ def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
     model = (model_from_checkpoint(weights) if weights is not None
              else build_model(config.arch, reject=config.reject, **config.arch_options)).to(device)
     augment_on = model.default_augment if config.augment is None else config.augment
-    augment = Augmentation() if augment_on else None
     amp_on = device.type == "cuda" if config.amp is None else config.amp
-    amp_dtype = torch.bfloat16 if amp_on else None
-    # The settings as this run resolved them (config holds None for "the default").
-    resolved = {"augment": bool(augment_on), "amp": bool(amp_on), "data": str(root.resolve()),
-                "data_kind": "imagefolder" if is_image_folder(root) else "mnist", "device": str(device),
-                "train_digits": digit_count, "test_digits": len(test_split),
-                "rendered_negatives": negative_count, "mix_mnist": mix, "mnist_digits_per_epoch": mixed_count}
     optimizer = make_optimizer(model, config)
-    steps_per_epoch = math.ceil((len(train_split) + mixed_count) / config.batch_size)
-    scheduler = make_schedule(optimizer, config, steps_per_epoch)
+    scheduler = make_schedule(optimizer, config, math.ceil((len(train_split) + mixed_count) / config.batch_size))
 
-    if checkpoint is not None:
-        run_dir = Path(resume).parent
-    else:
-        run_dir = Path(config.out) if config.out else default_run_dir(config.arch)
+    run_dir = Path(resume).parent if checkpoint is not None else Path(config.out) if config.out else default_run_dir(config.arch)
     prepare_run_dir(run_dir, fresh=checkpoint is None, force=force)
-    config = replace(config, out=str(run_dir))  # saved in the checkpoints; the caller's config is left alone
-    history: list[EpochStats] = []
-    start_epoch = 0
-    best_accuracy = -1.0
+    run = Run(
+        config=replace(config, out=str(run_dir)),  # saved in the checkpoints; the caller's config is left alone
+        device=device, generator=generator, data_root=root, train_split=train_split, test_split=test_split,
+        model=model, optimizer=optimizer, scheduler=scheduler, run_dir=run_dir, multiply_adds=count_multiply_adds(model),
+        digit_count=digit_count, augment=Augmentation() if augment_on else None,
+        amp_dtype=torch.bfloat16 if amp_on else None, held_out=held_out, mnist_train=mnist_train, mnist_test=mnist_test,
+        mixed_count=mixed_count, started_from=config.init_from if start is not None else None,
+        # The settings as this run resolved them (config holds None for "the default").
+        resolved={"augment": bool(augment_on), "amp": bool(amp_on), "data": str(root.resolve()),
+                  "data_kind": "imagefolder" if is_image_folder(root) else "mnist", "device": str(device),
+                  "train_digits": digit_count, "test_digits": len(test_split),
+                  "rendered_negatives": negative_count, "mix_mnist": mix, "mnist_digits_per_epoch": mixed_count},
+    )
     if checkpoint is not None:
         try:
             optimizer.load_state_dict(checkpoint["optimizer"])
             scheduler.load_state_dict(checkpoint["scheduler"])
             _restore_rng(checkpoint["rng"], generator, device)
-            history = [EpochStats(**h) for h in checkpoint["history"]]
+            run.history = [EpochStats(**h) for h in checkpoint["history"]]
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
             raise CheckpointError(f"{resume}: its optimizer, schedule, RNG or history cannot be restored "
                                   f"({type(exc).__name__}: {first_line(exc, 120) if str(exc).strip() else ''})") from None
-        start_epoch = checkpoint["epoch"]
-        best_accuracy = max((h.test_accuracy for h in history), default=-1.0)
+        run.start_epoch = checkpoint["epoch"]
+    return run
 
-    macs = count_multiply_adds(model)
-    log(
-        f"{config.arch}: {sum(p.numel() for p in model.parameters()):,} parameters, {macs:,} multiply-adds/digit | "
-        f"device {device}{' bf16' if amp_dtype else ''} | augment {'on' if augment else 'off'} | "
-        f"{digit_count:,} train{f' + {negative_count:,} rendered non-digits' if config.reject else ''} / "
-        f"{len(test_split):,} test from {root}"
-        + (f" + {mixed_count:,} MNIST digits drawn afresh each epoch" if mixed_count else "")
-        + (f" | weights from {config.init_from}" if start is not None else "") + f" | run {run_dir}"
+
+def describe(run: Run) -> str:
+    """The line a run starts with: model size, device, data, run folder."""
+    config, negatives = run.config, len(run.train_split) - run.digit_count
+    return (
+        f"{config.arch}: {sum(p.numel() for p in run.model.parameters()):,} parameters, {run.multiply_adds:,} multiply-adds/digit | "
+        f"device {run.device}{' bf16' if run.amp_dtype else ''} | augment {'on' if run.augment else 'off'} | "
+        f"{run.digit_count:,} train{f' + {negatives:,} rendered non-digits' if config.reject else ''} / "
+        f"{len(run.test_split):,} test from {run.data_root}"
+        + (f" + {run.mixed_count:,} MNIST digits drawn afresh each epoch" if run.mixed_count else "")
+        + (f" | weights from {run.started_from}" if run.started_from else "") + f" | run {run.run_dir}"
     )
 
-    def payload(epoch: int) -> dict[str, Any]:
-        return copy.deepcopy({
-            "arch": config.arch,
-            "model_config": model_config(model),
-            "reject": config.reject,
-            "state_dict": model.state_dict(),
-            "train_config": asdict(config),
-            "classes": list(CLASSES),
-            "epoch": epoch,
-            "metrics": asdict(history[-1]) if history else {},
-            "history": [asdict(h) for h in history],
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": _rng_state(generator, device),
-            "versions": versions(),
-            "multiply_adds": macs,
-        })
+
+def checkpoint_payload(run: Run, epoch: int) -> dict[str, Any]:
+    """What last.pth and best.pth hold after `epoch` epochs: enough to export the model and to
+    resume the run exactly (optimizer, schedule, random state, history)."""
+    return copy.deepcopy({
+        "arch": run.config.arch,
+        "model_config": model_config(run.model),
+        "reject": run.config.reject,
+        "state_dict": run.model.state_dict(),
+        "train_config": asdict(run.config),
+        "classes": list(CLASSES),
+        "epoch": epoch,
+        "metrics": asdict(run.history[-1]) if run.history else {},
+        "history": [asdict(h) for h in run.history],
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict(),
+        "rng": _rng_state(run.generator, run.device),
+        "versions": versions(),
+        "multiply_adds": run.multiply_adds,
+    })
+
+
+def run_epoch(run: Run, epoch: int, progress: bool) -> tuple[EpochStats, torch.Tensor]:
+    """Train epoch `epoch` (0-based) and measure it; returns its figures and the test predictions."""
+    config, device = run.config, run.device
+    started = time.perf_counter()
+    epoch_split = run.train_split
+    if run.mixed_count:  # a new draw of MNIST digits every epoch, from the saved generator (resume stays exact)
+        pick = torch.randperm(len(run.mnist_train), generator=run.generator, device=run.generator.device)[:run.mixed_count]
+        pick = pick.to(device)
+        epoch_split = Split(torch.cat([epoch_split.images, run.mnist_train.images[pick]]),
+                            torch.cat([epoch_split.labels, run.mnist_train.labels[pick]]))
 
     def progress_bar(it, total):
         from tqdm import tqdm
 
         return tqdm(it, total=total, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, unit="batch", file=sys.stderr)
 
-    result = RunResult(run_dir=run_dir, history=history)
-    last_complete = payload(start_epoch)  # what Ctrl-C saves: the last finished epoch, so resume stays exact
+    train_loss, train_acc = train_one_epoch(
+        run.model, epoch_split, run.optimizer, run.scheduler, batch_size=config.batch_size, generator=run.generator,
+        augment=run.augment, amp_dtype=run.amp_dtype, label_smoothing=config.label_smoothing,
+        progress=progress_bar if progress else None,
+    )
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    if not math.isfinite(train_loss):
+        kept = f"; {run.run_dir / 'last.pth'} keeps epoch {epoch}" if epoch > 0 else ""
+        raise TrainingError(f"training diverged in epoch {epoch + 1}: the loss is {train_loss} "
+                            f"(lower --lr, now {config.lr:g}){kept}")
+    seconds = time.perf_counter() - started
+    test_loss, test_acc, predicted = evaluate(run.model, run.test_split)
+    stats = EpochStats(epoch + 1, train_loss, train_acc, test_loss, test_acc, seconds,
+                       len(epoch_split) / seconds, run.optimizer.param_groups[0]["lr"])
+    if run.mnist_test is not None:
+        stats.mnist_accuracy = evaluate(run.model, run.mnist_test)[1]
+    if run.held_out is not None:
+        stats.digits_rejected = (predicted == REJECT_INDEX).float().mean().item()
+        stats.negatives_rejected = reject_rate(run.model, run.held_out.images)
+    return stats, predicted
+
+
+def epoch_line(stats: EpochStats, epochs: int) -> str:
+    return (
+        f"epoch {stats.epoch:>3}/{epochs}  loss {stats.train_loss:.4f}  train {100 * stats.train_accuracy:6.2f}%  "
+        f"test {100 * stats.test_accuracy:6.2f}%  test loss {stats.test_loss:.4f}  {stats.seconds:6.1f}s  "
+        f"{stats.samples_per_second:,.0f} samples/s"
+        + ("" if stats.mnist_accuracy is None else f"  MNIST test {100 * stats.mnist_accuracy:6.2f}%")
+        + ("" if stats.negatives_rejected is None else
+           f"  not-a-digit: {100 * stats.negatives_rejected:.2f}% of non-digits, {100 * stats.digits_rejected:.2f}% of digits")
+    )
+
+
+def fit(config: TrainConfig, *, resume: Path | None = None, force: bool = False,
+        log: Callable[[str], None] = print) -> RunResult:
+    """Train one model as `config` says (or continue the run saved in `resume`). `force`: a new
+    run may write into a folder that already holds files."""
+    run = setup(config, resume=resume, force=force)
+    log(describe(run))
+    result = RunResult(run_dir=run.run_dir, history=run.history)
+    best_accuracy = max((h.test_accuracy for h in run.history), default=-1.0)
+    last_complete = checkpoint_payload(run, run.start_epoch)  # what Ctrl-C saves: the last finished epoch
+    progress = run.config.progress and sys.stderr.isatty()  # no \r floods in logs
     try:
-        for epoch in range(start_epoch, config.epochs):
-            started = time.perf_counter()
-            epoch_split = train_split
-            if mixed_count:  # a new draw of MNIST digits every epoch, from the saved generator (resume stays exact)
-                pick = torch.randperm(len(mnist_train), generator=generator, device=generator.device)[:mixed_count].to(device)
-                epoch_split = Split(torch.cat([train_split.images, mnist_train.images[pick]]),
-                                    torch.cat([train_split.labels, mnist_train.labels[pick]]))
-            train_loss, train_acc = train_one_epoch(
-                model, epoch_split, optimizer, scheduler, batch_size=config.batch_size, generator=generator,
-                augment=augment, amp_dtype=amp_dtype, label_smoothing=config.label_smoothing,
-                progress=progress_bar if config.progress and sys.stderr.isatty() else None,  # no \r floods in logs
-            )
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            if not math.isfinite(train_loss):
-                kept = f"; {run_dir / 'last.pth'} keeps epoch {epoch}" if epoch > 0 else ""
-                raise TrainingError(f"training diverged in epoch {epoch + 1}: the loss is {train_loss} "
-                                    f"(lower --lr, now {config.lr:g}){kept}")
-            seconds = time.perf_counter() - started
-            test_loss, test_acc, predicted = evaluate(model, test_split)
-            stats = EpochStats(epoch + 1, train_loss, train_acc, test_loss, test_acc, seconds,
-                               len(epoch_split) / seconds, optimizer.param_groups[0]["lr"])
-            if mnist_test is not None:
-                stats.mnist_accuracy = evaluate(model, mnist_test)[1]
-            if held_out is not None:
-                stats.digits_rejected = (predicted == REJECT_INDEX).float().mean().item()
-                stats.negatives_rejected = reject_rate(model, held_out.images)
-            history.append(stats)
-            last_complete = payload(epoch + 1)
-            save_checkpoint(run_dir / "last.pth", last_complete)
-            write_metrics(run_dir, config, history, macs, device, resolved)
-            if test_acc > best_accuracy:
-                best_accuracy = test_acc
-                save_checkpoint(run_dir / "best.pth", last_complete)
-            log(
-                f"epoch {stats.epoch:>3}/{config.epochs}  loss {train_loss:.4f}  train {100 * train_acc:6.2f}%  "
-                f"test {100 * test_acc:6.2f}%  test loss {test_loss:.4f}  {seconds:6.1f}s  {stats.samples_per_second:,.0f} samples/s"
-                + ("" if stats.mnist_accuracy is None else f"  MNIST test {100 * stats.mnist_accuracy:6.2f}%")
-                + ("" if stats.negatives_rejected is None else
-                   f"  not-a-digit: {100 * stats.negatives_rejected:.2f}% of non-digits, {100 * stats.digits_rejected:.2f}% of digits")
-            )
+        for epoch in range(run.start_epoch, run.config.epochs):
+            stats, predicted = run_epoch(run, epoch, progress)
+            run.history.append(stats)
+            last_complete = checkpoint_payload(run, epoch + 1)
+            save_checkpoint(run.run_dir / "last.pth", last_complete)
+            write_metrics(run.run_dir, run.config, run.history, run.multiply_adds, run.device, run.resolved)
+            if stats.test_accuracy > best_accuracy:
+                best_accuracy = stats.test_accuracy
+                save_checkpoint(run.run_dir / "best.pth", last_complete)
+            log(epoch_line(stats, run.config.epochs))
     except KeyboardInterrupt as exc:
         result.terminated = isinstance(exc, Terminated)
-        if not history:  # a new run stopped before its first epoch ended: nothing trained, nothing to keep
-            log(f"interrupted before the first epoch finished: nothing saved in {run_dir}")
+        if not run.history:  # a new run stopped before its first epoch ended: nothing trained, nothing to keep
+            log(f"interrupted before the first epoch finished: nothing saved in {run.run_dir}")
         else:
-            save_checkpoint(run_dir / "last.pth", last_complete)
-            log(f"interrupted: saved {run_dir / 'last.pth'} at epoch {last_complete['epoch']}; continue with --resume {run_dir / 'last.pth'}")
+            save_checkpoint(run.run_dir / "last.pth", last_complete)
+            log(f"interrupted: saved {run.run_dir / 'last.pth'} at epoch {last_complete['epoch']}; "
+                f"continue with --resume {run.run_dir / 'last.pth'}")
         result.interrupted = True
         return result
 
-    write_run_report(run_dir, history, test_split, predicted.cpu())
+    write_run_report(run.run_dir, run.history, run.test_split, predicted.cpu())
     return result
-
-
-def write_metrics(run_dir: Path, config: TrainConfig, history: list[EpochStats], macs: int, device: torch.device,
-                  resolved: dict[str, Any]) -> None:
-    """metrics.json, rewritten whole after every epoch, so a stopped run still has its figures."""
-    metrics = {
-        "arch": config.arch,
-        "epochs_done": len(history),
-        "final_test_accuracy": history[-1].test_accuracy,
-        "best_test_accuracy": max(h.test_accuracy for h in history),
-        "train_seconds": sum(h.seconds for h in history),
-        "multiply_adds": macs,
-        "device": str(device),
-        "config": asdict(config),
-        "resolved": resolved,
-        "history": [asdict(h) for h in history],
-        "versions": versions(),
-    }
-    text = json.dumps(metrics, indent=2, allow_nan=False) + "\n"
-    try:
-        atomic_write(run_dir / "metrics.json", lambda tmp: tmp.write_text(text))
-    except OSError as exc:
-        raise TrainingError(f"{run_dir / 'metrics.json'}: cannot write ({exc.strerror or exc})") from None
-
-
-def write_run_report(run_dir: Path, history: list[EpochStats], test: Split, predicted: torch.Tensor) -> None:
-    """The run's pictures: learning curves, confusion matrix, misclassified digits."""
-    from .report import plot_confusion, plot_curves, plot_misclassified
-
-    labels = test.labels.cpu()
-    try:
-        plot_curves(history, run_dir / "curves.png")
-        plot_confusion(labels, predicted, run_dir / "confusion.png")
-        plot_misclassified(test.images.cpu(), labels, predicted, run_dir / "misclassified.png")
-    except OSError as exc:
-        raise TrainingError(f"{run_dir}: cannot write the run's pictures ({exc.strerror or exc})") from None

@@ -15,6 +15,8 @@ from torch import nn
 from digits.edge.contract import CLASSES, IMAGE_SIZE, MNIST_MEAN, MNIST_STD
 from digits.edge.errors import ConfigError, first_line
 
+from .data import to_float
+
 NUM_CLASSES = len(CLASSES)
 ARCHITECTURES: dict[str, type[nn.Module]] = {}
 
@@ -203,3 +205,10 @@ def count_multiply_adds(model: nn.Module) -> int:
 def standardize(x: torch.Tensor) -> torch.Tensor:
     """Contract input in [0, 1] -> what the networks see; the exported graph does the same."""
     return (x - MNIST_MEAN) / MNIST_STD
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Logits for uint8 images [N, 28, 28]."""
+    model.eval()
+    return torch.cat([model(standardize(to_float(chunk))).float() for chunk in images.split(batch_size)])

@@ -1,8 +1,13 @@
-"""The PNGs a run leaves behind: learning curves, confusion matrix, misclassified digits."""
+"""What a run leaves behind besides its checkpoints: metrics.json after every epoch, and at the
+end the PNGs (learning curves, confusion matrix, misclassified digits)."""
 
 from __future__ import annotations
 
+import json
+import platform
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -11,7 +16,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from digits.edge import __version__ as toolkit_version
 from digits.edge.contract import CLASSES, REJECT_INDEX
+from digits.edge.output import atomic_write
+
+from .config import EpochStats, TrainConfig, TrainingError
+from .data import Split
 
 
 def plot_curves(history, path: Path) -> None:
@@ -86,3 +96,48 @@ def plot_misclassified(images: torch.Tensor, labels: torch.Tensor, predicted: to
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def versions() -> dict[str, str]:
+    import torchvision
+
+    return {
+        "torch": str(torch.__version__),
+        "torchvision": str(torchvision.__version__),
+        "python": platform.python_version(),
+        "digits": toolkit_version,
+    }
+
+
+def write_metrics(run_dir: Path, config: TrainConfig, history: list[EpochStats], macs: int, device: torch.device,
+                  resolved: dict[str, Any]) -> None:
+    """metrics.json, rewritten whole after every epoch, so a stopped run still has its figures."""
+    metrics = {
+        "arch": config.arch,
+        "epochs_done": len(history),
+        "final_test_accuracy": history[-1].test_accuracy,
+        "best_test_accuracy": max(h.test_accuracy for h in history),
+        "train_seconds": sum(h.seconds for h in history),
+        "multiply_adds": macs,
+        "device": str(device),
+        "config": asdict(config),
+        "resolved": resolved,
+        "history": [asdict(h) for h in history],
+        "versions": versions(),
+    }
+    text = json.dumps(metrics, indent=2, allow_nan=False) + "\n"
+    try:
+        atomic_write(run_dir / "metrics.json", lambda tmp: tmp.write_text(text))
+    except OSError as exc:
+        raise TrainingError(f"{run_dir / 'metrics.json'}: cannot write ({exc.strerror or exc})") from None
+
+
+def write_run_report(run_dir: Path, history: list[EpochStats], test: Split, predicted: torch.Tensor) -> None:
+    """The run's pictures: learning curves, confusion matrix, misclassified digits."""
+    labels = test.labels.cpu()
+    try:
+        plot_curves(history, run_dir / "curves.png")
+        plot_confusion(labels, predicted, run_dir / "confusion.png")
+        plot_misclassified(test.images.cpu(), labels, predicted, run_dir / "misclassified.png")
+    except OSError as exc:
+        raise TrainingError(f"{run_dir}: cannot write the run's pictures ({exc.strerror or exc})") from None
