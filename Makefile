@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 EDGE_VENV ?= .venv-edge
-MNIST ?= $(or $(DIGITS_DATA),$(HOME)/.cache/digits/mnist)
+# MNIST: $DIGITS_DATA when set, else ~/.cache/digits/mnist (the rule lives in train/paths.py)
 
 .PHONY: demo test test-fast test-edge bench real-photos default-model samples clean
 
@@ -29,22 +29,22 @@ demo: $(EDGE_VENV)/.installed
 	$(EDGE_VENV)/bin/digits-edge artifacts/samples
 
 test: $(VENV)/.installed
-	DIGITS_DATA=$(MNIST) $(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q
 
 # The inner loop: everything not marked slow.
 test-fast: $(VENV)/.installed
-	DIGITS_DATA=$(MNIST) $(VENV)/bin/python -m pytest -q -m "not slow"
+	$(VENV)/bin/python -m pytest -q -m "not slow"
 
 # The edge tests in a base install (no torch), as a Raspberry Pi has it.
 test-edge: $(EDGE_VENV)/.installed-test
 	@if $(EDGE_VENV)/bin/python -c 'import torch' 2>/dev/null; then echo 'torch is installed in $(EDGE_VENV)'; exit 1; fi
-	DIGITS_DATA=$(MNIST) $(EDGE_VENV)/bin/python -m pytest -q tests/test_edge.py tests/test_reader_photos.py tests/test_faults_edge.py tests/test_api.py
+	$(EDGE_VENV)/bin/python -m pytest -q tests/test_edge.py tests/test_reader_photos.py tests/test_faults_edge.py tests/test_api.py
 
 bench: $(VENV)/.installed
-	DIGITS_DATA=$(MNIST) $(VENV)/bin/python benchmarks/train_bench.py
-	DIGITS_DATA=$(MNIST) $(VENV)/bin/python benchmarks/export_bench.py
-	DIGITS_DATA=$(MNIST) $(VENV)/bin/python benchmarks/edge_bench.py
-	DIGITS_DATA=$(MNIST) $(VENV)/bin/python benchmarks/not_a_digit.py
+	$(VENV)/bin/python benchmarks/train_bench.py
+	$(VENV)/bin/python benchmarks/export_bench.py
+	$(VENV)/bin/python benchmarks/edge_bench.py
+	$(VENV)/bin/python benchmarks/not_a_digit.py
 	$(VENV)/bin/python benchmarks/real_photos.py
 
 # The reader on ../shared/real-photos (read from there, never copied into the project).
@@ -53,10 +53,10 @@ real-photos: $(VENV)/.installed
 
 # Rebuilds the shipped model from scratch: train, export through the parity gate, model card.
 default-model: $(VENV)/.installed
-	DIGITS_DATA=$(MNIST) $(VENV)/bin/python benchmarks/build_default_model.py
+	$(VENV)/bin/python benchmarks/build_default_model.py
 
 samples: $(VENV)/.installed
-	DIGITS_DATA=$(MNIST) $(VENV)/bin/python tests/render.py artifacts/samples
+	$(VENV)/bin/python -m digits.train.render artifacts/samples
 
 clean:
 	rm -rf $(VENV) $(EDGE_VENV) build *.egg-info .pytest_cache

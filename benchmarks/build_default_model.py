@@ -21,13 +21,16 @@ from pathlib import Path
 import onnxruntime
 import torch
 
+from digits.edge import contract
 from digits.edge.session import DigitModel
+from digits.export.config import ExportConfig
 from digits.export.pipeline import export_checkpoint
 from digits.export.quantize import batch1_latency_us
 from digits.train.checkpoint import load_checkpoint, sha256_of
-from digits.train.data import load_mnist, resolve_data_root, to_float
+from digits.train.data import load_mnist, to_float
 from digits.train.loop import fit
 from digits.train.models import build_model, count_multiply_adds
+from digits.train.paths import resolve_data_root
 from train_bench import RECIPES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,7 +53,7 @@ def main() -> None:
     checkpoint = args.run / "last.pth"  # the finished schedule, not a test-set pick
     metrics = json.loads((args.run / "metrics.json").read_text())
     destination = ARTIFACTS / "digits.onnx"
-    exported = export_checkpoint(checkpoint, destination, data=args.data, log=print)
+    exported = export_checkpoint(checkpoint, destination, ExportConfig(data=args.data), log=print)
     print(exported.parity.summary())
     shutil.copyfile(checkpoint, ARTIFACTS / "digits.pth")
 
@@ -107,10 +110,9 @@ random strokes, half digits, two digits stuck together), then exported through t
 The exported model is the checkpoint after the last epoch of the schedule (not the epoch
 with the best test score), so the test accuracy above is not selected on the test set.
 
-**Input**: float32 [N,1,28,28] in [0,1], white ink on black, digit fitted into 20x20 and centred
-by centre of mass (MNIST's own normalisation; `digits.edge.normalize`). Normalisation and
-softmax are inside the graph. **Outputs**: `probabilities` [N,11], `logits` [N,11]; columns 0-9 are
-the digits, column 10 is not-a-digit (contract 2: metadata `digits.reject_index` = 10).
+**Input** (`{contract.INPUT_NAME}`): {contract.INPUT_DESCRIPTION} (MNIST's own normalisation;
+`digits.edge.normalize`). **Outputs**: `{contract.PROBABILITIES_NAME}` [N,{contract.REJECT_INDEX + 1}], `{contract.LOGITS_NAME}` [N,{contract.REJECT_INDEX + 1}]; columns 0-9 are
+the digits, column {contract.REJECT_INDEX} is not-a-digit (contract {contract.CONTRACT_VERSION}: metadata `{contract.META_REJECT_INDEX}` = {contract.REJECT_INDEX}).
 
 **Reproduce** (one command, from a clone with MNIST at `$DIGITS_DATA`):
 

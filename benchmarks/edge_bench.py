@@ -3,7 +3,7 @@ model, one run), whole-frame time, video frames/s, and reading accuracy on gener
 
     python benchmarks/edge_bench.py [--model artifacts/digits.onnx] [--checkpoint artifacts/digits.pth]
 
-Photos are real MNIST test digits rendered as ink on paper (tests/render.py) with lighting
+Photos are real MNIST test digits rendered as ink on paper (digits.train.render) with lighting
 gradients, blur, noise, rotation, perspective and JPEG; a quarter are light ink on dark.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,14 +19,12 @@ import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+from digits.train.render import load_mnist_test, random_number, render_blank, render_number, write_video
 
-from render import load_mnist_test, random_number, render_blank, render_number, write_video  # noqa: E402
-
-from digits.edge.reader import DigitReader  # noqa: E402
-from digits.edge.session import DigitModel  # noqa: E402
-from digits.edge.sources import file_frames, open_capture  # noqa: E402
-from digits.edge.timing import call_seconds, median_us  # noqa: E402
+from digits.edge.reader import DigitReader
+from digits.edge.session import DigitModel
+from digits.edge.sources import file_frames, open_capture
+from digits.edge.timing import call_seconds, median_us
 
 
 def main() -> None:

@@ -18,9 +18,11 @@ import torch
 
 from digits.edge.session import DigitModel
 from digits.edge.timing import median_us
+from digits.export.config import ExportConfig
 from digits.export.pipeline import export_checkpoint
 from digits.train.checkpoint import load_checkpoint, model_from_checkpoint
-from digits.train.data import load_mnist, resolve_data_root, to_float
+from digits.train.data import load_mnist, to_float
+from digits.train.paths import resolve_data_root
 from digits.train.config import TrainConfig
 from digits.train.loop import fit
 from digits.train.models import ARCHITECTURES, count_multiply_adds, standardize
@@ -45,7 +47,7 @@ def main() -> None:
                 config = TrainConfig(arch=arch, epochs=1, limit_train=5000, data=args.data, out=str(Path(tmp) / arch), progress=False)
                 checkpoint = fit(config, log=lambda _: None).run_dir / "best.pth"
             destination = Path(tmp) / f"{arch}.onnx"
-            result = export_checkpoint(checkpoint, destination, data=args.data, log=lambda _: None)
+            result = export_checkpoint(checkpoint, destination, ExportConfig(data=args.data), log=lambda _: None)
             model = model_from_checkpoint(load_checkpoint(checkpoint))
             session = DigitModel(destination, threads=1)
             row = [arch, count_multiply_adds(model), result.seconds, destination.stat().st_size / 1024,

@@ -25,9 +25,11 @@ import torch
 from digits.edge.reader import DigitReader
 from digits.edge.session import DigitModel
 from digits.edge.sources import read_image
+from digits.export.config import ExportConfig
 from digits.export.pipeline import export_checkpoint
 from digits.train.checkpoint import load_checkpoint, model_from_checkpoint
-from digits.train.data import load_image_folder, load_mnist, resolve_data_root
+from digits.train.data import load_image_folder, load_mnist
+from digits.train.paths import resolve_data_root
 from digits.train.config import TrainConfig
 from digits.train.loop import evaluate, fit
 
@@ -83,7 +85,7 @@ def main() -> None:
         after = model_from_checkpoint(load_checkpoint(work / "run" / "last.pth"))
         acc_usps_after = evaluate(after, usps_test)[1]
         acc_mnist_after = evaluate(after, mnist_test)[1]
-        export_checkpoint(work / "run" / "last.pth", work / "tuned.onnx", data=str(mnist_root), log=lambda _: None)
+        export_checkpoint(work / "run" / "last.pth", work / "tuned.onnx", ExportConfig(data=str(mnist_root)), log=lambda _: None)
         shipped_onnx = REPO / "artifacts" / "digits.onnx"
         read_before, read_after = read_exactly(shipped_onnx, held_out), read_exactly(work / "tuned.onnx", held_out)
     finally:

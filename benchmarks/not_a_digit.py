@@ -14,21 +14,18 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+from digits.train.render import load_mnist_test, on_desk, render_blank, render_sheet
 
-from render import load_mnist_test, on_desk, render_blank, render_sheet  # noqa: E402
-
-from digits.edge import contract  # noqa: E402
-from digits.edge.reader import DigitReader  # noqa: E402
-from digits.edge.session import DigitModel  # noqa: E402
-from digits.edge.timing import median_us  # noqa: E402
+from digits.edge import contract
+from digits.edge.reader import DigitReader
+from digits.edge.session import DigitModel
+from digits.edge.timing import median_us
 
 
 def scene(draw) -> np.ndarray:

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import onnxruntime as ort
 
+from . import contract
 from .sources import SourceError, has_display, open_capture
 
 
@@ -55,7 +56,7 @@ def report() -> list[str]:
 
     try:
         model = DigitModel()
-        accuracy = model.metadata.get("digits.test_accuracy")
+        accuracy = model.metadata.get(contract.META_TEST_ACCURACY)
         accuracy = f"{100 * float(accuracy):.2f}%" if accuracy else "unknown"
         model_line = f"{model.path} ({model.architecture}, MNIST test accuracy {accuracy})"
     except ModelError as exc:

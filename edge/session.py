@@ -36,7 +36,7 @@ def _is_torch_checkpoint(path: Path) -> bool:
 class DigitModel:
     """An exported digits model in onnxruntime, with its contract read from the file itself."""
 
-    def __init__(self, path: str | Path | None = None, *, threads: int = 1, providers: list[str] | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, threads: int = 1) -> None:
         self.path = Path(path) if path is not None else default_model_path()
         if not self.path.is_file():
             raise ModelError(f"{self.path}: no such model file")
@@ -47,7 +47,7 @@ class DigitModel:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 4  # errors are ours to report, in one line (ModelError)
         try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=providers or ["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:
             if _is_torch_checkpoint(self.path):
                 raise ModelError(f"{self.path}: a PyTorch checkpoint, not an ONNX model; convert it first: "

@@ -8,24 +8,28 @@ import click
 
 from digits.edge.errors import OneLineCommand
 
-from .convert import DEFAULT_OPSET
+from digits.train.paths import DATA_DEFAULT_HELP
+
+from .config import ExportConfig
+
+DEFAULTS = ExportConfig()
 
 
 @click.command(cls=OneLineCommand)
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.argument("destination", type=click.Path(path_type=Path))
-@click.option("--opset", type=click.IntRange(18, 23), default=DEFAULT_OPSET, show_default=True,
+@click.option("--opset", type=click.IntRange(18, 23), default=DEFAULTS.opset, show_default=True,
               help="ONNX opset. 18 runs on onnxruntime >= 1.14, including the Raspberry Pi wheels.")
-@click.option("--atol", type=click.FloatRange(min=0), default=1e-4, show_default=True,
+@click.option("--atol", type=click.FloatRange(min=0), default=DEFAULTS.atol, show_default=True,
               help="Largest absolute difference allowed between torch and onnxruntime, for probabilities and logits.")
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="MNIST root for the parity check on the 10,000 test digits (never downloaded here). "
-                   "Default: $DIGITS_DATA, else ~/.cache/digits/mnist; without MNIST, random inputs and a note.")
+                   f"Default: {DATA_DEFAULT_HELP}; without MNIST, random inputs and a note.")
 @click.option("--int8", is_flag=True, help="Also write DESTINATION's stem + .int8.onnx: static QDQ quantization "
               "calibrated on real training digits, gated by --max-drop.")
-@click.option("--max-drop", type=click.FloatRange(min=0), default=0.3, show_default=True,
+@click.option("--max-drop", type=click.FloatRange(min=0), default=DEFAULTS.max_drop, show_default=True,
               help="Largest test-accuracy drop (percentage points) allowed for --int8.")
-@click.option("--calibration-digits", type=click.IntRange(min=1), default=1000, show_default=True,
+@click.option("--calibration-digits", type=click.IntRange(min=1), default=DEFAULTS.calibration_digits, show_default=True,
               help="Training digits used to calibrate --int8.")
 def main(checkpoint: Path, destination: Path, **options) -> None:
     """Convert a digits-train CHECKPOINT to ONNX at DESTINATION and prove parity with torch.
@@ -44,7 +48,7 @@ def main(checkpoint: Path, destination: Path, **options) -> None:
     from .pipeline import export_checkpoint
 
     data = options.pop("data")
-    result = export_checkpoint(checkpoint, destination, data=str(data) if data else None, log=click.echo, **options)
+    result = export_checkpoint(checkpoint, destination, ExportConfig(data=str(data) if data else None, **options), log=click.echo)
     click.echo(result.parity.summary())
     if result.int8 is not None:
         click.echo(result.int8.summary())

@@ -19,7 +19,7 @@ from digits.edge import contract
 from digits.edge.errors import DigitsError, first_line
 from digits.train.models import standardize
 
-DEFAULT_OPSET = 18  # onnxruntime >= 1.14 runs it, including the Raspberry Pi wheels
+from .config import DEFAULT_OPSET
 
 
 class ExportError(DigitsError):

@@ -52,7 +52,7 @@ def check_parity(
     *,
     labels: torch.Tensor | None = None,
     inputs: str = "mnist-test",
-    atol: float = 1e-4,
+    atol: float,
     batch_sizes: tuple[int, ...] = PARITY_BATCH_SIZES,
 ) -> ParityReport:
     """Compare torch `model` with the ONNX session on uint8 images [N,28,28] at several batch sizes.

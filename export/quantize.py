@@ -16,7 +16,8 @@ from digits.edge.timing import median_us
 
 
 class QuantizationError(DigitsError):
-    """int8 lost too much accuracy or could not be made; one line for the user."""
+    """The int8 model could not be made, or lost more accuracy than --max-drop allows (the fp32
+    model, which passed its own gate, is still published then); one line for the user."""
 
 
 @dataclass

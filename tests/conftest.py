@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # the renderer in tests/render.py
-
-from render import load_mnist_test  # noqa: E402
+from digits.train.paths import DATA_ENV, resolve_data_root
+from digits.train.render import load_mnist_test
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_MODEL = REPO / "artifacts" / "digits.onnx"
@@ -22,13 +21,13 @@ SAMPLES = REPO / "artifacts" / "samples"
 
 
 def _mnist_root() -> Path:
-    root = Path(os.environ.get("DIGITS_DATA") or Path.home() / ".cache" / "digits" / "mnist")
+    root = resolve_data_root()
     if (root / "MNIST" / "raw" / "t10k-images-idx3-ubyte").exists():
         return root
     try:
         from digits.train.data import load_mnist  # downloads with torchvision
     except ImportError:
-        pytest.fail(f"MNIST not found under {root}: set DIGITS_DATA to an MNIST root (e.g. ../shared/data/mnist)")
+        pytest.fail(f"MNIST not found under {root}: set {DATA_ENV} to an MNIST root (e.g. ../shared/data/mnist)")
     load_mnist(root)
     return root
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from render import random_number, render_number
+from digits.train.render import random_number, render_number
 
 import digits.edge
 from digits.edge import Reader, read

@@ -23,7 +23,7 @@ from digits.edge.normalize import normalize_digit
 from digits.edge.reader import DigitReader, reading_order
 from digits.edge.session import DigitModel, default_model_path
 from digits.edge.sources import FileFrames, LiveFrames, SourceError, open_capture
-from render import PhotoStyle, random_number, render_blank, render_number, write_video
+from digits.train.render import PhotoStyle, random_number, render_blank, render_number, write_video
 
 
 @pytest.fixture(scope="module")
@@ -320,7 +320,7 @@ def test_pen_width_does_not_matter(reader, thickness):
 
 
 def test_sheet_on_a_desk_reads_the_digits_not_the_paper_edges(reader, mnist_test):
-    from render import on_desk
+    from digits.train.render import on_desk
 
     images, labels = mnist_test
     rng = np.random.default_rng(31)

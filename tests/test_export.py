@@ -14,6 +14,7 @@ from conftest import assert_one_line_error, run_cli
 from digits.edge import contract
 from digits.edge.session import DigitModel
 from digits.export import pipeline
+from digits.export.config import ExportConfig
 from digits.export.convert import to_onnx
 from digits.export.parity import ParityError, check_parity
 from digits.train.checkpoint import load_checkpoint, model_from_checkpoint, sha256_of
@@ -44,7 +45,7 @@ def test_digits(mnist_root):
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
 def test_every_architecture_exports_with_parity_on_all_test_digits(arch, checkpoints, tmp_path, mnist_root, test_digits):
     destination = tmp_path / f"{arch}.onnx"
-    result = pipeline.export_checkpoint(checkpoints[arch], destination, data=str(mnist_root), log=lambda _: None)
+    result = pipeline.export_checkpoint(checkpoints[arch], destination, ExportConfig(data=str(mnist_root)), log=lambda _: None)
     parity = result.parity
     assert parity.passed and parity.inputs == "mnist-test" and parity.samples == 10_000
     assert parity.top1_agreement == 1.0 and parity.max_abs_probability_diff <= 1e-4 and parity.max_abs_logit_diff <= 1e-4
@@ -69,7 +70,7 @@ def test_a_model_without_the_reject_class_exports_ten_columns_and_the_edge_reads
                          data=str(mnist_root), out=str(tmp_path / "run"), progress=False, device="cpu")
     checkpoint = fit(config, log=lambda _: None).run_dir / "last.pth"
     destination = tmp_path / "plain.onnx"
-    pipeline.export_checkpoint(checkpoint, destination, data=str(mnist_root), log=lambda _: None)
+    pipeline.export_checkpoint(checkpoint, destination, ExportConfig(data=str(mnist_root)), log=lambda _: None)
     model = DigitModel(destination)
     assert model.metadata[contract.META_REJECT_INDEX] == "" and model.reject_index is None
     assert model.probabilities(np.zeros((2, 1, 28, 28), np.float32)).shape == (2, 10)
@@ -86,7 +87,7 @@ def test_a_model_without_the_reject_class_exports_ten_columns_and_the_edge_reads
 
 def test_graph_follows_the_contract_and_metadata_round_trips(checkpoints, tmp_path, mnist_root):
     destination = tmp_path / "m.onnx"
-    result = pipeline.export_checkpoint(checkpoints["digitnet"], destination, data=str(mnist_root), log=lambda _: None)
+    result = pipeline.export_checkpoint(checkpoints["digitnet"], destination, ExportConfig(data=str(mnist_root)), log=lambda _: None)
     proto = onnx.load(str(destination))
     onnx.checker.check_model(proto, full_check=True)
     (graph_input,) = proto.graph.input
@@ -118,14 +119,14 @@ def test_a_graph_that_differs_from_torch_fails_the_gate_and_leaves_nothing(check
     destination.parent.mkdir()
     destination.write_bytes(b"the user's previous model")
     with pytest.raises(ParityError, match="max \\|dlogit\\| 5.00e-02"):
-        pipeline.export_checkpoint(checkpoints["lenet5"], destination, data=str(mnist_root), log=lambda _: None)
+        pipeline.export_checkpoint(checkpoints["lenet5"], destination, ExportConfig(data=str(mnist_root)), log=lambda _: None)
     assert destination.read_bytes() == b"the user's previous model"
     assert sorted(p.name for p in destination.parent.iterdir()) == ["model.onnx"]
 
 
 def test_parity_gate_catches_disagreement_in_top1(checkpoints, tmp_path, mnist_root, test_digits):
     good = tmp_path / "good.onnx"
-    pipeline.export_checkpoint(checkpoints["mlp"], good, data=str(mnist_root), log=lambda _: None)
+    pipeline.export_checkpoint(checkpoints["mlp"], good, ExportConfig(data=str(mnist_root)), log=lambda _: None)
     other = model_from_checkpoint(load_checkpoint(checkpoints["deep-mlp"]))
     with pytest.raises(ParityError, match="top-1 agreement"):
         check_parity(other, DigitModel(good), test_digits.images[:500], atol=1.0)

@@ -20,7 +20,7 @@ from onnx import TensorProto, helper
 from conftest import assert_one_line_error, launch, run_cli, stop
 from digits.edge import contract
 from digits.edge.sources import display_answers
-from render import random_number, render_number, write_video
+from digits.train.render import random_number, render_number, write_video
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The reader on what real photos have and plain renders lack (tests/render.py draws each one):
+"""The reader on what real photos have and plain renders lack (digits.train.render draws each one):
 paper kinds, ink kinds, many lines, slanted lines, phone shadows, corner light, desks, tiny
 scans, EXIF-rotated JPEGs, transparent PNGs, pages without digits, non-digits beside digits.
 
@@ -20,7 +20,7 @@ from digits.edge.reader import REASON_NOT_A_DIGIT, DigitReader
 from digits.edge.session import DigitModel
 from digits.edge.sources import read_image
 
-from render import (corner_light, jpeg_with_orientation, on_desk, phone_shadow, render_blank, render_number,
+from digits.train.render import (corner_light, jpeg_with_orientation, on_desk, phone_shadow, render_blank, render_number,
                     render_sheet, tiny_scan, transparent_png)
 
 

@@ -244,7 +244,7 @@ def test_version_of_every_command_is_the_package_version(command):
 
 def _scan_tree(root: Path, data, per_class: int) -> None:
     """An ImageFolder of USPS-like 16x16 scans (our renders of MNIST digits), dark on light."""
-    from render import tiny_scan
+    from digits.train.render import tiny_scan
 
     counts = {d: 0 for d in range(10)}
     for image, label in zip(data.images.numpy(), data.labels.tolist()):

@@ -11,7 +11,8 @@ from dataclasses import fields
 from digits.edge.errors import INTERRUPTED_EXIT, TERMINATED_EXIT, FiniteFloat, InputError, OneLineCommand
 
 from .config import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
-from .models import ARCHITECTURES
+from .models import ARCHITECTURES, architecture_help
+from .paths import DATA_DEFAULT_HELP
 
 DEFAULTS = TrainConfig()
 # The flags that set a run (a resumed run keeps its own): every TrainConfig field but the display.
@@ -33,8 +34,7 @@ def _options(pairs: tuple[str, ...]) -> dict[str, float]:
 
 @click.command(cls=OneLineCommand)
 @click.option("--arch", type=click.Choice(list(ARCHITECTURES)), default=DEFAULTS.arch, show_default=True,
-              help="Architecture from the model zoo: mlp (784-256-10), deep-mlp (784-400-200-100-10), mlp4 "
-                   "(784-256-128-64-10), simple-cnn, lenet5, digitnet (ours: 4.3 M multiply-adds, ~77 us per digit on one CPU thread).")
+              help=f"Architecture from the model zoo: {architecture_help()}.")
 @click.option("--arch-option", "arch_options", multiple=True, metavar="KEY=VALUE", callback=lambda ctx, param, value: _options(value),
               help="Constructor argument of the architecture, repeatable (digitnet: width=24, dropout=0.2; width=16 is a 2 M multiply-add variant).")
 @click.option("--epochs", type=click.IntRange(min=1), default=DEFAULTS.epochs, show_default=True)
@@ -60,7 +60,7 @@ def _options(pairs: tuple[str, ...]) -> dict[str, float]:
 @click.option("--amp/--no-amp", default=None, help="bfloat16 mixed precision. Default: on for CUDA, off elsewhere.")
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="MNIST root (downloaded there when absent) or an ImageFolder tree with train/<digit>/*.png and "
-                   "test/<digit>/*.png. Default: $DIGITS_DATA, else ~/.cache/digits/mnist.")
+                   f"test/<digit>/*.png. Default: {DATA_DEFAULT_HELP}.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder for best.pth, last.pth, metrics.json and the PNGs. Default: artifacts/runs/<arch>-<time>.")
 @click.option("--force", is_flag=True, help="Let a new run write into an --out folder that already holds files (its "
@@ -73,7 +73,7 @@ def _options(pairs: tuple[str, ...]) -> dict[str, float]:
 @click.option("--mix-mnist", type=FiniteFloat(0, 1, max_open=True), default=None, metavar="SHARE",
               help="With an ImageFolder --data: this share of each epoch's digits is drawn afresh from MNIST, so the "
                    "model does not forget it (MNIST test accuracy is reported too). Default: 0.5 with --init-from when "
-                   "MNIST is on disk ($DIGITS_DATA or ~/.cache/digits/mnist), else 0.")
+                   f"MNIST is on disk ({DATA_DEFAULT_HELP}), else 0.")
 @click.option("--limit-train", type=click.IntRange(min=1), default=None, help="Use only the first N training images.")
 @click.option("--limit-test", type=click.IntRange(min=1), default=None, help="Use only the first N test images.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch. Default: torch's choice.")

@@ -4,7 +4,6 @@ device, batched by index and augmented a whole batch at a time on that device.""
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -19,8 +18,8 @@ from digits.edge.normalize import normalize_digit
 from digits.edge.reader import dark_ink_guess, to_grey
 from digits.edge.sources import IMAGE_SUFFIXES, read_image
 
-DATA_ENV = "DIGITS_DATA"
-DEFAULT_DATA_ROOT = Path.home() / ".cache" / "digits" / "mnist"
+from .paths import DATA_ENV, DEFAULT_DATA_ROOT
+
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
@@ -43,15 +42,6 @@ class Split:
         return self if n is None else Split(self.images[:n], self.labels[:n])
 
 
-def resolve_data_root(data: str | os.PathLike | None) -> Path:
-    """--data, else $DIGITS_DATA, else a per-user cache where MNIST is downloaded."""
-    if data:
-        return Path(data)
-    if os.environ.get(DATA_ENV):
-        return Path(os.environ[DATA_ENV])
-    return DEFAULT_DATA_ROOT
-
-
 def is_image_folder(root: Path) -> bool:
     """An ImageFolder tree: train/ and test/ (an error names the one that is missing)."""
     return (root / "train").is_dir() or (root / "test").is_dir()
@@ -62,7 +52,7 @@ def has_mnist(root: Path) -> bool:
     return all((raw / name).is_file() or (raw / f"{name}.gz").is_file() for name in MNIST_FILES)
 
 
-def load_data(root: Path, download: bool = True) -> tuple[Split, Split]:
+def load_data(root: Path) -> tuple[Split, Split]:
     """(train, test) from an ImageFolder tree if `root` holds one, else MNIST under `root`.
 
     MNIST is downloaded only into the default cache (~/.cache/digits/mnist): a folder the user
@@ -75,7 +65,7 @@ def load_data(root: Path, download: bool = True) -> tuple[Split, Split]:
         what = "does not exist" if not root.exists() else "is not a folder" if not root.is_dir() else \
             "holds neither MNIST (MNIST/raw/*-ubyte) nor an ImageFolder (train/0-9/ and test/0-9/)"
         raise DataError(f"{root}: {what}; leave out --data and ${DATA_ENV} to download MNIST into {DEFAULT_DATA_ROOT}")
-    return load_mnist(root, download)
+    return load_mnist(root)
 
 
 def load_mnist(root: Path, download: bool = True) -> tuple[Split, Split]:
@@ -88,7 +78,7 @@ def load_mnist(root: Path, download: bool = True) -> tuple[Split, Split]:
         splits = [MNIST(root=str(root), train=train, download=download) for train in (True, False)]
     except Exception as exc:  # torchvision raises several types for network and file faults
         reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())[:300] or type(exc).__name__
-        hint = " (offline? point --data or $DIGITS_DATA at a copy of MNIST)" if download else ""
+        hint = f" (offline? point --data or ${DATA_ENV} at a copy of MNIST)" if download else ""
         raise DataError(f"cannot load MNIST under {root}: {reason}{hint}") from None
     return tuple(Split(s.data.clone(), s.targets.clone().long()) for s in splits)  # type: ignore[return-value]
 

@@ -21,10 +21,10 @@ from digits.edge.errors import ConfigError, Terminated, first_line
 
 from .checkpoint import RESUME_SCHEMA, CheckpointError, check_schema, load_checkpoint, model_from_checkpoint, save_checkpoint
 from .config import EpochStats, RunResult, TrainConfig, TrainingError
-from .data import (Augmentation, Split, batch_indices, has_mnist, is_image_folder, load_data, load_mnist,
-                   resolve_data_root, to_float)
+from .data import Augmentation, Split, batch_indices, has_mnist, is_image_folder, load_data, load_mnist, to_float
 from .models import build_model, count_multiply_adds, model_config, predict, standardize
 from .negatives import TRAIN_STYLE, render_negatives
+from .paths import resolve_data_root
 from .report import versions, write_metrics, write_run_report
 
 HELD_OUT_NEGATIVES = 2000  # rendered non-digits, another seed than training's, for the per-epoch reject figure

@@ -22,17 +22,22 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {}
 
 
 def register(name: str, *, augment: bool) -> Callable[[type[nn.Module]], type[nn.Module]]:
-    """Add a model class to the registry; `augment` is its default for training."""
+    """Add a model class to the registry; `augment` is its default for training. The first line
+    of the class's docstring is what `digits-train --help` says of it."""
 
     def decorate(cls: type[nn.Module]) -> type[nn.Module]:
         if name in ARCHITECTURES:
             raise ValueError(f"architecture {name!r} registered twice")
-        cls.arch_name = name
         cls.default_augment = augment
         ARCHITECTURES[name] = cls
         return cls
 
     return decorate
+
+
+def architecture_help() -> str:
+    """'mlp (784-256-10, the first network of most tutorials), ...': the zoo as --arch's help lists it."""
+    return ", ".join(f"{name} ({(cls.__doc__ or '').strip().splitlines()[0].rstrip('.')})" for name, cls in ARCHITECTURES.items())
 
 
 def build_model(arch: str, *, reject: bool = False, **config) -> nn.Module:
@@ -102,14 +107,14 @@ class MLP(_MLP):
 
 @register("deep-mlp", augment=False)
 class DeepMLP(_MLP):
-    """784-400-200-100-10."""
+    """784-400-200-100-10, a deeper fully connected network."""
 
     sizes = (IMAGE_SIZE * IMAGE_SIZE, 400, 200, 100, NUM_CLASSES)
 
 
 @register("mlp4", augment=False)
 class MLP4(_MLP):
-    """784-256-128-64-10, logits out."""
+    """784-256-128-64-10, four affine layers."""
 
     sizes = (IMAGE_SIZE * IMAGE_SIZE, 256, 128, 64, NUM_CLASSES)
 
@@ -131,7 +136,7 @@ class SimpleCNN(nn.Module):
 
 @register("lenet5", augment=True)
 class LeNet5(nn.Module):
-    """LeNet-5: the 28x28 digit is padded to the 32x32 input LeNet was designed for."""
+    """LeNet-5, the 28x28 digit padded to the 32x32 input it was designed for."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -152,7 +157,7 @@ def _conv_bn(n_in: int, n_out: int) -> nn.Sequential:
 
 @register("digitnet", augment=True)
 class DigitNet(nn.Module):
-    """Our CNN for the edge: three 3x3 conv-BN-ReLU stages (24@28, 48@14, 96@7) and one affine layer.
+    """ours for the edge: three 3x3 conv-BN-ReLU stages and one affine layer, 4.3 M multiply-adds.
 
     Channels double as the resolution halves, so each stage costs about the same; BatchNorm
     folds into the convolutions at export, so the edge pays only for the convolutions.

@@ -1,7 +1,7 @@
 """Test tooling: real MNIST test digits rendered as handwriting photographed on paper.
 
-Used by the tests, the edge benchmark and to make artifacts/samples/:
-    python tests/render.py artifacts/samples --data ../shared/data/mnist
+Used by the tests, the benchmarks and to make artifacts/samples/ (numpy and OpenCV only, no torch):
+    python -m digits.train.render artifacts/samples --data ../shared/data/mnist
 """
 
 from __future__ import annotations
@@ -16,14 +16,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-MNIST_ENV = "DIGITS_DATA"
-
+from .paths import resolve_data_root
 
 def load_mnist_test(root: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The 10,000 MNIST test digits (uint8 [N,28,28], white on black) and labels, read with numpy only
     so the torch-free edge tests can use them."""
-    root = Path(root or os.environ.get(MNIST_ENV) or Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist")
-    raw = root / "MNIST" / "raw"
+    raw = resolve_data_root(root) / "MNIST" / "raw"
 
     def read(name: str) -> bytes:
         path = raw / name
@@ -268,13 +266,6 @@ def transparent_png(digits: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-if __name__ == "__main__":
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "artifacts/samples")
-    data_root = sys.argv[sys.argv.index("--data") + 1] if "--data" in sys.argv else None
-    for p in write_samples(target, data_root):
-        print(p)
-
-
 def on_desk(page: np.ndarray, rng: np.random.Generator, fill: float = 0.8) -> np.ndarray:
     """The photo taken from further away: the sheet, slightly turned, on a dark wooden desk."""
     h, w = page.shape[:2]
@@ -288,3 +279,10 @@ def on_desk(page: np.ndarray, rng: np.random.Generator, fill: float = 0.8) -> np
     placed = cv2.warpAffine(small, turn, (w, h))
     mask = cv2.warpAffine(np.full(small.shape[:2], 255, np.uint8), turn, (w, h))
     return np.where(mask[..., None] > 127, placed, desk)
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "artifacts/samples")
+    data_root = sys.argv[sys.argv.index("--data") + 1] if "--data" in sys.argv else None
+    for p in write_samples(target, data_root):
+        print(p)
