@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -97,124 +96,23 @@ def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: 
     if inputs:
         if show:
             raise click.UsageError("--show is for --camera and --video; use --save to keep annotated images")
-        failed = read_files(list(inputs), reader, as_json=as_json, save=save, debug=debug, crops=save_crops)
+        from .images import read_files
+
+        failed = read_files(list(inputs), reader, as_json=as_json, save=save, debug=debug, crops=save_crops,
+                            emit=click.echo, log=err)
         sys.exit(1 if failed else 0)
-    live = camera is not None or "://" in str(video)
-    if vid_stride > 1 and live:
+    from .live import read_live
+    from .sources import is_stream
+
+    spec = camera if camera is not None else video
+    if vid_stride > 1 and is_stream(spec):
         raise click.UsageError("--vid-stride is for video files; a camera or stream always gives its newest frame")
-    read_live(camera if camera is not None else video, reader, as_json=as_json, save=save, show=show,
-              max_frames=max_frames, live=live, stride=vid_stride)
+    sys.exit(read_live(spec, reader, as_json=as_json, save=save, show=show, max_frames=max_frames, stride=vid_stride,
+                       emit=click.echo, log=err))
 
 
-def read_files(specs: list[str], reader, *, as_json: bool, save: Path | None, debug: Path | None = None,
-               crops: Path | None = None) -> int:
-    """Read each image; returns how many could not be read (or their annotated copy not written)."""
-    from .annotate import annotate
-    from .output import OutputError, SaveNames, describe, write_image
-    from .reader import NOTHING_READ
-    from .sources import SourceError, expand_inputs, read_image, read_remote
-
-    failed = 0
-    save_name = SaveNames(save, ".annotated.png") if save is not None else None
-    debug_name = SaveNames(debug, ".debug.png") if debug is not None else None
-    crop_name = SaveNames(crops, "") if crops is not None else None
-    for source, path, error in expand_inputs(specs):
-        if error is None:
-            try:
-                image = read_image(path) if path is not None else read_remote(source)
-            except SourceError as exc:
-                error = str(exc)
-        if error is not None:
-            failed += 1
-            click.echo(f"error: {error}", err=True)
-            if as_json:
-                click.echo(json.dumps({"source": source, "error": error}))
-            continue
-        trace: list[dict] | None = [] if debug_name is not None else None
-        reading = reader.read(image, trace=trace)
-        if as_json:
-            click.echo(json.dumps(reading.as_dict(source)))
-        else:
-            details = ", ".join(f"{d.label} ({100 * d.confidence:.0f}%)" for d in reading.digits)
-            aside = f"   ({len(reading.rejected)} set aside)" if reading.rejected else ""
-            click.echo(f"{describe(source)}: {reading.text or NOTHING_READ}" + (f"   [{details}]" if details else "") + aside
-                       + f"   {reading.ms:.1f} ms")
-        outputs = []  # (flag, what writes it) for each output asked for
-        if save_name is not None:
-            outputs.append(("--save", lambda: write_image(save_name(source), annotate(image, reading))))
-        if crop_name is not None:
-            outputs.append(("--save-crops", lambda: save_crops(crops, crop_name(source).name, image, reading)))
-        if debug_name is not None:
-            from .debug import debug_sheet
-
-            outputs.append(("--debug", lambda: write_image(debug_name(source),
-                                                           debug_sheet(image, reading, trace, describe(Path(source).name)))))
-        for flag, write in outputs:
-            try:
-                write()
-            except OutputError as exc:
-                failed += 1
-                click.echo(f"error: {flag}: {exc}", err=True)
-    return failed
-
-
-def save_crops(folder: Path, stem: str, image, reading) -> None:
-    """Each digit's crop (with a margin) under folder/<label>/ and its 28x28 input under
-    folder/28x28/<label>/; set-aside candidates under folder/set-aside/."""
-    import numpy as np
-
-    from .output import OutputError, describe, write_image
-
-    def write(path: Path, picture) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"{describe(path.parent)}: cannot create the folder ({exc.strerror or exc})") from None
-        write_image(path, picture)
-
-    items = [(str(d.label), d) for d in reading.digits] + [("set-aside", r) for r in reading.rejected]
-    for n, (label, item) in enumerate(items, start=1):
-        x, y, w, h = item.box
-        m = max(2, round(0.15 * max(w, h)))
-        crop = image[max(0, y - m) : y + h + m, max(0, x - m) : x + w + m]
-        write(folder / label / f"{stem}-{n}.png", crop)
-        if label != "set-aside":
-            write(folder / "28x28" / label / f"{stem}-{n}.png", np.round(item.image * 255).astype(np.uint8))
-
-
-def read_live(spec: int | str, reader, *, as_json: bool, save: Path | None, show: bool | None,
-              max_frames: int | None, live: bool, stride: int = 1) -> None:
-    """Read a camera, stream or video file until it ends, --max-frames, q, or Ctrl-C; exits 1 when
-    the source broke off (a truncated file, a stream that stopped delivering)."""
-    from .errors import Terminated
-    from .live import read_stream
-    from .output import describe
-    from .sources import FileFrames, LiveFrames, has_display, open_capture
-
-    display = has_display()
-    if show and not display:
-        raise InputError("--show: no display answers here (no $DISPLAY/$WAYLAND_DISPLAY, a stale one, or OpenCV built "
-                         "without a GUI); use --no-show")
-    show = display if show is None else show
-    name = f"camera {spec}" if isinstance(spec, int) else describe(spec)
-    log = lambda message: click.echo(message, err=True)  # noqa: E731
-    first = open_capture(spec)
-    frames = LiveFrames(lambda: open_capture(spec), first=first, log=log) if live else FileFrames(first, stride)
-    if not show:
-        log(f"reading {name} headless (Ctrl-C stops)")
-    try:
-        count = read_stream(frames, reader, source=name, emit=click.echo, as_json=as_json, show=show,
-                            max_frames=max_frames, save_dir=save)
-    except KeyboardInterrupt as exc:
-        log(f"stopped ({'terminated' if isinstance(exc, Terminated) else 'Ctrl-C'})")
-        raise
-    finally:
-        frames.close()
-    log(f"{name}: {count} frames read")
-    if frames.problem:
-        if not live:  # LiveFrames has said it already
-            log(f"error: {name}: {frames.problem}")
-        sys.exit(1)
+def err(line: str) -> None:
+    click.echo(line, err=True)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""Reading a stream of frames (video file, stream or camera): smoothing, output, the live window."""
+"""Reading a camera, stream or video file: frames, smoothing, output, the live window."""
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections import Counter, deque
 from pathlib import Path
@@ -12,8 +13,10 @@ import cv2
 import numpy as np
 
 from .annotate import annotate
+from .errors import Terminated
 from .output import VideoOutput, write_image
 from .reader import NOTHING_READ, DigitReader
+from .sources import FileFrames, LiveFrames, SourceError, has_display, is_stream, open_capture, source_name
 
 WINDOW = "digits-edge (q/Esc quit, space pause, s snapshot)"
 SMOOTHING_FRAMES = 5  # the reading shown is the most common of this many latest frames
@@ -122,3 +125,35 @@ def paused_frame(picture: np.ndarray) -> np.ndarray:
     (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
     cv2.putText(out, text, ((w - tw) // 2, (h + th) // 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 2, cv2.LINE_AA)
     return out
+
+
+def read_live(spec: int | str, reader: DigitReader, *, as_json: bool, save: Path | None, show: bool | None,
+              max_frames: int | None, stride: int = 1, emit: Callable[[str], None] = print,
+              log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> int:
+    """Read a camera, stream or video file until it ends, --max-frames, q, or Ctrl-C. Returns the
+    exit code: 1 when the source broke off (a truncated file, a stream that stopped delivering)."""
+    live = is_stream(spec)
+    display = has_display()
+    if show and not display:
+        raise SourceError("--show: no display answers here (no $DISPLAY/$WAYLAND_DISPLAY, a stale one, or OpenCV built "
+                         "without a GUI); use --no-show")
+    show = display if show is None else show
+    name = source_name(spec)
+    first = open_capture(spec)
+    frames = LiveFrames(lambda: open_capture(spec), first=first, log=log) if live else FileFrames(first, stride)
+    if not show:
+        log(f"reading {name} headless (Ctrl-C stops)")
+    try:
+        count = read_stream(frames, reader, source=name, emit=emit, as_json=as_json, show=show,
+                            max_frames=max_frames, save_dir=save)
+    except KeyboardInterrupt as exc:
+        log(f"stopped ({'terminated' if isinstance(exc, Terminated) else 'Ctrl-C'})")
+        raise
+    finally:
+        frames.close()
+    log(f"{name}: {count} frames read")
+    if frames.problem:
+        if not live:  # LiveFrames has said it already
+            log(f"error: {name}: {frames.problem}")
+        return 1
+    return 0

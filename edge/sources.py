@@ -187,11 +187,22 @@ def flatten_alpha(image: np.ndarray) -> np.ndarray:
     return np.round(colour * alpha + backdrop * (1 - alpha)).astype(np.uint8)
 
 
+def is_stream(spec: int | str) -> bool:
+    """A camera index or a stream URL (rtsp://, http://...): read live, newest frame first. Anything
+    else given to --video is a file, read frame by frame."""
+    return isinstance(spec, int) or "://" in spec
+
+
+def source_name(spec: int | str) -> str:
+    """How messages name a camera, stream or video file."""
+    return f"camera {spec}" if isinstance(spec, int) else describe(spec)
+
+
 def open_capture(spec: int | str, timeout_s: float = 8.0) -> cv2.VideoCapture:
     """Open a camera index, video file or stream URL within `timeout_s`, or raise SourceError."""
     link_folder = None
-    what = f"camera {spec}" if isinstance(spec, int) else describe(spec)
-    if isinstance(spec, str) and "://" not in spec:
+    what = source_name(spec)
+    if not is_stream(spec):
         path = Path(spec)
         if not path.exists():
             raise SourceError(f"{what}: no such video file")
