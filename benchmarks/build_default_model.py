@@ -58,9 +58,9 @@ def main() -> None:
     shutil.copyfile(checkpoint, ARTIFACTS / "digits.pth")
 
     payload = load_checkpoint(checkpoint)
-    model = DigitModel(destination, threads=1)
+    onnx_model = DigitModel(destination, threads=1)
     test = load_mnist(resolve_data_root(args.data), download=False)[1]
-    latency = batch1_latency_us(model, to_float(test.images[:1]).numpy(), repeats=5000)
+    latency = batch1_latency_us(onnx_model, to_float(test.images[:1]).numpy(), repeats=5000)
     net = build_model(payload["arch"], reject=bool(payload.get("reject")), **payload["model_config"])
     train_config = payload["train_config"]
     flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in train_config.items()

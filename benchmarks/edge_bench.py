@@ -37,13 +37,13 @@ def main() -> None:
     args = parser.parse_args()
     cv2.setNumThreads(1)
     images, labels = load_mnist_test(args.data)
-    model = DigitModel(args.model, threads=1)
-    reader = DigitReader(model)
+    onnx_model = DigitModel(args.model, threads=1)
+    reader = DigitReader(onnx_model)
     digit = images[:1, None].astype(np.float32) / 255
 
     print(f"edge benchmark on {platform.machine()} ({platform.processor() or 'cpu'}), one thread, model {args.model.name} "
-          f"({model.architecture})")
-    ort_us = median_us(lambda: model.probabilities(digit), 5000)
+          f"({onnx_model.architecture})")
+    ort_us = median_us(lambda: onnx_model.probabilities(digit), 5000)
     line = f"model latency per digit at batch 1: onnxruntime {ort_us:.1f} us"
     try:
         import torch

@@ -49,7 +49,7 @@ def main() -> None:
             destination = Path(tmp) / f"{arch}.onnx"
             result = export_checkpoint(checkpoint, destination, ExportConfig(data=args.data), log=lambda _: None)
             model = model_from_checkpoint(load_checkpoint(checkpoint))
-            session = DigitModel(destination, threads=1)
+            onnx_model = DigitModel(destination, threads=1)
             row = [arch, count_multiply_adds(model), result.seconds, destination.stat().st_size / 1024,
                    result.parity.max_abs_probability_diff, result.parity.max_abs_logit_diff, 100 * result.parity.top1_agreement,
                    100 * result.parity.onnx_test_accuracy]
@@ -58,7 +58,7 @@ def main() -> None:
                 xn = xb.numpy()
                 with torch.inference_mode():
                     torch_us = median_us(lambda: torch.softmax(model(standardize(xb)), 1), repeats)
-                ort_us = median_us(lambda: session.probabilities(xn), repeats)
+                ort_us = median_us(lambda: onnx_model.probabilities(xn), repeats)
                 row += [torch_us / batch, ort_us / batch, torch_us / ort_us]
             rows.append(row)
     print(f"\nExport and latency on one CPU thread: {platform.machine()} {platform.processor() or ''}, torch {torch.__version__}")

@@ -81,16 +81,16 @@ def main() -> None:
     parser.add_argument("--data", default=None)
     args = parser.parse_args()
     cv2.setNumThreads(1)
-    model = DigitModel(args.model, threads=1)
-    reader = DigitReader(model)
-    print(f"model {model.path.name} ({model.architecture}, contract {model.metadata[contract.META_CONTRACT]}, "
-          f"{'with' if model.reject_index is not None else 'WITHOUT'} the not-a-digit class)")
+    onnx_model = DigitModel(args.model, threads=1)
+    reader = DigitReader(onnx_model)
+    print(f"model {onnx_model.path.name} ({onnx_model.architecture}, contract {onnx_model.metadata[contract.META_CONTRACT]}, "
+          f"{'with' if onnx_model.reject_index is not None else 'WITHOUT'} the not-a-digit class)")
 
-    if model.reject_index is not None:
+    if onnx_model.reject_index is not None:
         from digits.train.negatives import rejection_figures
 
         images, _ = load_mnist_test(args.data)
-        figures = rejection_figures(model.probabilities, model.reject_index, images)
+        figures = rejection_figures(onnx_model.probabilities, onnx_model.reject_index, images)
         print(f"1. rendered non-digits rejected: {100 * figures['negatives_rejected']:.2f} % of {figures['negatives']}; "
               f"MNIST test digits rejected: {100 * figures['digits_rejected']:.2f} % of {figures['digits']}")
         for kind, share in figures["by_kind"].items():
@@ -115,12 +115,12 @@ def main() -> None:
         baseline = DigitModel(args.baseline, threads=1)
         ours, theirs = [], []
         for _ in range(3):  # interleaved, so drift of the machine hits both alike
-            ours.append(median_us(lambda: model.probabilities(digit), 3000))
+            ours.append(median_us(lambda: onnx_model.probabilities(digit), 3000))
             theirs.append(median_us(lambda: baseline.probabilities(digit), 3000))
         print(f"4. per-digit latency, batch 1, one thread: {np.median(ours):.1f} us vs {np.median(theirs):.1f} us for "
               f"{args.baseline.name}: {100 * (np.median(ours) / np.median(theirs) - 1):+.1f} %")
     else:
-        print(f"4. per-digit latency, batch 1, one thread: {median_us(lambda: model.probabilities(digit), 3000):.1f} us")
+        print(f"4. per-digit latency, batch 1, one thread: {median_us(lambda: onnx_model.probabilities(digit), 3000):.1f} us")
 
 
 if __name__ == "__main__":

@@ -74,8 +74,8 @@ def main() -> None:
         right = sum(r[1] == r[2] for r in rows)
         return f"{right}/{len(rows)} = {100 * right / max(1, len(rows)):.1f} %"
 
-    print(f"model {reader.model.path.name} ({reader.model.architecture}, "
-          f"{'with' if reader.model.reject_index is not None else 'without'} not-a-digit class); "
+    print(f"model {reader.onnx_model.path.name} ({reader.onnx_model.architecture}, "
+          f"{'with' if reader.onnx_model.reject_index is not None else 'without'} not-a-digit class); "
           f"{platform.machine()}, one onnxruntime thread")
     print(f"photos, numbers read exactly:      {rate(numbers)}")
     print(f"  multi-line photos exactly:       {rate(multi)}")

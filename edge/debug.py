@@ -108,9 +108,9 @@ def debug_sheet(picture: np.ndarray, reading: Reading, trace: list[dict], source
             ink = cv2.normalize(stages["ink"], None, 0, 255, cv2.NORM_MINMAX) if stages["ink"].max() > 0 else stages["ink"]
             parts.append(_caption(_fit(ink.astype(np.uint8)), "ink (paper removed)"))
             mask = (stages["mask"] > 0).astype(np.uint8) * 255
-            parts.append(_caption(_fit(_boxes(mask, entry["boxes"], RED)), f"strokes, {len(entry['boxes'])} candidates"))
+            parts.append(_caption(_fit(_boxes(mask, entry["work_boxes"], RED)), f"strokes, {len(entry['work_boxes'])} candidates"))
         parts.append(_caption(_fit(_lines(picture, reading_of_view)),
-                              f"{mark}: '{reading_of_view.text}' score {reading_of_view.score:.2f}",
+                              f"{mark}: '{reading_of_view.text}' score {reading_of_view.score():.2f}",
                               GREEN if entry["chosen"] else GREY))
         rows.append(parts)
     width = max(sum(p.shape[1] + 4 for p in parts) for parts in rows) if rows else 600

@@ -55,10 +55,10 @@ def report() -> list[str]:
     from .session import ModelError, DigitModel
 
     try:
-        model = DigitModel()
-        accuracy = model.metadata.get(contract.META_TEST_ACCURACY)
+        onnx_model = DigitModel()
+        accuracy = onnx_model.metadata.get(contract.META_TEST_ACCURACY)
         accuracy = f"{100 * float(accuracy):.2f}%" if accuracy else "unknown"
-        model_line = f"{model.path} ({model.architecture}, MNIST test accuracy {accuracy})"
+        model_line = f"{onnx_model.path} ({onnx_model.architecture}, MNIST test accuracy {accuracy})"
     except ModelError as exc:
         model_line = f"NOT USABLE: {exc}"
     found = cameras()

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -18,6 +19,7 @@ import pytest
 
 from conftest import REPO, SAMPLES, SHIPPED_MODEL, assert_one_line_error, launch, run_cli, stop
 from digits.edge import contract
+from digits.edge.finder import FinderSettings
 from digits.edge.live import Smoother, read_stream
 from digits.edge.normalize import normalize_digit
 from digits.edge.reader import DigitReader, reading_order
@@ -32,12 +34,12 @@ def reader() -> DigitReader:
 
 
 def test_shipped_model_is_the_default_and_fits_the_contract():
-    model = DigitModel()
-    assert model.path.resolve() == default_model_path().resolve()
-    assert model.path.read_bytes() == SHIPPED_MODEL.read_bytes()
-    assert float(model.metadata[contract.META_TEST_ACCURACY]) >= 0.995
-    probabilities = model.probabilities(np.zeros((3, 1, 28, 28), np.float32))
-    assert model.reject_index == contract.REJECT_INDEX  # the shipped model has the not-a-digit class
+    onnx_model = DigitModel()
+    assert onnx_model.path.resolve() == default_model_path().resolve()
+    assert onnx_model.path.read_bytes() == SHIPPED_MODEL.read_bytes()
+    assert float(onnx_model.metadata[contract.META_TEST_ACCURACY]) >= 0.995
+    probabilities = onnx_model.probabilities(np.zeros((3, 1, 28, 28), np.float32))
+    assert onnx_model.reject_index == contract.REJECT_INDEX  # the shipped model has the not-a-digit class
     assert probabilities.shape == (3, 11) and np.allclose(probabilities.sum(1), 1, atol=1e-5)
 
 
@@ -56,10 +58,26 @@ def test_normalisation_reproduces_mnist_layout(mnist_test):
     assert not normalize_digit(np.zeros((40, 30), np.uint8)).any()
 
 
+def test_finder_settings_are_what_the_reader_uses(mnist_test):
+    """Every tuning number lives in FinderSettings, and a changed copy changes the reading."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(41)
+    digits, truth = random_number(images, labels, rng, (4, 5))
+    photo = render_number(digits, rng)
+    onnx_model = DigitModel(SHIPPED_MODEL)
+    assert DigitReader(onnx_model).read(photo).text == truth
+    # No digit is 90 % as tall as the picture: with that as the smallest digit, nothing is found.
+    tall_only = DigitReader(onnx_model, settings=replace(FinderSettings(), min_height_frac=0.9)).read(photo)
+    assert tall_only.text == "" and tall_only.rejected == []
+    # Setting aside from P(not a digit) >= 0: every candidate is set aside, each with its reason.
+    strict = DigitReader(onnx_model, settings=replace(FinderSettings(), not_a_digit=0.0)).read(photo)
+    assert strict.text == "" and len(strict.rejected) == len(truth)
+
+
 def test_mnist_digits_classify_through_the_shipped_model(mnist_test):
     images, labels = mnist_test
-    model = DigitModel(SHIPPED_MODEL)
-    predicted = model.probabilities(images[:2000, None].astype(np.float32) / 255).argmax(1)
+    onnx_model = DigitModel(SHIPPED_MODEL)
+    predicted = onnx_model.probabilities(images[:2000, None].astype(np.float32) / 255).argmax(1)
     assert (predicted == labels[:2000]).mean() >= 0.99
 
 
@@ -93,12 +111,12 @@ def test_light_ink_on_dark_reads_like_dark_on_light(reader, mnist_test):
 
 def test_each_frame_is_one_model_call_with_boxes_in_reading_order(mnist_test, monkeypatch):
     images, labels = mnist_test
-    model = DigitModel(SHIPPED_MODEL)
+    onnx_model = DigitModel(SHIPPED_MODEL)
     calls = []
-    original = model.session.run
-    monkeypatch.setattr(model.session, "run", lambda *a, **k: calls.append(a[1][model.input_name].shape) or original(*a, **k))
+    original = onnx_model.session.run
+    monkeypatch.setattr(onnx_model.session, "run", lambda *a, **k: calls.append(a[1][onnx_model.input_name].shape) or original(*a, **k))
     digits, truth = random_number(images, labels, np.random.default_rng(2), (5, 6))
-    reading = DigitReader(model).read(render_number(digits, np.random.default_rng(2)))
+    reading = DigitReader(onnx_model).read(render_number(digits, np.random.default_rng(2)))
     assert reading.text == truth and calls == [(5, 1, 28, 28)]
     xs = [d.box[0] for d in reading.digits]
     assert xs == sorted(xs)

@@ -55,10 +55,10 @@ def test_every_architecture_exports_with_parity_on_all_test_digits(arch, checkpo
 
     # The dynamic batch really is dynamic: N = 1, 2, 7, 64 against torch.
     model = model_from_checkpoint(load_checkpoint(checkpoints[arch]))
-    session = DigitModel(destination)
+    onnx_model = DigitModel(destination)
     for n in (1, 2, 7, 64):
         images = test_digits.images[100 : 100 + n]
-        probabilities, logits = session.run(images.unsqueeze(1).float().div(255).numpy())
+        probabilities, logits = onnx_model.run(images.unsqueeze(1).float().div(255).numpy())
         reference = predict(model, images)
         assert probabilities.shape == (n, 11)  # trained with the not-a-digit class (the default)
         np.testing.assert_allclose(logits, reference.numpy(), atol=1e-4)
@@ -71,9 +71,9 @@ def test_a_model_without_the_reject_class_exports_ten_columns_and_the_edge_reads
     checkpoint = fit(config, log=lambda _: None).run_dir / "last.pth"
     destination = tmp_path / "plain.onnx"
     pipeline.export_checkpoint(checkpoint, destination, ExportConfig(data=str(mnist_root)), log=lambda _: None)
-    model = DigitModel(destination)
-    assert model.metadata[contract.META_REJECT_INDEX] == "" and model.reject_index is None
-    assert model.probabilities(np.zeros((2, 1, 28, 28), np.float32)).shape == (2, 10)
+    onnx_model = DigitModel(destination)
+    assert onnx_model.metadata[contract.META_REJECT_INDEX] == "" and onnx_model.reject_index is None
+    assert onnx_model.probabilities(np.zeros((2, 1, 28, 28), np.float32)).shape == (2, 10)
     # A contract-1 file, as digits-export wrote before the reject class, is read as before.
     proto = onnx.load(str(destination))
     kept = [p for p in proto.metadata_props if p.key not in (contract.META_REJECT_INDEX, contract.META_REJECT_FIGURES)]

@@ -83,7 +83,7 @@ def test_a_shadow_edge_is_told_from_a_pen_stroke():
     # The step from paper to a shadow (dark beyond it) against a stroke of the same darkness with
     # paper on both sides: the reader keeps the stroke and drops the edge (real phone photos
     # read a shadow's rim as a 5 or a 2 before this).
-    from digits.edge.reader import FinderSettings, _shadow_side
+    from digits.edge.finder import FinderSettings, _shadow_side
 
     grey = np.full((200, 300), 225, np.uint8)
     cv2.line(grey, (40, 60), (120, 60), 150, 4)  # a pen stroke, 150 on 225 paper
@@ -171,7 +171,7 @@ def test_non_digits_beside_a_number_are_set_aside_with_a_trace(reader, mnist_tes
     cv2.circle(photo, (560, 400), 30, (60, 50, 40), -1)  # an ink blot
     reading = reader.read(photo)
     assert reading.text == truth
-    if reader.model.reject_index is not None:
+    if reader.onnx_model.reject_index is not None:
         assert any(r.reason == REASON_NOT_A_DIGIT for r in reading.rejected)
 
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from digits.edge.contract import CLASSES
 from digits.edge.errors import DigitsError
 from digits.edge.normalize import normalize_digit
-from digits.edge.reader import dark_ink_guess, to_grey
+from digits.edge.finder import dark_ink_guess, to_grey
 from digits.edge.sources import IMAGE_SUFFIXES, read_image
 
 from .paths import DATA_ENV, DEFAULT_DATA_ROOT

@@ -73,7 +73,7 @@ def make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_p
 
 def train_one_epoch(
     model: nn.Module,
-    data: Split,
+    split: Split,
     optimizer: torch.optim.Optimizer,
     scheduler,
     *,
@@ -84,16 +84,16 @@ def train_one_epoch(
     label_smoothing: float = 0.0,
     progress: Callable | None = None,
 ) -> tuple[float, float]:
-    """One pass over `data` in shuffled batches; returns (mean loss, accuracy)."""
+    """One pass over `split` in shuffled batches; returns (mean loss, accuracy)."""
     model.train()
-    device = data.images.device
+    device = split.images.device
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
-    batches = batch_indices(len(data), batch_size, generator, device)
+    batches = batch_indices(len(split), batch_size, generator, device)
     if progress is not None:
-        batches = progress(batches, total=math.ceil(len(data) / batch_size))
+        batches = progress(batches, total=math.ceil(len(split) / batch_size))
     for idx in batches:
-        x, y = to_float(data.images[idx]), data.labels[idx]
+        x, y = to_float(split.images[idx]), split.labels[idx]
         if augment is not None:
             x = augment(x, generator)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
@@ -105,15 +105,15 @@ def train_one_epoch(
         scheduler.step()
         loss_sum += loss.detach() * len(y)
         correct += (logits.argmax(1) == y).sum()
-    return loss_sum.item() / len(data), correct.item() / len(data)
+    return loss_sum.item() / len(split), correct.item() / len(split)
 
 
-def evaluate(model: nn.Module, data: Split) -> tuple[float, float, torch.Tensor]:
-    """(mean loss, accuracy, predicted labels) on `data`."""
-    logits = predict(model, data.images)
-    loss = F.cross_entropy(logits, data.labels).item()
+def evaluate(model: nn.Module, split: Split) -> tuple[float, float, torch.Tensor]:
+    """(mean loss, accuracy, predicted labels) on `split`."""
+    logits = predict(model, split.images)
+    loss = F.cross_entropy(logits, split.labels).item()
     predicted = logits.argmax(1)
-    return loss, (predicted == data.labels).float().mean().item(), predicted
+    return loss, (predicted == split.labels).float().mean().item(), predicted
 
 
 def _mnist_to_mix(root: Path, config: TrainConfig) -> tuple[Split | None, Split | None, float]:

@@ -1,0 +1,357 @@
+"""Finding digit candidates in a picture: the paper estimated and removed, ink measured against
+the local noise, strokes thresholded, desks, shadows, rules and outlines dropped, broken strokes
+merged. Every tuning number, of the finder and of the reader that uses it, is a field of
+FinderSettings with the reason for its value. (reader.py reads the number from the candidates.)"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+WorkBox = tuple[int, int, int, int]  # x, y, w, h in working-image pixels (the picture resized for searching)
+Edges = tuple[int, int, int, int]  # x0, y0, x1, y1: where the photo's own edges lie in a padded working image
+
+
+@dataclass(frozen=True)
+class Candidate:
+    work_box: WorkBox
+    ink: np.ndarray  # float32 ink strength in [0, 1] inside the box, other components masked out
+
+
+@dataclass(frozen=True)
+class FinderSettings:
+    """Every tuning number of finding and reading, each with its reason. Pass a changed copy to
+    DigitReader(settings=...) (or find_candidates) to try another value; the defaults are what
+    the benchmarks in the README measured."""
+
+    # Working sizes
+    work_side: int = 320  # the longer side the picture is scaled to before searching (speed vs small digits)
+    fine_work_side: int = 640  # ...and for a second look when the digits found are small (below)
+    small_digit: float = 0.09  # of the working image's shorter side: digits this small may have broken strokes
+    finer_below_scale: float = 0.5  # the finer look only for pictures shrunk more than this (else it adds nothing)
+    min_work_short_side: int = 120  # tiny scans (16x16 USPS, 40 px cheque amounts) are enlarged to this
+
+    # The paper and the noise (ink_image)
+    paper_side: int = 64  # the paper is estimated on a copy this small (short side), for speed...
+    paper_kernel: int = 21  # ...by a closing this wide there: a third of the picture, far wider than a stroke...
+    paper_blur: int = 9  # ...then smoothed, so the estimate has no steps
+    noise_cell: int = 4  # pixels: the picture's fine detail is averaged per cell of this side...
+    noise_cells: int = 9  # ...and the median over this many cells across is the local noise (strokes are a minority)
+    detail_per_sigma: float = 0.75  # departure from a 3x3 blur, per sigma of pixel noise, on average
+    noise_floor_sigmas: float = 5.0  # ink must depart from the paper by this many local noise sigmas...
+    min_floor: float = 20.0  # ...and by at least this many grey levels
+
+    # Strokes (find_candidates)
+    desk_edge_share: float = 0.12  # a first-pass piece along more than this share of the picture's edge is desk/shadow
+    closeup_desk_edge_share: float = 0.3  # ...in a padded close-up, whose strokes may hug the photo's edges
+    stroke_of_otsu: float = 0.6  # the stroke threshold: this much of Otsu's split of the ink (faint strokes kept)
+    soft_rim_of_threshold: float = 0.5  # below this share of the threshold, a stroke's rim fades to no ink
+    min_peak_over_floor: float = 1.5  # a candidate's darkest ink, over the noise floor: faint pencil passes, paper grain not
+    min_piece_area: int = 6  # pixels: smaller pieces are specks
+    hairline: float = 15.0  # a piece this many times longer than thick is a hairline...
+    long_line: float = 8.0  # ...as is one this elongated...
+    long_line_span: float = 0.35  # ...spanning this much of the picture (a paper edge, a ruled line)
+    outline_fill: float = 0.08  # ink over box area below which a large piece is an outline, not a digit...
+    outline_extent: float = 0.3  # ...when it spans this much of the picture
+    edge_reach: int = 2  # pixels: a thin piece this near a padded photo's own edge is that edge...
+    edge_thin: int = 4  # ...when it is at most this thick
+    rule_length: float = 0.25  # a thin straight run longer than this fraction of the picture's longer side is a
+    # ruled line (a digit's bar or a 1 in a strip or a crop is shorter or thicker)...
+    min_rule_length: int = 80  # working pixels: in a small (enlarged) scan a stroke can span a quarter of it
+    rule_thickness: int = 5  # ...when it is thinner than this (working pixels)
+    shadow_side: float = 0.25  # share of the paper around a piece as dark as the piece itself: the edge of a
+    # shadow (dark on one side), not a stroke (paper on both sides)
+    shadow_min_contrast: float = 8.0  # grey levels between paper and piece below which the test says nothing
+    shadow_level: float = 0.3  # "as dark as the piece": within this share of the paper-to-piece contrast
+
+    # Broken strokes merged into digits
+    max_union_height: float = 1.5  # merged pieces stay within this many typical digit heights (never two lines)
+    merge_x_overlap: float = 0.5  # pieces overlapping this much horizontally are one digit
+    merge_y_gap: float = 0.5  # ...if the vertical gap is below this fraction of their height
+    stack_max_overlap: float = 0.25  # stacked pieces (a slanted, broken 1): overlapping vertically at most this much
+    stack_max_gap: float = 0.3  # ...of the shorter height, with a gap below this much of the taller one,
+    stack_max_shift: float = 0.15  # ...apart sideways by at most this much of the union's height,
+    stack_max_aspect: float = 0.75  # ...and the union no wider than this share of its height (a digit's shape)
+    min_height_frac: float = 0.025  # of the working image's shorter side; the model rejects what is smaller junk
+    min_relative_height: float = 0.5  # of the median candidate height; drops dots, specks and stray marks
+
+    # Reading (reader.py)
+    closeup: float = 0.6  # a candidate wider or taller than this fraction of the picture: a close-up...
+    closeup_padding: float = 0.5  # ...looked at again surrounded by this much paper (of its longer side) each way
+    not_a_digit: float = 0.5  # P(not a digit) from which a candidate is set aside
+    convincing_confidence: float = 0.85  # a reading whose digits average this, with few set aside, ends the looking
+    aside_penalty: float = 0.5  # a set-aside candidate counts this much against a way of looking (score)
+    line_overlap: float = 1 / 3  # of the smaller height: a digit overlapping a line this much vertically is on it
+    rescue_digit_share: float = 0.9  # a not-a-digit candidate in a line of digits is one when its digit is this clear,
+    rescue_overlap: float = 0.5  # ...it overlaps this much of a digit's height vertically,
+    rescue_height_ratio: float = 1.33  # ...is within this ratio of its height,
+    rescue_neighbours: int = 2  # ...for at least this many digits
+
+
+def to_grey(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        return image if image.dtype == np.uint8 else cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def percentiles_u8(values: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+    """Percentiles of uint8 values from their histogram: many times faster than np.percentile."""
+    cumulative = np.bincount(values.ravel(), minlength=256).cumsum()
+    return np.searchsorted(cumulative, np.asarray(qs) / 100.0 * (cumulative[-1] - 1), side="right").astype(np.float64)
+
+
+def dark_ink_guess(grey: np.ndarray) -> bool:
+    """Ink is a minority of the picture, so its median is usually paper: dark ink when that
+    median is nearer the light end of the picture's range. Only a first guess: the reader tries
+    the other polarity when this one reads poorly (a sheet on a dark desk, grey paper)."""
+    low, middle, high = percentiles_u8(grey[::3, ::3], (2, 50, 98))
+    return bool(middle >= (low + high) / 2)
+
+
+def ink_image(grey: np.ndarray, dark_ink: bool | None = None,
+              settings: FinderSettings = FinderSettings()) -> tuple[np.ndarray, np.ndarray]:
+    """(ink strength uint8, local noise level float32): the paper, lit unevenly, removed; ink
+    bright whatever its polarity.
+
+    `dark_ink` says the polarity (None: `dark_ink_guess`). The paper is estimated
+    by a morphological closing (opening for light ink) much wider than a stroke, on a small
+    copy for speed: it erases strokes however much of the picture they cover (a median filter
+    fails on bold close-ups) and keeps lighting gradients and a desk beside the sheet.
+    """
+    h, w = grey.shape
+    if dark_ink is None:
+        dark_ink = dark_ink_guess(grey)
+    small_scale = settings.paper_side / min(h, w)
+    small = cv2.resize(grey, (max(1, round(w * small_scale)), max(1, round(h * small_scale))), interpolation=cv2.INTER_AREA)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (settings.paper_kernel,) * 2)
+    paper_small = cv2.morphologyEx(small, cv2.MORPH_CLOSE if dark_ink else cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
+    paper_small = cv2.blur(paper_small, (settings.paper_blur,) * 2)
+    paper = cv2.resize(paper_small, (w, h), interpolation=cv2.INTER_LINEAR)
+    ink = cv2.subtract(paper, grey) if dark_ink else cv2.subtract(grey, paper)  # saturating at 0
+    # Noise, neighbourhood by neighbourhood: a desk's texture beside the sheet is far noisier than
+    # the paper, and one floor for both would erase the pen strokes. Measured on the picture's
+    # finest detail (its departure from a 3x3 blur: 0.75 sigma on average for pixel noise),
+    # averaged per small cell, then the median over neighbouring cells: strokes add detail only
+    # along their edges, a minority of any neighbourhood, even in a close-up of one bold digit.
+    detail = cv2.absdiff(grey, cv2.blur(grey, (3, 3)))
+    cell = settings.noise_cell
+    cells = cv2.resize(detail, (max(1, w // cell), max(1, h // cell)), interpolation=cv2.INTER_AREA)
+    local = cv2.medianBlur(cells, settings.noise_cells).astype(np.float32) / settings.detail_per_sigma + 1.0
+    noise = cv2.resize(local, (w, h), interpolation=cv2.INTER_LINEAR)
+    return ink, noise
+
+
+def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(),
+                    photo_edges: Edges | None = None, dark_ink: bool | None = None,
+                    stages: dict | None = None) -> list[Candidate]:
+    """Digit-sized groups of ink in a working-size grey image, each with its own ink crop.
+
+    `photo_edges` is where the photo's own edges are, when it has been padded (a close-up).
+    `stages`, when given, receives the intermediate images (for --debug): "grey", "ink", "mask"."""
+    h, w = grey.shape
+    if dark_ink is None:
+        dark_ink = dark_ink_guess(grey)
+    ink, noise = ink_image(grey, dark_ink, settings)
+    floor = np.maximum(settings.noise_floor_sigmas * noise, settings.min_floor)
+    # Pass 1: everything above the noise floor; what is not on the paper (the desk, a shadow
+    # at the edge) is set aside before the stroke threshold is chosen, or it would dominate it.
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((ink > floor).astype(np.uint8), connectivity=8)
+    # In a padded close-up, only a ring around the whole photo is the desk: its strokes may hug an edge.
+    is_background = _background(labels, count, photo_edges or (0, 0, w, h),
+                                settings.closeup_desk_edge_share if photo_edges else settings.desk_edge_share)
+    writing = labels > 0
+    if is_background.any():
+        writing &= ~is_background[labels]
+    if not writing.any():
+        if stages is not None:
+            stages.update(grey=grey, ink=ink, mask=np.zeros_like(writing))
+        return []
+    otsu, _ = cv2.threshold(ink[writing].reshape(-1, 1), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    threshold = np.maximum(otsu * settings.stroke_of_otsu, floor)
+    mask = _without_rules(writing & (ink > threshold), settings)
+    if stages is not None:
+        stages.update(grey=grey, ink=ink, mask=mask)
+    # Pass 2: the strokes.
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+
+    short_side = min(h, w)
+    pieces: list[list[int]] = []  # [x0, y0, x1, y1, label...]
+    for i in range(1, count):
+        x, y, bw, bh, area = stats[i]
+        if area < settings.min_piece_area:
+            continue
+        long_side, short = max(bw, bh), max(min(bw, bh), 1)
+        if long_side >= settings.hairline * short or long_side >= settings.long_line * short and (
+                bw >= settings.long_line_span * w or bh >= settings.long_line_span * h):
+            continue  # a hairline, or a line across much of the picture: a paper edge or a ruled line
+        if area < settings.outline_fill * bw * bh and long_side >= settings.outline_extent * max(w, h):
+            continue  # a thin outline around much of the picture: a sheet's edge, a frame, a box
+        if photo_edges is not None and _along_edges((x, y, bw, bh), photo_edges, settings):
+            continue  # the step from the photo's own border to the padding around it, not a stroke
+        pieces.append([x, y, x + bw, y + bh, i])
+
+    groups = _merge_pieces(pieces, settings)
+    groups = [g for g in groups if g[3] - g[1] >= settings.min_height_frac * short_side]
+    if groups:
+        median_h = float(np.median([g[3] - g[1] for g in groups]))
+        groups = [g for g in groups if g[3] - g[1] >= settings.min_relative_height * median_h]
+
+    candidates = []
+    for x0, y0, x1, y1, *members in groups:
+        box_labels = labels[y0:y1, x0:x1]
+        member = np.zeros(count, bool)
+        member[members] = True
+        keep = member[box_labels].astype(np.uint8)
+        keep = cv2.dilate(keep, np.ones((3, 3), np.uint8))  # keep the soft anti-aliased rim of each stroke
+        box_ink = ink[y0:y1, x0:x1]
+        strokes = box_ink[member[box_labels]]
+        if strokes.size == 0 or strokes.max() < settings.min_peak_over_floor * float(np.median(floor[y0:y1, x0:x1])):
+            continue
+        if _shadow_side(grey, labels, member, (x0, y0, x1, y1), dark_ink, settings) > settings.shadow_side:
+            continue  # the edge of a shadow or of a dark object: dark beyond it, not paper
+        crop = box_ink.astype(np.float32) * keep
+        # Ink at or above the stroke's typical strength is full ink, as in MNIST; fainter edges fade out.
+        full = float(percentiles_u8(strokes, (75,))[0])
+        low = float(np.median(threshold[y0:y1, x0:x1])) * settings.soft_rim_of_threshold
+        soft = np.clip((crop - low) / max(full - low, 1.0), 0.0, 1.0)
+        candidates.append(Candidate((x0, y0, x1 - x0, y1 - y0), soft))
+    return candidates
+
+
+def _shadow_side(grey: np.ndarray, labels: np.ndarray, member: np.ndarray, box: Edges, dark_ink: bool,
+                 settings: FinderSettings = FinderSettings()) -> float:
+    """The share of a ring of pixels around a piece's strokes that is as dark as the strokes.
+
+    A pen stroke has paper on both sides: its ring is paper, lighter than the stroke (bar where
+    another stroke or a line crosses it). A shadow's edge, or the rim of a dark object, is a
+    step: on one side of it lies the shadow, as dark as the "stroke" or darker, so about half its
+    ring is. The ring starts beyond the stroke's blurred rim and is about a stroke wide."""
+    x0, y0, x1, y1 = box
+    h, w = grey.shape
+    strokes = member[labels[y0:y1, x0:x1]].astype(np.uint8)
+    inside = cv2.distanceTransform(np.pad(strokes, 1), cv2.DIST_L2, 3)  # padded: the box's edge is outside
+    width = int(np.clip(round(2 * float(inside.max())), 2, 24))
+    pad = 2 + width + 1
+    X0, Y0, X1, Y1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)
+    local = np.zeros((Y1 - Y0, X1 - X0), np.uint8)
+    local[y0 - Y0 : y1 - Y0, x0 - X0 : x1 - X0] = strokes
+    near = cv2.dilate(local, np.ones((5, 5), np.uint8))
+    ring = cv2.dilate(local, np.ones((2 * (2 + width) + 1,) * 2, np.uint8)) & ~near & ~(labels[Y0:Y1, X0:X1] > 0)
+    patch = grey[Y0:Y1, X0:X1].astype(np.float32)
+    if not dark_ink:
+        patch = 255 - patch
+    stroke_level = float(np.median(patch[local > 0]))
+    around = patch[ring > 0]
+    if around.size < 10:
+        return 0.0
+    paper = float(np.percentile(around, 90))
+    if paper - stroke_level < settings.shadow_min_contrast:
+        return 0.0
+    return float(np.mean(around < stroke_level + settings.shadow_level * (paper - stroke_level)))
+
+
+def _along_edges(box: WorkBox, photo_edges: Edges, settings: FinderSettings) -> bool:
+    """A thin piece lying on one of the photo's own edges inside its padding (a close-up view)."""
+    x, y, w, h = box
+    x0, y0, x1, y1 = photo_edges
+    reach, thin = settings.edge_reach, settings.edge_thin
+    vertical = w <= thin and (abs(x - x0) <= reach or abs(x + w - x1) <= reach)
+    horizontal = h <= thin and (abs(y - y0) <= reach or abs(y + h - y1) <= reach)
+    return vertical or horizontal
+
+
+def _without_rules(mask: np.ndarray, settings: FinderSettings) -> np.ndarray:
+    """`mask` without the thin straight lines that run much longer than a digit is wide (ruled and
+    squared paper, a table's lines): digits written across them would otherwise be joined into
+    one piece. Where a stroke crosses a line its pixels stay; a thick bar (a close-up's 7) is not
+    thin and stays."""
+    h, w = mask.shape
+    binary = mask.astype(np.uint8)
+    found = []
+    for horizontal in (True, False):
+        length = max(settings.min_rule_length, int(max(w, h) * settings.rule_length))
+        run, bar = ((1, length), (settings.rule_thickness, length)) if horizontal else ((length, 1), (length, settings.rule_thickness))
+        long_runs = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones(run, np.uint8))
+        thick = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones(bar, np.uint8))
+        found.append((horizontal, long_runs & ~cv2.dilate(thick, np.ones((3, 3), np.uint8))))
+    kept = binary.copy()
+    for _, lines in found:
+        kept &= ~lines
+    # Where a stroke crosses a line, keep the line's pixels between the stroke's two sides
+    # (above and below a horizontal line, left and right of a vertical one).
+    span = settings.rule_thickness + 2
+    for horizontal, lines in found:
+        across = np.ones((span, 1) if horizontal else (1, span), np.uint8)
+        kept |= lines & cv2.morphologyEx(binary & ~lines, cv2.MORPH_CLOSE, across)
+    return kept.astype(bool)
+
+
+def _background(labels: np.ndarray, count: int, photo_edges: Edges, along: float) -> np.ndarray:
+    """Per label: True for what is not writing on the paper but lies along the photo's edge, as
+    a desk or a shadow beside the sheet does: more than `along` of the edge's length is theirs.
+    (Wider dark areas are paper to the closing in ink_image and never become ink.) A digit cropped
+    tightly touches the edge too, but only where its strokes cross or hug it."""
+    x0, y0, x1, y1 = photo_edges
+    border = np.concatenate([labels[y0, x0:x1], labels[y1 - 1, x0:x1], labels[y0 + 1 : y1 - 1, x0], labels[y0 + 1 : y1 - 1, x1 - 1]])
+    background = np.bincount(border, minlength=count) > along * len(border)
+    background[0] = False
+    return background
+
+
+def _merge_pieces(pieces: list[list[int]], settings: FinderSettings) -> list[list[int]]:
+    """Join the broken strokes of one digit: pieces above one another with strong horizontal
+    overlap, or stacked with a small gap into a shape still as narrow as a digit (a slanted,
+    broken 1). Side-by-side digits overlap vertically and never merge."""
+    groups = [list(p) for p in pieces]
+    if not groups:
+        return groups
+    # A digit's height: most pieces are whole digits. Two pieces whose union is much taller
+    # belong to two lines (rows of a sheet, a column of digits) and never merge.
+    typical = float(np.percentile([g[3] - g[1] for g in groups], 75))
+    limit = settings.max_union_height * typical
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                a, b = groups[i], groups[j]
+                if max(a[3], b[3]) - min(a[1], b[1]) <= limit and _same_digit(a, b, settings):
+                    groups[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]), *a[4:], *b[4:]]
+                    del groups[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return groups
+
+
+def _same_digit(a: list[int], b: list[int], settings: FinderSettings) -> bool:
+    x_overlap = min(a[2], b[2]) - max(a[0], b[0])
+    y_overlap = min(a[3], b[3]) - max(a[1], b[1])  # negative: a vertical gap
+    narrow = min(a[2] - a[0], b[2] - b[0])
+    short, tall = sorted((a[3] - a[1], b[3] - b[1]))
+    if x_overlap > settings.merge_x_overlap * narrow and -y_overlap < settings.merge_y_gap * tall:
+        return True
+    union_w = max(a[2], b[2]) - min(a[0], b[0])
+    union_h = max(a[3], b[3]) - min(a[1], b[1])
+    stacked = y_overlap < settings.stack_max_overlap * short and -y_overlap < settings.stack_max_gap * tall
+    return stacked and -x_overlap < settings.stack_max_shift * union_h and union_w <= settings.stack_max_aspect * union_h
+
+
+def resize_to(grey: np.ndarray, side: int, short_side: int = 0) -> tuple[np.ndarray, float]:
+    """`grey` shrunk so its longer side is at most `side` (or enlarged so its shorter side is at
+    least `short_side`, for tiny scans), and the factor used."""
+    h, w = grey.shape
+    scale = min(1.0, side / max(h, w))
+    if min(h, w) * scale < short_side:
+        scale = min(short_side / min(h, w), 2 * side / max(h, w))
+        return cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_CUBIC), scale
+    if scale < 1.0:
+        # Area averaging is needed against aliasing only when shrinking a lot; it is slow otherwise.
+        interpolation = cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR
+        grey = cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interpolation)
+    return grey, scale
