@@ -76,6 +76,45 @@ def assert_one_line_error(result: subprocess.CompletedProcess, code: int = 2, co
     assert contains in lines[0], lines[0]
 
 
+class Hostile:
+    """Unpickling this would run a shell command that leaves a marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+BAD_CHECKPOINTS = ("corrupt", "truncated", "foreign", "tensor", "empty", "directory", "missing", "text", "hostile")
+
+
+def write_bad_checkpoint(path: Path, kind: str, good: Path | None = None) -> None:
+    """Put at `path` a checkpoint of one bad `kind` (BAD_CHECKPOINTS); "truncated" cuts `good` in
+    half, "hostile" would touch path.parent / "pwned" if it were ever unpickled."""
+    import torch
+
+    if kind == "corrupt":
+        path.write_bytes(np.random.default_rng(0).bytes(5000))
+    elif kind == "truncated":
+        whole = good.read_bytes()
+        path.write_bytes(whole[: len(whole) // 2])
+    elif kind == "foreign":  # a torch file, but not ours
+        torch.save({"model": {"weight": torch.zeros(3)}}, path)
+    elif kind == "tensor":
+        torch.save(torch.zeros(3), path)
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "text":
+        path.write_text("not a checkpoint\n")
+    elif kind == "hostile":
+        torch.save({"format": "digits-checkpoint", "payload": Hostile(path.parent / "pwned")}, path)
+    elif kind != "missing":
+        raise ValueError(kind)
+
+
 # Cases the reader does not yet get right, each a real limit measured on our renders (README,
 # "What does not work yet"). strict: a case that starts passing fails the run until it is
 # taken off this list, so the list stays the truth.

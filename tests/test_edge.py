@@ -380,6 +380,7 @@ def test_grey_and_transparent_pngs_read_like_colour(reader, mnist_test, tmp_path
     assert [json.loads(line)["text"] for line in result.stdout.splitlines()] == [truth] * 3
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_a_video_with_exit_130(mnist_test, tmp_path):
     import signal
 

@@ -10,7 +10,7 @@ import onnx
 import pytest
 import torch
 
-from conftest import assert_one_line_error, run_cli
+from conftest import BAD_CHECKPOINTS, assert_one_line_error, run_cli, write_bad_checkpoint
 from digits.edge import contract
 from digits.edge.session import DigitModel
 from digits.export import pipeline
@@ -42,6 +42,7 @@ def test_digits(mnist_root):
     return load_mnist(mnist_root, download=False)[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
 def test_every_architecture_exports_with_parity_on_all_test_digits(arch, checkpoints, tmp_path, mnist_root, test_digits):
     destination = tmp_path / f"{arch}.onnx"
@@ -85,6 +86,7 @@ def test_a_model_without_the_reject_class_exports_ten_columns_and_the_edge_reads
     assert old.reject_index is None and old.metadata[contract.META_CONTRACT] == "1"
 
 
+@pytest.mark.slow
 def test_graph_follows_the_contract_and_metadata_round_trips(checkpoints, tmp_path, mnist_root):
     destination = tmp_path / "m.onnx"
     result = pipeline.export_checkpoint(checkpoints["digitnet"], destination, ExportConfig(data=str(mnist_root)), log=lambda _: None)
@@ -139,6 +141,7 @@ def test_without_mnist_parity_uses_random_inputs_with_a_note(checkpoints, tmp_pa
     assert json.loads((tmp_path / "m.parity.json").read_text())["parity"]["inputs"] == "random"
 
 
+@pytest.mark.slow
 def test_int8_export_reports_accuracy_size_and_speed(checkpoints, tmp_path, mnist_root):
     result = run_cli("digits-export", str(checkpoints["lenet5"]), str(tmp_path / "m.onnx"), "--data", str(mnist_root),
                      "--int8", "--max-drop", "2.0", "--calibration-digits", "200")
@@ -161,6 +164,7 @@ def test_int8_export_reports_accuracy_size_and_speed(checkpoints, tmp_path, mnis
     assert 0.9 < own["top1_agreement"] <= 1 and own["max_abs_probability_diff"] > 0
 
 
+@pytest.mark.slow
 def test_int8_over_the_drop_limit_fails_and_keeps_only_the_fp32_model(checkpoints, tmp_path, mnist_root):
     # One calibration digit gives a poor activation range; with --max-drop 0 any accuracy lost fails
     # the gate. Which of the small one-epoch models loses accuracy varies with their training, so
@@ -180,21 +184,10 @@ def test_int8_over_the_drop_limit_fails_and_keeps_only_the_fp32_model(checkpoint
     pytest.fail("no model lost accuracy with one calibration digit")
 
 
-@pytest.mark.parametrize("kind", ["missing", "corrupt", "truncated", "hostile", "not-checkpoint", "directory"])
+@pytest.mark.parametrize("kind", BAD_CHECKPOINTS)
 def test_bad_checkpoint_inputs(kind, checkpoints, tmp_path):
     source = tmp_path / "in.pth"
-    if kind == "corrupt":
-        source.write_bytes(np.random.default_rng(1).bytes(3000))
-    elif kind == "truncated":
-        source.write_bytes(checkpoints["mlp"].read_bytes()[:2000])
-    elif kind == "hostile":
-        from test_train import Hostile
-
-        torch.save({"x": Hostile(tmp_path / "pwned")}, source)
-    elif kind == "not-checkpoint":
-        torch.save({"weights": torch.ones(2)}, source)
-    elif kind == "directory":
-        source.mkdir()
+    write_bad_checkpoint(source, kind, checkpoints["mlp"])
     destination = tmp_path / "out.onnx"
     result = run_cli("digits-export", str(source), str(destination))
     assert_one_line_error(result, 2, str(source))

@@ -161,6 +161,7 @@ def test_a_truncated_video_ends_with_exit_1_and_says_so(tmp_path, mnist_test):
     assert "truncated" in result.stderr and 0 < len(result.stdout.splitlines()) < 60
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum, code, word", [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "terminated")])
 def test_a_stopped_video_keeps_a_playable_annotated_file_and_no_temporaries(tmp_path, mnist_test, signum, code, word):
     images, labels = mnist_test

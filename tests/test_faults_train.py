@@ -80,6 +80,7 @@ def test_non_finite_settings_are_refused(flag, value):
     assert_one_line_error(run_cli("digits-train", flag, value), contains=flag)
 
 
+@pytest.mark.slow
 def test_the_parity_gate_fails_a_model_with_nan_weights(tmp_path, finished_run, mnist_root):
     payload = load_checkpoint(finished_run / "last.pth")
     first = next(iter(payload["state_dict"]))

@@ -9,12 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import assert_one_line_error, launch, run_cli, stop
+from conftest import BAD_CHECKPOINTS, assert_one_line_error, launch, run_cli, stop, write_bad_checkpoint
 from digits.edge.contract import IMAGE_SIZE
 from digits.train.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
 from digits.train.data import Augmentation, load_data, load_mnist, to_float
@@ -98,6 +97,7 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path, mnist):
     assert torch.equal(predict(model, images), predict(restored, images))
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_last_and_resume_continues_identically(tmp_path, mnist_root):
     config = small_config(tmp_path / "straight", mnist_root, epochs=2, arch="digitnet", augment=True, limit_train=512)
     straight = fit(config, log=lambda _: None)
@@ -152,20 +152,10 @@ def test_image_folder_tree_trains(tmp_path, mnist):
     assert load_checkpoint(tmp_path / "run" / "best.pth")["metrics"]["test_accuracy"] > 0.4
 
 
-class Hostile:
-    """Unpickling this would run a shell command that leaves a marker file."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
 def test_hostile_pickle_is_refused_without_running(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "hostile.pth"
-    torch.save({"format": "digits-checkpoint", "payload": Hostile(marker)}, path)
+    write_bad_checkpoint(path, "hostile")
     with pytest.raises(CheckpointError, match="refused to load"):
         load_checkpoint(path)
     result = run_cli("digits-train", "--resume", str(path))
@@ -173,27 +163,16 @@ def test_hostile_pickle_is_refused_without_running(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("kind", ["corrupt", "truncated", "foreign", "tensor", "empty", "directory", "missing", "text"])
+@pytest.mark.parametrize("kind", BAD_CHECKPOINTS)
 def test_bad_checkpoints_exit_2_with_one_line(kind, tmp_path, mnist_root):
     path = tmp_path / "bad.pth"
-    if kind == "corrupt":
-        path.write_bytes(np.random.default_rng(0).bytes(5000))
-    elif kind == "truncated":
-        result = fit(small_config(tmp_path, mnist_root, arch="mlp", limit_train=256), log=lambda _: None)
-        whole = (result.run_dir / "last.pth").read_bytes()
-        path.write_bytes(whole[: len(whole) // 2])
-    elif kind == "foreign":
-        torch.save({"model": {"weight": torch.zeros(3)}}, path)
-    elif kind == "tensor":
-        torch.save(torch.zeros(3), path)
-    elif kind == "empty":
-        path.write_bytes(b"")
-    elif kind == "directory":
-        path.mkdir()
-    elif kind == "text":
-        path.write_text("not a checkpoint\n")
+    good = None
+    if kind == "truncated":
+        good = fit(small_config(tmp_path / "good", mnist_root, arch="mlp", limit_train=256), log=lambda _: None).run_dir / "last.pth"
+    write_bad_checkpoint(path, kind, good)
     result = run_cli("digits-train", "--resume", str(path))
     assert_one_line_error(result, 2, str(path))
+    assert not (tmp_path / "pwned").exists()
 
 
 def test_resume_refuses_to_change_settings(tmp_path, mnist_root):
@@ -202,6 +181,7 @@ def test_resume_refuses_to_change_settings(tmp_path, mnist_root):
     assert_one_line_error(outcome, 2, "--lr")
 
 
+@pytest.mark.slow
 def test_bad_flags_and_missing_data_are_one_line_errors(tmp_path, mnist_root):
     assert_one_line_error(run_cli("digits-train", "--epochs", "0"), 2, "--epochs")
     assert_one_line_error(run_cli("digits-train", "--data", str(mnist_root), "--limit-train", "10", "--epochs", "1",
@@ -255,6 +235,7 @@ def _scan_tree(root: Path, data, per_class: int) -> None:
             counts[label] += 1
 
 
+@pytest.mark.slow
 def test_init_from_starts_from_the_checkpoint_and_mixes_mnist_in(tmp_path, mnist_root, mnist):
     base = fit(small_config(tmp_path / "base", mnist_root, arch="mlp", epochs=2, limit_train=4096, reject=False),
                log=lambda _: None)
@@ -289,6 +270,7 @@ def test_init_from_starts_from_the_checkpoint_and_mixes_mnist_in(tmp_path, mnist
     assert "MNIST" not in alone.stdout.splitlines()[0]
 
 
+@pytest.mark.slow
 def test_init_from_refuses_another_architecture_and_resume_of_a_finished_run_says_what_to_do(tmp_path, mnist_root):
     done = fit(small_config(tmp_path, mnist_root, arch="mlp", epochs=1, limit_train=256), log=lambda _: None)
     last = str(done.run_dir / "last.pth")
