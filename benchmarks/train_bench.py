@@ -1,6 +1,6 @@
 """Train every architecture on the full MNIST and print test accuracy, time, samples/s, device.
 
-    python benchmarks/train_bench.py [--arch lenet5 ...] [--device auto] [--out artifacts/runs/bench]
+    python benchmarks/train_bench.py [--recipe lenet5 ...] [--device auto] [--out artifacts/runs/bench]
 
 Each recipe is an ordinary digits-train configuration; the table's last column is the target
 from the issue. `lenet5-sprint` is the speed run: the time until the test accuracy first
