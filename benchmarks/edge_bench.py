@@ -23,7 +23,7 @@ from digits.train.render import load_mnist_test, random_number, render_blank, re
 
 from digits.edge.reader import DigitReader
 from digits.edge.session import DigitModel
-from digits.edge.sources import file_frames, open_capture
+from digits.edge.sources import FileFrames, open_capture
 from digits.edge.timing import call_seconds, median_us
 
 
@@ -74,7 +74,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         video = write_video(Path(tmp), images, labels, rng, frames=120)
         started = time.perf_counter()
-        count = sum(1 for frame in file_frames(open_capture(str(video))) if reader.read(frame) is not None)
+        count = sum(1 for frame in FileFrames(open_capture(str(video))) if reader.read(frame) is not None)
         print(f"video file ({video.suffix}, 640x480 MJPG): {count / (time.perf_counter() - started):.0f} frames/s (decode + read)")
 
     exact = sum(reader.read(p).text == t for p, t in zip(photos, truths))

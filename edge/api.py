@@ -84,12 +84,14 @@ class Reader:
 
     `model`: an ONNX file from digits-export (None: the shipped model). `min_confidence`: a
     candidate whose best digit is less likely than this is set aside. `threads`: onnxruntime
-    threads. Raises ModelError (a DigitsError) for a file that is not a digits model."""
+    threads. `backend`: "auto" (onnxruntime, else OpenCV's dnn), "onnxruntime" or "opencv".
+    Raises ModelError (a DigitsError) for a file that is not a digits model."""
 
-    def __init__(self, model: str | os.PathLike | None = None, *, min_confidence: float = 0.5, threads: int = 1) -> None:
+    def __init__(self, model: str | os.PathLike | None = None, *, min_confidence: float = 0.5, threads: int = 1,
+                 backend: str = "auto") -> None:
         if not 0 <= min_confidence <= 1:
             raise ConfigError(f"min_confidence must be in [0, 1], not {min_confidence!r}")
-        self.reader = DigitReader(DigitModel(model, threads=threads), min_confidence=min_confidence)
+        self.reader = DigitReader(DigitModel(model, threads=threads, backend=backend), min_confidence=min_confidence)
 
     def read(self, image: Any, *, color: str = "bgr", source: str | None = None) -> dict:
         """The number in `image` (a path or an array, see `as_picture`) as `digits-edge --json`

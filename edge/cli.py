@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .errors import FiniteFloat, InputError, OneLineCommand
+from .session import BACKENDS
 
 
 @click.command(cls=OneLineCommand)
@@ -38,15 +39,18 @@ from .errors import FiniteFloat, InputError, OneLineCommand
 @click.option("--vid-stride", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
               help="For a video file: read every Nth frame (the others are skipped without decoding).")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="onnxruntime threads.")
+@click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
+              help="What runs the model: onnxruntime, or OpenCV's dnn module (for 32-bit Raspberry Pi OS and other "
+                   "places without onnxruntime: the same answers, slower). auto: onnxruntime when it is installed.")
 @click.option("--doctor", is_flag=True, help="Describe this device (CPU, onnxruntime, OpenCV, display, cameras) and exit.")
 def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: Path | None, min_confidence: float,
          as_json: bool, save: Path | None, debug: Path | None, save_crops: Path | None, show: bool | None,
-         max_frames: int | None, vid_stride: int, threads: int, doctor: bool) -> None:
+         max_frames: int | None, vid_stride: int, threads: int, backend: str, doctor: bool) -> None:
     """Read the handwritten digits in photos, folders, video or a live camera.
 
     Each picture may hold zero, one or several digits, dark on light or light on dark;
     the number comes back as text in reading order, with each digit's label, confidence
-    and box. Needs only onnxruntime and OpenCV (no torch).
+    and box. Needs only onnxruntime (or OpenCV alone, --backend opencv) and OpenCV; never torch.
 
     \b
     Examples:
@@ -91,7 +95,10 @@ def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: 
     from .reader import DigitReader
     from .session import DigitModel
 
-    reader = DigitReader(DigitModel(model, threads=threads), min_confidence=min_confidence)
+    onnx_model = DigitModel(model, threads=threads, backend=backend)
+    if onnx_model.fallback_note:
+        err(onnx_model.fallback_note)
+    reader = DigitReader(onnx_model, min_confidence=min_confidence)
 
     if inputs:
         if show:

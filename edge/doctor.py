@@ -8,17 +8,53 @@ import sys
 from pathlib import Path
 
 import cv2
-import onnxruntime as ort
 
 from . import contract
+from .session import onnxruntime_module
 from .sources import SourceError, has_display, open_capture
 
 
 def video_backends() -> list[str]:
-    try:
-        return list(dict.fromkeys(cv2.videoio_registry.getBackendName(b) for b in cv2.videoio_registry.getBackends()))
-    except Exception:  # very old OpenCV builds lack the registry
+    """The video backends this OpenCV build really has (getBackends() lists every one it knows,
+    GStreamer included when the wheel was built without it)."""
+    registry = getattr(cv2, "videoio_registry", None)
+    if registry is None:  # very old OpenCV builds lack the registry
         return []
+    names = []
+    for backend in registry.getBackends():
+        try:
+            if hasattr(registry, "hasBackend") and not registry.hasBackend(backend):
+                continue
+            names.append(registry.getBackendName(backend))
+        except cv2.error:
+            continue
+    return list(dict.fromkeys(names))
+
+
+def word_size() -> str:
+    """64-bit or 32-bit userland, and what that means for the install."""
+    import struct
+
+    bits = 8 * struct.calcsize("P")
+    if bits == 64:
+        return "64-bit Python (PyPI has numpy, onnxruntime and OpenCV wheels for it)"
+    return ("32-bit Python: PyPI has no onnxruntime, numpy or OpenCV wheels for it; use apt's python3-opencv and "
+            "python3-numpy and --backend opencv (README, 'Raspberry Pi')")
+
+
+def picamera2_cameras() -> str:
+    """Whether Picamera2 (libcamera, the Pi's CSI cameras) is importable, and the cameras it sees."""
+    try:
+        from picamera2 import Picamera2
+    except Exception as exc:  # absent (ImportError), or apt's build against another numpy (ValueError, ...)
+        return "not installed (only a Pi camera needs it: apt install python3-picamera2)" if isinstance(
+            exc, ImportError) else f"installed but does not import ({type(exc).__name__}: {str(exc)[:80]})"
+    try:
+        found = Picamera2.global_camera_info()
+    except Exception as exc:
+        return f"installed, cameras not listed ({type(exc).__name__})"
+    names = [f"{i} ({c.get('Model', '?')})" for i, c in enumerate(found)]
+    return f"installed, {'cameras ' + ', '.join(names) if names else 'no camera connected'} (--camera N reads them)"
 
 
 def device_name() -> str:
@@ -52,22 +88,27 @@ def cameras(max_index: int = 4) -> list[str]:
 
 def report() -> list[str]:
     from . import __version__
-    from .session import ModelError, DigitModel
+    from .session import DigitModel, ModelError
 
+    ort = onnxruntime_module()
+    runtime = (f"onnxruntime {ort.__version__}: providers {', '.join(ort.get_available_providers())}" if ort is not None
+               else "onnxruntime: not installed; models run in OpenCV's dnn module (--backend opencv)")
     try:
         onnx_model = DigitModel()
         accuracy = onnx_model.metadata.get(contract.META_TEST_ACCURACY)
         accuracy = f"{100 * float(accuracy):.2f}%" if accuracy else "unknown"
-        model_line = f"{onnx_model.path} ({onnx_model.architecture}, MNIST test accuracy {accuracy})"
+        model_line = f"{onnx_model.path} ({onnx_model.architecture}, MNIST test accuracy {accuracy}, runs in {onnx_model.backend})"
     except ModelError as exc:
         model_line = f"NOT USABLE: {exc}"
     found = cameras()
     return [
         f"digits-edge {__version__} on Python {platform.python_version()} ({sys.executable})",
         f"machine: {device_name()}, {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}",
-        f"onnxruntime {ort.__version__}: providers {', '.join(ort.get_available_providers())}",
+        f"word size: {word_size()}",
+        runtime,
         f"OpenCV {cv2.__version__}: video backends {', '.join(video_backends()) or 'unknown'}",
         f"display: {'yes, live windows can open' if has_display() else 'no (live mode runs headless and prints readings)'}",
         f"cameras: {', '.join(found) if found else 'none opened (indices 0-3)'}",
+        f"Picamera2: {picamera2_cameras()}",
         f"default model: {model_line}",
     ]

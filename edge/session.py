@@ -1,15 +1,20 @@
-"""The one onnxruntime wrapper: loads a model, checks it against the contract, runs batches."""
+"""The one model wrapper: loads a model, checks it against the contract, runs batches, in
+onnxruntime or, where onnxruntime cannot be installed (32-bit Raspberry Pi OS), OpenCV's dnn
+module (--backend)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
-import onnxruntime as ort
 
 from . import contract
 from .errors import DigitsError, first_line
+from .onnxfile import NotOnnx, Tensor, read_onnx
+
+BACKENDS = ("auto", "onnxruntime", "opencv")
 
 
 class ModelError(DigitsError):
@@ -33,31 +38,64 @@ def _is_torch_checkpoint(path: Path) -> bool:
     return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80" or path.suffix.lower() in (".pth", ".pt", ".ckpt")
 
 
-class DigitModel:
-    """An exported digits model in onnxruntime, with its contract read from the file itself."""
+def onnxruntime_module():
+    """onnxruntime, or None where it is not installed (or its library does not load)."""
+    try:
+        import onnxruntime
+    except (ImportError, OSError):
+        return None
+    return onnxruntime
 
-    def __init__(self, path: str | Path | None = None, *, threads: int = 1) -> None:
+
+class DigitModel:
+    """An exported digits model, with its contract read from the file itself.
+
+    `backend`: "onnxruntime"; "opencv" (cv2.dnn, the same answers, slower); or "auto", which is
+    onnxruntime when it can be imported, else OpenCV (then `fallback_note` says so)."""
+
+    def __init__(self, path: str | Path | None = None, *, threads: int = 1, backend: str = "auto") -> None:
         self.path = Path(path) if path is not None else default_model_path()
+        if backend not in BACKENDS:
+            raise ModelError(f"backend {backend!r}: choose from {', '.join(BACKENDS)}")
         if not self.path.is_file():
             raise ModelError(f"{self.path}: no such model file")
+        ort = onnxruntime_module() if backend != "opencv" else None
+        if backend == "onnxruntime" and ort is None:
+            raise ModelError("--backend onnxruntime: onnxruntime is not installed here (pip install onnxruntime, "
+                             "or --backend opencv)")
+        self.fallback_note = ("note: onnxruntime is not installed; the model runs in OpenCV's dnn module "
+                              "(--backend opencv: the same answers, slower)") if backend == "auto" and ort is None else ""
+        self.backend = "onnxruntime" if ort is not None else "opencv"
+        self.session = self.net = None
+        try:
+            if ort is not None:
+                self.session = self._load_onnxruntime(ort, threads)
+                self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
+                inputs = [Tensor(t.name, t.type.removeprefix("tensor(").rstrip(")"), tuple(t.shape)) for t in self.session.get_inputs()]
+                outputs = [Tensor(t.name, t.type, tuple(t.shape)) for t in self.session.get_outputs()]
+            else:
+                described = read_onnx(self.path)
+                self.metadata, inputs, outputs = described.metadata, described.inputs, described.outputs
+                self.net = cv2.dnn.readNetFromONNX(str(self.path))
+        except Exception as exc:  # onnxruntime raises its own types, OpenCV cv2.error, ours NotOnnx
+            if _is_torch_checkpoint(self.path):
+                raise ModelError(f"{self.path}: a PyTorch checkpoint, not an ONNX model; convert it first: "
+                                 f"digits-export {self.path} {self.path.with_suffix('.onnx')}") from None
+            why = "not an ONNX file" if isinstance(exc, NotOnnx) else first_line(exc)
+            raise ModelError(f"{self.path}: {self.backend} cannot load it as a model ({why})") from None
+        self._check_contract(inputs, outputs)
+        self.classes: list[int] = json.loads(self.metadata[contract.META_CLASSES])
+
+    def _load_onnxruntime(self, ort, threads: int):
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 4  # errors are ours to report, in one line (ModelError)
-        try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:
-            if _is_torch_checkpoint(self.path):
-                raise ModelError(f"{self.path}: a PyTorch checkpoint, not an ONNX model; convert it first: "
-                                 f"digits-export {self.path} {self.path.with_suffix('.onnx')}") from None
-            raise ModelError(f"{self.path}: onnxruntime cannot load it as a model ({first_line(exc)})") from None
-        self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
-        self._check_contract()
-        self.classes: list[int] = json.loads(self.metadata[contract.META_CLASSES])
+        return ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
 
-    def _check_contract(self) -> None:
+    def _check_contract(self, inputs: list[Tensor], outputs: list[Tensor]) -> None:
         missing = [k for k in contract.REQUIRED_METADATA if k not in self.metadata]
         if missing:
             raise ModelError(f"{self.path}: not a digits model: metadata lacks {', '.join(missing)} (export it with digits-export)")
@@ -76,16 +114,15 @@ class DigitModel:
             raise ModelError(f"{self.path}: metadata {contract.META_CLASSES} is not JSON") from None
         if not isinstance(classes, list) or classes != list(contract.CLASSES):
             raise ModelError(f"{self.path}: model classes {classes} are not the digits 0-9")
-        inputs = self.session.get_inputs()
         if len(inputs) != 1:
             raise ModelError(f"{self.path}: expected one input, the model has {len(inputs)}")
         shape = list(inputs[0].shape)
-        if inputs[0].type != "tensor(float)" or len(shape) != 4 or shape[1:] != [1, contract.IMAGE_SIZE, contract.IMAGE_SIZE]:
-            raise ModelError(f"{self.path}: input is {inputs[0].type} {shape}, the contract is float [N,1,28,28]")
+        if inputs[0].elem_type != "float" or len(shape) != 4 or shape[1:] != [1, contract.IMAGE_SIZE, contract.IMAGE_SIZE]:
+            raise ModelError(f"{self.path}: input is {inputs[0].elem_type} {shape}, the contract is float [N,1,28,28]")
         if isinstance(shape[0], int) and shape[0] != -1:
             raise ModelError(f"{self.path}: input batch is fixed at {shape[0]}; the contract needs a dynamic batch")
         self.input_name = inputs[0].name
-        outputs = {o.name: o for o in self.session.get_outputs()}
+        outputs = {o.name: o for o in outputs}
         if contract.PROBABILITIES_NAME not in outputs:
             raise ModelError(f"{self.path}: no {contract.PROBABILITIES_NAME!r} output (has {', '.join(outputs)})")
         if outputs[contract.PROBABILITIES_NAME].shape[-1] != columns:
@@ -101,9 +138,13 @@ class DigitModel:
         C is 10, or 11 when the model has the reject class (column `reject_index`)."""
         images = np.ascontiguousarray(images, dtype=np.float32)
         try:
-            results = self.session.run(self.output_names, {self.input_name: images})
-        except Exception as exc:  # onnxruntime raises its own types (Fail, InvalidArgument, RuntimeException)
-            raise ModelError(f"{self.path}: the model fails when run ({first_line(exc, 200)})") from None
+            if self.session is not None:
+                results = self.session.run(self.output_names, {self.input_name: images})
+            else:
+                self.net.setInput(images, self.input_name)
+                results = self.net.forward(self.output_names)
+        except Exception as exc:  # onnxruntime raises its own types (Fail, InvalidArgument, ...), OpenCV cv2.error
+            raise ModelError(f"{self.path}: the model fails when run in {self.backend} ({first_line(exc, 200)})") from None
         return results[0], (results[1] if len(results) > 1 else None)
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:

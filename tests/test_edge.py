@@ -284,7 +284,7 @@ def test_shipped_samples_read_as_their_names_say():
         assert o["text"] == expected, (name, o["text"])
 
 
-EDGE_ALLOWED = {"numpy", "cv2", "onnxruntime", "click"}
+EDGE_ALLOWED = {"numpy", "cv2", "onnxruntime", "click", "picamera2"}  # picamera2: only on a Pi, from apt
 
 
 def test_edge_imports_only_numpy_cv2_onnxruntime_click_and_stdlib():
@@ -556,3 +556,55 @@ def test_labels_of_close_digits_do_not_overlap():
         for b in rects[i + 1 :]:
             assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
     assert origins[0] == (100, 196)  # a lone first label stays right above its box
+
+
+BLOCK_ONNXRUNTIME = """
+import sys
+class NoOnnxruntime:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] == 'onnxruntime':
+            raise ImportError(f'{name} is blocked: as on 32-bit Raspberry Pi OS, it is not installed')
+sys.meta_path.insert(0, NoOnnxruntime())
+from digits.edge.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_the_opencv_backend_gives_the_answers_onnxruntime_gives(mnist_test):
+    images, labels = mnist_test
+    x = images[:2000, None].astype(np.float32) / 255
+    ort_model, cv_model = DigitModel(SHIPPED_MODEL, backend="onnxruntime"), DigitModel(SHIPPED_MODEL, backend="opencv")
+    assert (ort_model.backend, cv_model.backend) == ("onnxruntime", "opencv")
+    assert cv_model.metadata == ort_model.metadata and cv_model.reject_index == ort_model.reject_index
+    for batch in (1, 7, 2000):
+        ort_probs, ort_logits = ort_model.run(x[:batch])
+        cv_probs, cv_logits = cv_model.run(x[:batch])
+        assert cv_probs.shape == ort_probs.shape and (cv_probs.argmax(1) == ort_probs.argmax(1)).all()
+        assert np.abs(cv_probs - ort_probs).max() <= 1e-5 and np.abs(cv_logits - ort_logits).max() <= 1e-4
+    # The whole reader, too: same numbers, same boxes.
+    rng = np.random.default_rng(12)
+    for _ in range(5):
+        digits, truth = random_number(images, labels, rng)
+        photo = render_number(digits, rng)
+        a, b = DigitReader(ort_model).read(photo), DigitReader(cv_model).read(photo)
+        assert a.text == b.text == truth and [d.box for d in a.digits] == [d.box for d in b.digits]
+
+
+def test_without_onnxruntime_auto_falls_back_to_opencv_and_says_so(tmp_path):
+    normal = run_cli("digits-edge", str(SAMPLES), "--json")
+    fallback = subprocess.run([sys.executable, "-c", BLOCK_ONNXRUNTIME, str(SAMPLES), "--json"], capture_output=True,
+                              text=True, timeout=120)
+    assert fallback.returncode == 0, fallback.stderr
+    assert "onnxruntime is not installed" in fallback.stderr and "--backend opencv" in fallback.stderr
+    texts = lambda out: [(r["source"], r["text"]) for r in map(json.loads, out.splitlines())]  # noqa: E731
+    assert texts(fallback.stdout) == texts(normal.stdout) and len(texts(normal.stdout)) >= 5
+    forced = subprocess.run([sys.executable, "-c", BLOCK_ONNXRUNTIME, str(SAMPLES), "--backend", "onnxruntime"],
+                            capture_output=True, text=True, timeout=120)
+    assert_one_line_error(forced, 2, "onnxruntime is not installed")
+    doctor = subprocess.run([sys.executable, "-c", BLOCK_ONNXRUNTIME, "--doctor"], capture_output=True, text=True, timeout=120)
+    assert doctor.returncode == 0 and "onnxruntime: not installed" in doctor.stdout and "runs in opencv" in doctor.stdout
+    # A file that is not ONNX is one line in either backend.
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x08" + bytes(300))
+    assert_one_line_error(run_cli("digits-edge", "--backend", "opencv", "--model", str(junk), str(SAMPLES)), 2, "cannot load")
+
