@@ -16,7 +16,8 @@ from .annotate import annotate
 from .errors import Terminated
 from .output import VideoOutput, write_image
 from .reader import NOTHING_READ, DigitReader
-from .sources import FileFrames, LiveFrames, SourceError, has_display, is_stream, open_capture, source_name
+from .sources import (FileFrames, LiveFrames, SourceError, capture_backend, has_display, is_stream, open_capture,
+                      source_name)
 
 WINDOW = "digits-edge (q/Esc quit, space pause, s snapshot)"
 SMOOTHING_FRAMES = 5  # the reading shown is the most common of this many latest frames
@@ -141,8 +142,7 @@ def read_live(spec: int | str, reader: DigitReader, *, as_json: bool, save: Path
     name = source_name(spec)
     first = open_capture(spec)
     frames = LiveFrames(lambda: open_capture(spec), first=first, log=log) if live else FileFrames(first, stride)
-    if not show:
-        log(f"reading {name} headless (Ctrl-C stops)")
+    log(f"reading {name} through {capture_backend(first)}{'' if show else ', headless'} (Ctrl-C stops)")
     try:
         count = read_stream(frames, reader, source=name, emit=emit, as_json=as_json, show=show,
                             max_frames=max_frames, save_dir=save)

@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .errors import DigitsError
+from .errors import DigitsError, first_line
 from .output import describe, opencv_can_open
 
 # FFmpeg prints its own complaints ("moov atom not found") for a file it cannot decode; our
@@ -198,10 +198,97 @@ def source_name(spec: int | str) -> str:
     return f"camera {spec}" if isinstance(spec, int) else describe(spec)
 
 
-def open_capture(spec: int | str, timeout_s: float = 8.0) -> cv2.VideoCapture:
-    """Open a camera index, video file or stream URL within `timeout_s`, or raise SourceError."""
+class PicameraCapture:
+    """A Raspberry Pi camera (CSI, driven by libcamera) through Picamera2, with the methods of
+    cv2.VideoCapture the frame readers use: it goes through the same newest-frame reader, smoothing
+    and reopening as a webcam. (OpenCV's own VideoCapture does not deliver these cameras' frames on
+    Pi OS Bookworm.)"""
+
+    backend = "Picamera2 (libcamera)"
+
+    def __init__(self, camera, size: tuple[int, int] = (640, 480)) -> None:
+        self.camera = camera
+        # "RGB888" is B, G, R in memory: OpenCV's order.
+        camera.configure(camera.create_video_configuration(main={"size": size, "format": "RGB888"}))
+        camera.start()
+        self._open = True
+
+    def isOpened(self) -> bool:  # noqa: N802  (cv2.VideoCapture's name)
+        return self._open
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        if not self._open:
+            return False, None
+        try:
+            frame = self.camera.capture_array("main")
+        except Exception:  # the camera went away: the live reader reopens it
+            return False, None
+        if frame is None:
+            return False, None
+        return True, np.ascontiguousarray(frame[..., :3]) if frame.ndim == 3 and frame.shape[2] == 4 else frame
+
+    def grab(self) -> bool:
+        return self.read()[0]
+
+    def get(self, prop: int) -> float:
+        return 0.0
+
+    def release(self) -> None:
+        if self._open:
+            self._open = False
+            try:
+                self.camera.stop()
+                self.camera.close()
+            except Exception:  # already gone
+                pass
+
+
+def picamera2_class():
+    """Picamera2's class where it is installed (apt's python3-picamera2 on a Pi), else None."""
+    try:
+        from picamera2 import Picamera2
+    except Exception:  # absent, or apt's build does not fit the numpy in this venv
+        return None
+    return Picamera2
+
+
+def open_picamera(index: int) -> PicameraCapture | None:
+    """Camera `index` through Picamera2 when Picamera2 is installed and sees that many cameras,
+    else None (the camera is then opened by OpenCV, as a webcam)."""
+    picamera2 = picamera2_class()
+    if picamera2 is None:
+        return None
+    try:
+        cameras = picamera2.global_camera_info()
+    except Exception:
+        return None
+    if index >= len(cameras):
+        return None
+    try:
+        return PicameraCapture(picamera2(index))
+    except Exception as exc:  # busy (another program has it), or libcamera failed
+        raise SourceError(f"camera {index}: Picamera2 cannot start it ({first_line(exc)})") from None
+
+
+def capture_backend(capture) -> str:
+    """What delivers a capture's frames, for the line that starts reading it."""
+    if isinstance(capture, PicameraCapture):
+        return capture.backend
+    try:
+        return f"OpenCV {capture.getBackendName()}"
+    except (AttributeError, cv2.error):
+        return "OpenCV"
+
+
+def open_capture(spec: int | str, timeout_s: float = 8.0) -> cv2.VideoCapture | PicameraCapture:
+    """Open a camera index (a Pi camera through Picamera2 when there is one), video file or stream
+    URL within `timeout_s`, or raise SourceError."""
     link_folder = None
     what = source_name(spec)
+    if isinstance(spec, int):
+        picamera = open_picamera(spec)
+        if picamera is not None:
+            return picamera
     if not is_stream(spec):
         path = Path(spec)
         if not path.exists():

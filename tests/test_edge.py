@@ -608,3 +608,28 @@ def test_without_onnxruntime_auto_falls_back_to_opencv_and_says_so(tmp_path):
     junk.write_bytes(b"\x08" + bytes(300))
     assert_one_line_error(run_cli("digits-edge", "--backend", "opencv", "--model", str(junk), str(SAMPLES)), 2, "cannot load")
 
+
+
+STANDINS = REPO / "tests" / "standins"
+
+
+def test_a_pi_camera_is_read_through_picamera2_like_a_webcam(video):
+    """--camera N on a Pi goes through Picamera2 (here its stand-in serving a recorded video): the
+    same newest-frame reader, smoothing and JSON as a webcam, and the start line names the backend."""
+    path, truth = video
+    env = {"PYTHONPATH": str(STANDINS), "DIGITS_STANDIN_VIDEO": str(path)}
+    result = run_cli("digits-edge", "--camera", "0", "--max-frames", "8", "--json", "--no-show", env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "camera 0 through Picamera2 (libcamera)" in result.stderr
+    readings = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(readings) == 8 and readings[-1]["stable"] == truth
+    # A camera that stops delivering is reopened, through Picamera2 again, as a webcam would be.
+    env["DIGITS_STANDIN_FAIL_AFTER"] = "3"
+    result = run_cli("digits-edge", "--camera", "0", "--max-frames", "5", "--json", "--no-show", env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "reopening the source (attempt 1/2)" in result.stderr and len(result.stdout.splitlines()) == 5
+    # No such camera: Picamera2 sees one, so camera 1 is tried as a webcam and is not there.
+    result = run_cli("digits-edge", "--camera", "1", "--max-frames", "1", "--no-show", env=env, timeout=60)
+    assert_one_line_error(result, 2, "camera 1")
+    doctor = run_cli("digits-edge", "--doctor", env=env, timeout=120)
+    assert "Picamera2: installed, cameras 0 (stand-in (recorded frames))" in doctor.stdout
