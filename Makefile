@@ -6,7 +6,7 @@ VENV ?= .venv
 EDGE_VENV ?= .venv-edge
 # MNIST: $DIGITS_DATA when set, else ~/.cache/digits/mnist (the rule lives in train/paths.py)
 
-.PHONY: demo test test-fast test-edge bench real-photos default-model samples clean
+.PHONY: demo test test-fast test-edge test-oldest bench real-photos default-model samples clean
 
 $(EDGE_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(EDGE_VENV)
@@ -40,6 +40,19 @@ test-edge: $(EDGE_VENV)/.installed-test
 	@if $(EDGE_VENV)/bin/python -c 'import torch' 2>/dev/null; then echo 'torch is installed in $(EDGE_VENV)'; exit 1; fi
 	$(EDGE_VENV)/bin/python -m pytest -q tests/test_edge.py tests/test_reader_photos.py tests/test_faults_edge.py tests/test_api.py
 
+# The edge tests with the oldest versions pyproject.toml admits (numpy, onnxruntime, OpenCV, click):
+# what a distribution or an older Pi image has.
+OLDEST_VENV ?= .venv-oldest
+$(OLDEST_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/pip install -q $$($(PYTHON) .ci/oldest.py)
+	$(OLDEST_VENV)/bin/pip install -q --no-deps .
+	touch $@
+
+test-oldest: $(OLDEST_VENV)/.installed
+	$(OLDEST_VENV)/bin/python -c 'import numpy, cv2, onnxruntime, click; print("oldest:", "numpy", numpy.__version__, "OpenCV", cv2.__version__, "onnxruntime", onnxruntime.__version__, "click", click.__version__)'
+	$(OLDEST_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_edge.py tests/test_reader_photos.py tests/test_faults_edge.py tests/test_api.py
+
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/train_bench.py
 	$(VENV)/bin/python benchmarks/export_bench.py
@@ -59,4 +72,4 @@ samples: $(VENV)/.installed
 	$(VENV)/bin/python -m digits.train.render artifacts/samples
 
 clean:
-	rm -rf $(VENV) $(EDGE_VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(EDGE_VENV) $(OLDEST_VENV) build *.egg-info .pytest_cache

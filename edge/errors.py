@@ -93,7 +93,8 @@ class OneLineCommand(click.Command):
             click.echo(f"Error: {' '.join(str(exc).split())}", err=True)  # one line, whatever the message held
             sys.exit(USER_ERROR_EXIT)
         except (click.Abort, KeyboardInterrupt) as exc:  # click turns Ctrl-C (and our Terminated) into Abort
-            terminated = isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated)
+            # click >= 8.1.4 raises Abort from the interrupt; older ones inside its handler (__context__).
+            terminated = any(isinstance(e, Terminated) for e in (exc, exc.__cause__, exc.__context__))
             click.echo("Terminated." if terminated else "Aborted.", err=True)
             sys.exit(TERMINATED_EXIT if terminated else INTERRUPTED_EXIT)
         sys.exit(code if isinstance(code, int) else 0)

@@ -306,8 +306,7 @@ def open_capture(spec: int | str, timeout_s: float = 8.0) -> cv2.VideoCapture | 
     opened: list[cv2.VideoCapture] = []
 
     def attempt() -> None:
-        # OpenCV logs several lines of backend noise for a camera that is absent; our one line says
-        # it. (Distributions' OpenCV 4.6 has no cv2.utils.logging: then the noise stays.)
+        # OpenCV logs several lines of backend noise for a camera that is absent; our one line says it.
         logging = getattr(getattr(cv2, "utils", None), "logging", None)
         previous = logging.getLogLevel() if logging else None
         if logging:
@@ -319,9 +318,12 @@ def open_capture(spec: int | str, timeout_s: float = 8.0) -> cv2.VideoCapture | 
                 logging.setLogLevel(previous)
 
     # Some backends block for a long time on a camera that is not there: never wait past the timeout.
+    # Without cv2.utils.logging (OpenCV 4.8 wheels, Debian's 4.6) the backends' noise is silenced at
+    # the file descriptor while we wait; what a backend prints after the timeout still shows.
     worker = threading.Thread(target=attempt, daemon=True)
-    worker.start()
-    worker.join(timeout_s)
+    with _quiet_stderr() if getattr(getattr(cv2, "utils", None), "logging", None) is None else contextlib.nullcontext():
+        worker.start()
+        worker.join(timeout_s)
     if link_folder is not None and opened:
         shutil.rmtree(link_folder, ignore_errors=True)  # the file stays open; the name is not needed
     if not opened:

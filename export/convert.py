@@ -60,7 +60,16 @@ def to_onnx(model: nn.Module, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
         proto = onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
     except Exception as exc:
         raise ExportError(f"the exported graph fails onnx.checker: {str(exc).strip().splitlines()[0]}") from None
+    lowest_ir_version(proto)
     return proto
+
+
+def lowest_ir_version(proto: onnx.ModelProto) -> None:
+    """Stamp the file with the lowest IR version its opsets allow (8 for opset 18), not the newest
+    the installed onnx writes (10 with onnx 1.16+): onnxruntime refuses a newer IR version than it
+    knows, and the onnxruntime on a Pi or in a distribution is often older (1.17 reads IR <= 9)."""
+    standard = [o for o in proto.opset_import if o.domain in ("", "ai.onnx")]
+    proto.ir_version = onnx.helper.find_min_ir_version_for(standard, ignore_unknown=True)
 
 
 def set_metadata(proto: onnx.ModelProto, values: dict[str, str]) -> None:

