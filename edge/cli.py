@@ -50,7 +50,7 @@ def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: 
 
     Each picture may hold zero, one or several digits, dark on light or light on dark;
     the number comes back as text in reading order, with each digit's label, confidence
-    and box. Needs only onnxruntime (or OpenCV alone, --backend opencv) and OpenCV; never torch.
+    and box. Needs only OpenCV and onnxruntime (or OpenCV alone, with --backend opencv); never torch.
 
     \b
     Examples:

@@ -11,7 +11,7 @@ import cv2
 
 from . import contract
 from .session import onnxruntime_module
-from .sources import SourceError, has_display, open_capture
+from .sources import SourceError, has_display, open_capture, picamera2_cameras
 
 
 def video_backends() -> list[str]:
@@ -42,17 +42,13 @@ def word_size() -> str:
             "python3-numpy and --backend opencv (README, 'Raspberry Pi')")
 
 
-def picamera2_cameras() -> str:
-    """Whether Picamera2 (libcamera, the Pi's CSI cameras) is importable, and the cameras it sees."""
-    try:
-        from picamera2 import Picamera2
-    except Exception as exc:  # absent (ImportError), or apt's build against another numpy (ValueError, ...)
-        return "not installed (only a Pi camera needs it: apt install python3-picamera2)" if isinstance(
-            exc, ImportError) else f"installed but does not import ({type(exc).__name__}: {str(exc)[:80]})"
-    try:
-        found = Picamera2.global_camera_info()
-    except Exception as exc:
-        return f"installed, cameras not listed ({type(exc).__name__})"
+def picamera2_line() -> str:
+    """Whether Picamera2 (libcamera, the Pi's CSI cameras) is there, and the cameras it sees."""
+    picamera2, found, why = picamera2_cameras()
+    if why == "not installed":
+        return "not installed (only a Pi camera needs it: apt install python3-picamera2)"
+    if why:
+        return why
     names = [f"{i} ({c.get('Model', '?')})" for i, c in enumerate(found)]
     return f"installed, {'cameras ' + ', '.join(names) if names else 'no camera connected'} (--camera N reads them)"
 
@@ -109,6 +105,6 @@ def report() -> list[str]:
         f"OpenCV {cv2.__version__}: video backends {', '.join(video_backends()) or 'unknown'}",
         f"display: {'yes, live windows can open' if has_display() else 'no (live mode runs headless and prints readings)'}",
         f"cameras: {', '.join(found) if found else 'none opened (indices 0-3)'}",
-        f"Picamera2: {picamera2_cameras()}",
+        f"Picamera2: {picamera2_line()}",
         f"default model: {model_line}",
     ]

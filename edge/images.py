@@ -4,7 +4,6 @@ for beside each reading: annotated images, crops, debug sheets."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Callable
 
@@ -18,8 +17,7 @@ from .sources import SourceError, expand_inputs, read_image, read_remote
 
 
 def read_files(specs: list[str], reader: DigitReader, *, as_json: bool, save: Path | None, debug: Path | None = None,
-               crops: Path | None = None, emit: Callable[[str], None] = print,
-               log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> int:
+               crops: Path | None = None, emit: Callable[[str], None], log: Callable[[str], None]) -> int:
     """Read each image; `emit` gets the readings, `log` the errors. Returns how many could not be
     read (or an output asked for could not be written)."""
     failed = 0
@@ -46,7 +44,7 @@ def read_files(specs: list[str], reader: DigitReader, *, as_json: bool, save: Pa
             details = ", ".join(f"{d.label} ({100 * d.confidence:.0f}%)" for d in reading.digits)
             aside = f"   ({len(reading.rejected)} set aside)" if reading.rejected else ""
             emit(f"{describe(source)}: {reading.text or NOTHING_READ}" + (f"   [{details}]" if details else "") + aside
-                       + f"   {reading.ms:.1f} ms")
+                 + f"   {reading.ms:.1f} ms")
         outputs = []  # (flag, what writes it) for each output asked for
         if save_name is not None:
             outputs.append(("--save", lambda: write_image(save_name(source), annotate(image, reading))))

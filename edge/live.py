@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections import Counter, deque
 from pathlib import Path
@@ -129,8 +128,7 @@ def paused_frame(picture: np.ndarray) -> np.ndarray:
 
 
 def read_live(spec: int | str, reader: DigitReader, *, as_json: bool, save: Path | None, show: bool | None,
-              max_frames: int | None, stride: int = 1, emit: Callable[[str], None] = print,
-              log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> int:
+              max_frames: int | None, stride: int = 1, emit: Callable[[str], None], log: Callable[[str], None]) -> int:
     """Read a camera, stream or video file until it ends, --max-frames, q, or Ctrl-C. Returns the
     exit code: 1 when the source broke off (a truncated file, a stream that stopped delivering)."""
     live = is_stream(spec)

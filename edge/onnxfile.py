@@ -69,27 +69,37 @@ class Tensor:
     shape: tuple[int | str | None, ...]  # a number, a symbolic name (dynamic), or None (unknown)
 
 
+def _text(value: bytes) -> str:
+    return value.decode("utf-8", "replace")
+
+
+def _dim(data: bytes) -> int | str | None:
+    """A dimension: its size, its symbolic name (dynamic), or None when the file says neither."""
+    found = dict(fields(data))
+    return found[DIM_VALUE] if DIM_VALUE in found else _text(found[DIM_PARAM]) if DIM_PARAM in found else None
+
+
+def _tensor_type(data: bytes) -> tuple[str, tuple[int | str | None, ...]]:
+    """(element type, shape) of a TypeProto.Tensor."""
+    elem, shape = "unknown", ()
+    for number, value in fields(data):
+        if number == TENSOR_ELEM_TYPE:
+            elem = ELEM_TYPES.get(value, "unknown")
+        elif number == TENSOR_SHAPE:
+            shape = tuple(_dim(dim) for k, dim in fields(value) if k == SHAPE_DIM)
+    return elem, shape
+
+
 def _value_info(data: bytes) -> Tensor:
-    name, elem, shape = "", "unknown", []
+    name, elem, shape = "", "unknown", ()
     for number, value in fields(data):
         if number == VALUE_NAME:
-            name = value.decode("utf-8", "replace")
+            name = _text(value)
         elif number == VALUE_TYPE:
-            for t_number, tensor in fields(value):
-                if t_number != TYPE_TENSOR:
-                    continue
-                for f_number, f_value in fields(tensor):
-                    if f_number == TENSOR_ELEM_TYPE:
-                        elem = ELEM_TYPES.get(f_value, "unknown")
-                    elif f_number == TENSOR_SHAPE:
-                        for d_number, dim in fields(f_value):
-                            if d_number != SHAPE_DIM:
-                                continue
-                            size: int | str | None = None
-                            for k, v in fields(dim):
-                                size = v if k == DIM_VALUE else v.decode("utf-8", "replace") if k == DIM_PARAM else size
-                            shape.append(size)
-    return Tensor(name, elem, tuple(shape))
+            for kind, tensor in fields(value):
+                if kind == TYPE_TENSOR:
+                    elem, shape = _tensor_type(tensor)
+    return Tensor(name, elem, shape)
 
 
 @dataclass(frozen=True)
@@ -108,7 +118,7 @@ def read_onnx(path: Path) -> OnnxFile:
         if number == MODEL_METADATA and isinstance(value, bytes):
             entry = dict(fields(value))
             key, text = entry.get(ENTRY_KEY, b""), entry.get(ENTRY_VALUE, b"")
-            metadata[key.decode("utf-8", "replace")] = text.decode("utf-8", "replace")
+            metadata[_text(key)] = _text(text)
         elif number == MODEL_GRAPH and isinstance(value, bytes):
             graph = value
     if graph is None:
@@ -116,7 +126,7 @@ def read_onnx(path: Path) -> OnnxFile:
     initializers, inputs, outputs = set(), [], []
     for number, value in fields(graph):
         if number == GRAPH_INITIALIZER:
-            initializers.update(v.decode("utf-8", "replace") for k, v in fields(value) if k == TENSOR_NAME)
+            initializers.update(_text(v) for k, v in fields(value) if k == TENSOR_NAME)
         elif number == GRAPH_INPUT:
             inputs.append(_value_info(value))
         elif number == GRAPH_OUTPUT:

@@ -47,6 +47,11 @@ def onnxruntime_module():
     return onnxruntime
 
 
+def _ort_tensor(arg) -> Tensor:
+    """onnxruntime's NodeArg ("tensor(float)", [batch, 1, 28, 28]) as the contract check reads it."""
+    return Tensor(arg.name, arg.type.removeprefix("tensor(").rstrip(")"), tuple(arg.shape))
+
+
 class DigitModel:
     """An exported digits model, with its contract read from the file itself.
 
@@ -71,8 +76,8 @@ class DigitModel:
             if ort is not None:
                 self.session = self._load_onnxruntime(ort, threads)
                 self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
-                inputs = [Tensor(t.name, t.type.removeprefix("tensor(").rstrip(")"), tuple(t.shape)) for t in self.session.get_inputs()]
-                outputs = [Tensor(t.name, t.type, tuple(t.shape)) for t in self.session.get_outputs()]
+                inputs = [_ort_tensor(t) for t in self.session.get_inputs()]
+                outputs = [_ort_tensor(t) for t in self.session.get_outputs()]
             else:
                 described = read_onnx(self.path)
                 self.metadata, inputs, outputs = described.metadata, described.inputs, described.outputs
@@ -84,7 +89,6 @@ class DigitModel:
             why = "not an ONNX file" if isinstance(exc, NotOnnx) else first_line(exc)
             raise ModelError(f"{self.path}: {self.backend} cannot load it as a model ({why})") from None
         self._check_contract(inputs, outputs)
-        self.classes: list[int] = json.loads(self.metadata[contract.META_CLASSES])
 
     def _load_onnxruntime(self, ort, threads: int):
         options = ort.SessionOptions()
@@ -114,6 +118,7 @@ class DigitModel:
             raise ModelError(f"{self.path}: metadata {contract.META_CLASSES} is not JSON") from None
         if not isinstance(classes, list) or classes != list(contract.CLASSES):
             raise ModelError(f"{self.path}: model classes {classes} are not the digits 0-9")
+        self.classes: list[int] = classes
         if len(inputs) != 1:
             raise ModelError(f"{self.path}: expected one input, the model has {len(inputs)}")
         shape = list(inputs[0].shape)

@@ -243,26 +243,26 @@ class PicameraCapture:
                 pass
 
 
-def picamera2_class():
-    """Picamera2's class where it is installed (apt's python3-picamera2 on a Pi), else None."""
+def picamera2_cameras() -> tuple[type | None, list[dict], str]:
+    """(Picamera2's class, the cameras it sees, why there are none): apt's python3-picamera2 on a Pi.
+    The class is None when Picamera2 is absent or does not import (apt's build against another numpy)."""
     try:
         from picamera2 import Picamera2
-    except Exception:  # absent, or apt's build does not fit the numpy in this venv
-        return None
-    return Picamera2
+    except ImportError:
+        return None, [], "not installed"
+    except Exception as exc:
+        return None, [], f"installed but does not import ({type(exc).__name__}: {first_line(exc, 80)})"
+    try:
+        return Picamera2, list(Picamera2.global_camera_info()), ""
+    except Exception as exc:
+        return Picamera2, [], f"installed, cameras not listed ({type(exc).__name__})"
 
 
 def open_picamera(index: int) -> PicameraCapture | None:
     """Camera `index` through Picamera2 when Picamera2 is installed and sees that many cameras,
     else None (the camera is then opened by OpenCV, as a webcam)."""
-    picamera2 = picamera2_class()
-    if picamera2 is None:
-        return None
-    try:
-        cameras = picamera2.global_camera_info()
-    except Exception:
-        return None
-    if index >= len(cameras):
+    picamera2, cameras, _ = picamera2_cameras()
+    if picamera2 is None or index >= len(cameras):
         return None
     try:
         return PicameraCapture(picamera2(index))
@@ -304,10 +304,10 @@ def open_capture(spec: int | str, timeout_s: float = 8.0) -> cv2.VideoCapture | 
             os.symlink(os.fsencode(path.resolve()), link)
             spec = link
     opened: list[cv2.VideoCapture] = []
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)  # absent from OpenCV 4.8 wheels, Debian's 4.6
 
     def attempt() -> None:
         # OpenCV logs several lines of backend noise for a camera that is absent; our one line says it.
-        logging = getattr(getattr(cv2, "utils", None), "logging", None)
         previous = logging.getLogLevel() if logging else None
         if logging:
             logging.setLogLevel(logging.LOG_LEVEL_SILENT)
@@ -318,10 +318,10 @@ def open_capture(spec: int | str, timeout_s: float = 8.0) -> cv2.VideoCapture | 
                 logging.setLogLevel(previous)
 
     # Some backends block for a long time on a camera that is not there: never wait past the timeout.
-    # Without cv2.utils.logging (OpenCV 4.8 wheels, Debian's 4.6) the backends' noise is silenced at
-    # the file descriptor while we wait; what a backend prints after the timeout still shows.
+    # Without cv2.utils.logging the backends' noise is silenced at the file descriptor while we wait;
+    # what a backend prints after the timeout still shows.
     worker = threading.Thread(target=attempt, daemon=True)
-    with _quiet_stderr() if getattr(getattr(cv2, "utils", None), "logging", None) is None else contextlib.nullcontext():
+    with _quiet_stderr() if logging is None else contextlib.nullcontext():
         worker.start()
         worker.join(timeout_s)
     if link_folder is not None and opened:

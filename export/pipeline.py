@@ -140,12 +140,13 @@ def stage_fp32(model: nn.Module, payload: dict, sha: str, reference: ReferenceDi
     set_metadata(proto, contract_metadata(arch=payload["arch"], checkpoint_sha256=sha, test_accuracy=None, parity=None,
                                           reject=reject))
     save_onnx(proto, staged)
-    parity = check_parity(model, DigitModel(staged), reference.images, labels=reference.labels, inputs=reference.inputs,
+    onnx_model = DigitModel(staged)  # the metadata rewritten below does not change what it computes
+    parity = check_parity(model, onnx_model, reference.images, labels=reference.labels, inputs=reference.inputs,
                           atol=config.atol)
     test_accuracy = parity.onnx_test_accuracy
     if test_accuracy is None:
         test_accuracy = payload.get("metrics", {}).get("test_accuracy")
-    rejection = reject_figures(DigitModel(staged), reference.images, reference.labels) if reject else None
+    rejection = reject_figures(onnx_model, reference.images, reference.labels) if reject else None
     set_metadata(proto, contract_metadata(arch=payload["arch"], checkpoint_sha256=sha, test_accuracy=test_accuracy,
                                           parity=parity.as_dict(), reject=reject, reject_figures=rejection))
     save_onnx(proto, staged)
