@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .errors import FiniteFloat, InputError, OneLineCommand
+from .serve import ServeAddress
 from .session import BACKENDS
 
 
@@ -35,6 +36,10 @@ from .session import BACKENDS
                    "Check the labels, and the <label> folders are an ImageFolder for digits-train --data.")
 @click.option("--show/--no-show", default=None,
               help="Live window for --camera/--video. Default: on when a display is there; --no-show forces headless.")
+@click.option("--serve", type=ServeAddress(), default=None, metavar="[HOST:]PORT",
+              help="For --camera/--video: serve a browser view (the annotated live picture and the current reading, "
+                   "read-only) at http://HOST:PORT/, for a headless device over SSH. HOST defaults to 127.0.0.1 (this "
+                   "machine only); 0.0.0.0 lets the network in. JSON at /reading.json, a picture at /snapshot.jpg.")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, metavar="N", help="Stop a video or camera after N frames.")
 @click.option("--vid-stride", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
               help="For a video file: read every Nth frame (the others are skipped without decoding).")
@@ -45,7 +50,8 @@ from .session import BACKENDS
 @click.option("--doctor", is_flag=True, help="Describe this device (CPU, onnxruntime, OpenCV, display, cameras) and exit.")
 def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: Path | None, min_confidence: float,
          as_json: bool, save: Path | None, debug: Path | None, save_crops: Path | None, show: bool | None,
-         max_frames: int | None, vid_stride: int, threads: int, backend: str, doctor: bool) -> None:
+         serve: tuple[str, int] | None, max_frames: int | None, vid_stride: int, threads: int, backend: str,
+         doctor: bool) -> None:
     """Read the handwritten digits in photos, folders, video or a live camera.
 
     Each picture may hold zero, one or several digits, dark on light or light on dark;
@@ -60,6 +66,7 @@ def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: 
       digits-edge --json --save annotated/ photo.jpg
       digits-edge --video clip.mp4 --max-frames 100
       digits-edge --camera 0            (window if there is a display, else headless)
+      digits-edge --camera 0 --serve 8080   (then open http://127.0.0.1:8080/; over SSH: ssh -L 8080:localhost:8080 pi)
       digits-edge --doctor
 
     Live window keys: q or Esc quits, space pauses, s saves a snapshot. Video and
@@ -82,6 +89,8 @@ def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: 
     if len(chosen) != 1:
         raise click.UsageError("give images/folders/globs, --camera N or --video PATH (exactly one of them)"
                                if not chosen else f"choose one input kind, not {' and '.join(chosen)}")
+    if serve is not None and inputs:
+        raise click.UsageError("--serve is for --camera and --video; for images use --save")
     for flag, folder in (("--debug", debug), ("--save-crops", save_crops)):
         if folder is not None and not inputs:
             raise click.UsageError(f"{flag} is for images and folders; for --video/--camera use --save")
@@ -115,7 +124,7 @@ def main(inputs: tuple[str, ...], camera: int | None, video: str | None, model: 
     if vid_stride > 1 and is_stream(spec):
         raise click.UsageError("--vid-stride is for video files; a camera or stream always gives its newest frame")
     sys.exit(read_live(spec, reader, as_json=as_json, save=save, show=show, max_frames=max_frames, stride=vid_stride,
-                       emit=click.echo, log=err))
+                       serve=serve, emit=click.echo, log=err))
 
 
 def err(line: str) -> None:

@@ -15,6 +15,7 @@ from .annotate import annotate
 from .errors import Terminated
 from .output import VideoOutput, write_image
 from .reader import NOTHING_READ, DigitReader
+from .serve import LiveView, start_view
 from .sources import (FileFrames, LiveFrames, SourceError, capture_backend, has_display, is_stream, open_capture,
                       source_name)
 
@@ -46,10 +47,14 @@ def read_stream(
     max_frames: int | None = None,
     save_dir: Path | None = None,
     smooth: int = SMOOTHING_FRAMES,
+    view: LiveView | None = None,
 ) -> int:
-    """Read every frame `frames` yields; returns how many were read."""
+    """Read every frame `frames` yields; returns how many were read. With a `view` (--serve) each
+    frame and reading is handed to the browser view, and a video file plays at its own pace."""
     smoother = Smoother(smooth)
     frame_ms = getattr(frames, "frame_ms", 1.0)  # a video file is shown at its own pace
+    paced = view is not None and not show and frame_ms > 1.0
+    started = time.perf_counter()
     printed: str | None = None
     fps: float | None = None
     last = time.perf_counter()
@@ -69,6 +74,10 @@ def read_stream(
                 emit(f"{source} frame {index}: {stable or NOTHING_READ}")
                 printed = stable
             count += 1
+            if view is not None:
+                view.post(frame, reading, stable=stable, fps=fps, index=index)
+                if paced:  # a window paces a video itself; a browser view needs the reader to
+                    time.sleep(max(0.0, started + count * frame_ms / 1e3 - time.perf_counter()))
             if show or save_dir is not None:
                 picture = annotate(frame, reading, fps=fps, stable_text=stable)
                 if save_dir is not None:
@@ -128,9 +137,11 @@ def paused_frame(picture: np.ndarray) -> np.ndarray:
 
 
 def read_live(spec: int | str, reader: DigitReader, *, as_json: bool, save: Path | None, show: bool | None,
-              max_frames: int | None, stride: int = 1, emit: Callable[[str], None], log: Callable[[str], None]) -> int:
-    """Read a camera, stream or video file until it ends, --max-frames, q, or Ctrl-C. Returns the
-    exit code: 1 when the source broke off (a truncated file, a stream that stopped delivering)."""
+              max_frames: int | None, stride: int = 1, serve: tuple[str, int] | None = None,
+              emit: Callable[[str], None], log: Callable[[str], None]) -> int:
+    """Read a camera, stream or video file until it ends, --max-frames, q, or Ctrl-C; with `serve`
+    ((host, port)) a browser view shows it meanwhile. Returns the exit code: 1 when the source broke
+    off (a truncated file, a stream that stopped delivering)."""
     live = is_stream(spec)
     display = has_display()
     if show and not display:
@@ -140,15 +151,22 @@ def read_live(spec: int | str, reader: DigitReader, *, as_json: bool, save: Path
     name = source_name(spec)
     first = open_capture(spec)
     frames = LiveFrames(lambda: open_capture(spec), first=first, log=log) if live else FileFrames(first, stride)
+    try:
+        view = start_view(serve, name, log) if serve is not None else None
+    except BaseException:
+        first.release()
+        raise
     log(f"reading {name} through {capture_backend(first)}{'' if show else ', headless'} (Ctrl-C stops)")
     try:
         count = read_stream(frames, reader, source=name, emit=emit, as_json=as_json, show=show,
-                            max_frames=max_frames, save_dir=save)
+                            max_frames=max_frames, save_dir=save, view=view)
     except KeyboardInterrupt as exc:
         log(f"stopped ({'terminated' if isinstance(exc, Terminated) else 'Ctrl-C'})")
         raise
     finally:
         frames.close()
+        if view is not None:
+            view.close()
     log(f"{name}: {count} frames read")
     if frames.problem:
         if not live:  # LiveFrames has said it already

@@ -49,14 +49,14 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 300, cwd: Path
                           env={**os.environ, **(env or {})}, cwd=cwd)
 
 
-def launch(*args: str) -> subprocess.Popen:
+def launch(*args: str, env: dict | None = None) -> subprocess.Popen:
     """Start one of our console scripts in the background, text pipes, with the terminal's default
     SIGINT: a shell's background job (CI may be one) ignores SIGINT, and children inherit that."""
     import signal
 
     script = Path(sys.executable).parent / args[0]
     return subprocess.Popen([str(script), *args[1:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            env={**os.environ, **(env or {})}, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def stop(process: subprocess.Popen, signum: int, timeout: float = 60) -> tuple[str, str]:
