@@ -305,7 +305,11 @@ def _background(labels: np.ndarray, count: int, photo_edges: Edges, along: float
 def _merge_pieces(pieces: list[list[int]], settings: FinderSettings) -> list[list[int]]:
     """Join the broken strokes of one digit: pieces above one another with strong horizontal
     overlap, or stacked with a small gap into a shape still as narrow as a digit (a slanted,
-    broken 1). Side-by-side digits overlap vertically and never merge."""
+    broken 1). Side-by-side digits overlap vertically and never merge.
+
+    The first mergeable pair (in the pieces' order) is merged, again and again until none is
+    left. Which pairs can merge is one matrix, computed at once; after a merge only the merged
+    piece's row is computed again (a sheet of 12 rows has hundreds of pieces)."""
     groups = [list(p) for p in pieces]
     if not groups:
         return groups
@@ -313,33 +317,39 @@ def _merge_pieces(pieces: list[list[int]], settings: FinderSettings) -> list[lis
     # belong to two lines (rows of a sheet, a column of digits) and never merge.
     typical = float(np.percentile([g[3] - g[1] for g in groups], 75))
     limit = settings.max_union_height * typical
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(groups)):
-            for j in range(i + 1, len(groups)):
-                a, b = groups[i], groups[j]
-                if max(a[3], b[3]) - min(a[1], b[1]) <= limit and _same_digit(a, b, settings):
-                    groups[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]), *a[4:], *b[4:]]
-                    del groups[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    return groups
+    boxes = np.array([g[:4] for g in groups], dtype=np.int64)
+    mergeable = np.triu(_same_digit(boxes[:, None, :], boxes[None, :, :], limit, settings), 1)
+    while True:
+        hits = np.flatnonzero(mergeable)
+        if not len(hits):
+            return groups
+        i, j = divmod(int(hits[0]), len(groups))
+        a, b = groups[i], groups[j]
+        groups[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]), *a[4:], *b[4:]]
+        del groups[j]
+        boxes = np.delete(boxes, j, axis=0)
+        boxes[i] = groups[i][:4]
+        mergeable = np.delete(np.delete(mergeable, j, axis=0), j, axis=1)
+        row = _same_digit(boxes[i], boxes, limit, settings)
+        mergeable[i, i + 1 :] = row[i + 1 :]
+        mergeable[:i, i] = row[:i]
 
 
-def _same_digit(a: list[int], b: list[int], settings: FinderSettings) -> bool:
-    x_overlap = min(a[2], b[2]) - max(a[0], b[0])
-    y_overlap = min(a[3], b[3]) - max(a[1], b[1])  # negative: a vertical gap
-    narrow = min(a[2] - a[0], b[2] - b[0])
-    short, tall = sorted((a[3] - a[1], b[3] - b[1]))
-    if x_overlap > settings.merge_x_overlap * narrow and -y_overlap < settings.merge_y_gap * tall:
-        return True
-    union_w = max(a[2], b[2]) - min(a[0], b[0])
-    union_h = max(a[3], b[3]) - min(a[1], b[1])
-    stacked = y_overlap < settings.stack_max_overlap * short and -y_overlap < settings.stack_max_gap * tall
-    return stacked and -x_overlap < settings.stack_max_shift * union_h and union_w <= settings.stack_max_aspect * union_h
+def _same_digit(a: np.ndarray, b: np.ndarray, limit: float, settings: FinderSettings) -> np.ndarray:
+    """Whether pieces `a` and `b` (x0, y0, x1, y1 in the last axis; they broadcast) are strokes of one
+    digit, and their union is no taller than `limit`. Symmetric in a and b."""
+    ax0, ay0, ax1, ay1 = np.moveaxis(a, -1, 0)
+    bx0, by0, bx1, by1 = np.moveaxis(b, -1, 0)
+    x_overlap = np.minimum(ax1, bx1) - np.maximum(ax0, bx0)
+    y_overlap = np.minimum(ay1, by1) - np.maximum(ay0, by0)  # negative: a vertical gap
+    narrow = np.minimum(ax1 - ax0, bx1 - bx0)
+    short, tall = np.minimum(ay1 - ay0, by1 - by0), np.maximum(ay1 - ay0, by1 - by0)
+    union_w = np.maximum(ax1, bx1) - np.minimum(ax0, bx0)
+    union_h = np.maximum(ay1, by1) - np.minimum(ay0, by0)
+    above = (x_overlap > settings.merge_x_overlap * narrow) & (-y_overlap < settings.merge_y_gap * tall)
+    stacked = (y_overlap < settings.stack_max_overlap * short) & (-y_overlap < settings.stack_max_gap * tall)
+    stacked &= (-x_overlap < settings.stack_max_shift * union_h) & (union_w <= settings.stack_max_aspect * union_h)
+    return (union_h <= limit) & (above | stacked)
 
 
 def resize_to(grey: np.ndarray, side: int, short_side: int = 0) -> tuple[np.ndarray, float]:
