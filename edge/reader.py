@@ -195,7 +195,7 @@ class DigitReader:
         batch = np.stack([normalize_digit(c.ink) for c in candidates])
         probabilities = self.onnx_model.probabilities(batch[:, None])
         reject = self.onnx_model.reject_index
-        digits, rejected = [], []
+        digits, rejected, aside_candidates = [], [], []
         for candidate, image28, probs in zip(candidates, batch, probabilities):
             box = to_original(candidate.work_box)
             digit_probs = probs[:10]
@@ -203,15 +203,62 @@ class DigitReader:
             if reject is not None and probs[reject] >= self.settings.not_a_digit:
                 share = float(digit_probs[label] / max(float(digit_probs.sum()), 1e-12))
                 rejected.append(Rejected(None, float(probs[reject]), box, REASON_NOT_A_DIGIT, image28, label, share))
+                aside_candidates.append(candidate)
             elif probs[label] < self.min_confidence:
                 rejected.append(Rejected(label, float(probs[label]), box, REASON_UNSURE, image28))
+                aside_candidates.append(candidate)
             else:
                 digits.append(Digit(label, float(probs[label]), box, image28))
+        digits, rejected = self._split_touching(aside_candidates, rejected, digits, to_original)
         digits, rejected = self._rescue_in_line(digits, rejected)
         lines = reading_order([d.box for d in digits], self.settings.line_overlap)
         ordered = [digits[i] for line in lines for i in line]
         text = " ".join("".join(str(digits[i].label) for i in line) for line in lines)
         return Reading(text, ordered, 0.0, rejected)
+
+    def _split_touching(self, aside_candidates: list[Candidate], rejected: list[Rejected], digits: list[Digit],
+                        to_original: Callable[[WorkBox], Box]) -> tuple[list[Digit], list[Rejected]]:
+        """Digits written touching are one candidate that the model calls not a digit (or reads
+        unsurely). Recognition decides where to cut (recognition-driven segmentation): a wide
+        set-aside candidate is cut at columns across its width, every stretch between two cuts
+        that could be a digit is read (all stretches of a picture in one model call), and the
+        candidate becomes the digits of the surest way through it in which every stretch is read
+        surely; none, and it stays set aside. (`aside_candidates`: `rejected`'s candidates.)"""
+        settings = self.settings
+        pieces, plans = [], {}
+        for index, candidate in enumerate(aside_candidates):
+            x, y, w, h = candidate.work_box
+            if w < settings.split_min_aspect * h or w < 4:
+                continue
+            stretches = _stretches(candidate, settings)
+            if stretches:
+                plans[index] = [(a, b, len(pieces) + k) for k, (a, b, _) in enumerate(stretches)]
+                pieces.extend(piece for _, _, piece in stretches)
+        if not pieces:
+            return digits, rejected
+        batch = np.stack([normalize_digit(c.ink) for c in pieces])
+        probabilities = self.onnx_model.probabilities(batch[:, None])
+        reject = self.onnx_model.reject_index
+        labels = probabilities[:, :10].argmax(axis=1)
+        sure = probabilities[np.arange(len(pieces)), labels]
+        readable = sure >= settings.split_confidence
+        if reject is not None:
+            readable &= probabilities[:, reject] < settings.not_a_digit
+        split = set()
+        for index, plan in plans.items():
+            width = aside_candidates[index].work_box[2]
+            # best[c]: (sum of log-confidences, stretches) of the surest way from column 0 to cut c.
+            best: dict[int, tuple[float, list[int]]] = {0: (0.0, [])}
+            for a, b, k in sorted(plan):
+                if a in best and readable[k]:
+                    score = best[a][0] + float(np.log(sure[k]))
+                    if b not in best or score > best[b][0]:
+                        best[b] = (score, best[a][1] + [k])
+            path = best.get(width, (0.0, []))[1]
+            if len(path) >= 2:
+                digits.extend(Digit(int(labels[k]), float(sure[k]), to_original(pieces[k].work_box), batch[k]) for k in path)
+                split.add(index)
+        return digits, [aside for i, aside in enumerate(rejected) if i not in split]
 
     def _rescue_in_line(self, digits: list[Digit], rejected: list[Rejected]) -> tuple[list[Digit], list[Rejected]]:
         """A candidate the model calls not a digit, but which reads as one digit clearly among the
@@ -235,6 +282,35 @@ class DigitReader:
             else:
                 kept.append(aside)
         return digits, kept
+
+
+def _stretches(candidate: Candidate, settings: FinderSettings) -> list[tuple[int, int, Candidate]]:
+    """(from column, to column, the ink between them trimmed) for every stretch of the candidate
+    between two cuts that could hold one digit. Cuts: the edges, the columns where the ink is thinnest
+    (local minima of its column sums) and evenly spaced columns (a touching stroke is not always the
+    thinnest place), at most settings.split_cuts of them."""
+    ink = candidate.ink
+    h, w = ink.shape
+    profile = np.convolve(ink.sum(axis=0), np.ones(3) / 3, mode="same")
+    # A cut goes only where little ink is: where two digits touch, not through a digit's strokes.
+    thin = profile <= settings.split_cut_ink * profile.max()
+    minima = [c for c in range(1, w - 1) if thin[c] and profile[c] <= profile[c - 1] and profile[c] <= profile[c + 1]]
+    minima = sorted(minima, key=lambda c: profile[c])[: settings.split_cuts // 2]
+    step = max(1, w // (settings.split_cuts // 2 + 1))
+    cuts = sorted({0, w, *minima, *(c for c in range(step, w - step // 2, step) if thin[c])})
+    x, y = candidate.work_box[:2]
+    found = []
+    for i, a in enumerate(cuts):
+        for b in cuts[i + 1 :]:
+            if not settings.split_min_width * h <= b - a <= settings.split_max_width * h:
+                continue
+            part = ink[:, a:b]
+            rows, cols = np.flatnonzero(part.max(axis=1) > 0), np.flatnonzero(part.max(axis=0) > 0)
+            if not len(rows) or rows[-1] - rows[0] + 1 < settings.split_min_height * h:
+                continue
+            r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+            found.append((a, b, Candidate((x + a + int(c0), y + int(r0), int(c1 - c0), int(r1 - r0)), part[r0:r1, c0:c1])))
+    return found
 
 
 def _mapping(shape: tuple[int, int], scale: float, offset: float) -> Callable[[WorkBox], Box]:
