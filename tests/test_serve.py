@@ -154,7 +154,10 @@ def test_serve_listens_on_the_loopback_only_by_default():
 
 def own_addresses() -> set[str]:
     """This machine's IPv4 addresses: its name's, and the one its default route leaves from."""
-    found = {i[4][0] for i in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
+    try:
+        found = {i[4][0] for i in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
+    except OSError:  # a name nothing resolves (a chroot without /etc/hosts)
+        found = set()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         try:
             probe.connect(("192.0.2.1", 9))  # a UDP connect sends nothing; it only picks the route
