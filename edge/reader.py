@@ -122,6 +122,7 @@ class DigitReader:
         search, scale = resize_to(grey_work, self.settings.work_side, self.settings.min_work_short_side)
         guess = dark_ink_guess(search)
         best: Reading | None = None
+        best_view = None
         looks = [(dark_ink, search, scale, "") for dark_ink in (guess, not guess)]
         while looks:
             dark_ink, search, scale, finer = looks.pop(0)
@@ -144,7 +145,7 @@ class DigitReader:
                 penalty = self.settings.aside_penalty
                 chosen = best is None or (reading.score(penalty) > best.score(penalty) and self._convincing(reading))
                 if chosen:
-                    best = reading
+                    best, best_view = reading, (found, to_original)
                 if trace is not None:
                     for entry in trace:
                         entry["chosen"] = entry["chosen"] and not chosen
@@ -152,6 +153,12 @@ class DigitReader:
                                   "reading": reading, "chosen": chosen})
             if best is not None and self._convincing(best):
                 break
+        if best.rejected and best_view is not None:
+            # Touching digits are cut apart in the chosen way of looking only (it costs a model call).
+            best = self.classify(*best_view, split=True)
+            for entry in trace or []:
+                if entry["chosen"]:
+                    entry["reading"] = best
         best.ms = (time.perf_counter() - started) * 1e3
         return best
 
@@ -188,8 +195,9 @@ class DigitReader:
         candidates = find_candidates(padded, self.settings, photo_edges=inside, dark_ink=dark_ink, stages=stages)
         return candidates, _mapping(shape, scale * shrink, pad / scale + margin), stages
 
-    def classify(self, candidates: list[Candidate], to_original: Callable[[WorkBox], Box]) -> Reading:
-        """One model call for all candidates; digits in reading order, the rest set aside with a reason."""
+    def classify(self, candidates: list[Candidate], to_original: Callable[[WorkBox], Box], split: bool = False) -> Reading:
+        """One model call for all candidates; digits in reading order, the rest set aside with a reason.
+        With `split`, set-aside candidates that are touching digits are cut apart (_split_touching)."""
         if not candidates:
             return Reading("", [], 0.0)
         batch = np.stack([normalize_digit(c.ink) for c in candidates])
@@ -209,7 +217,8 @@ class DigitReader:
                 aside_candidates.append(candidate)
             else:
                 digits.append(Digit(label, float(probs[label]), box, image28))
-        digits, rejected = self._split_touching(aside_candidates, rejected, digits, to_original)
+        if split:
+            digits, rejected = self._split_touching(aside_candidates, rejected, digits, to_original)
         digits, rejected = self._rescue_in_line(digits, rejected)
         lines = reading_order([d.box for d in digits], self.settings.line_overlap)
         ordered = [digits[i] for line in lines for i in line]
