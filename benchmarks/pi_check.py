@@ -255,7 +255,7 @@ def main() -> int:
         t = time.perf_counter()
         inside(args.root, f"pip install -q {WORK}/{wheel} 'pytest>=8' 'onnx>=1.16' && "
                           f"pip install -q --force-reinstall --no-deps {WORK}/{wheel}")
-        EDGE = Path(sys.executable).parent / "digits-edge"
+        edge_cli = Path(sys.executable).parent / "digits-edge"
         log(f"installed the base from the wheel in the root ({time.perf_counter() - t:.0f} s)")
         versions = inside(args.root, "python -c 'import platform, numpy, cv2, onnxruntime; print(platform.machine(), "
                                      "platform.python_version(), numpy.__version__, cv2.__version__, onnxruntime.__version__)'")
@@ -267,7 +267,7 @@ def main() -> int:
         t = time.perf_counter()
         there = readings(inside(args.root, f"digits-edge --json {SAMPLES}").stdout)
         arm_s = time.perf_counter() - t
-        here = readings(subprocess.run(f"'{EDGE}' --json {SAMPLES}", shell=True, cwd=REPO, capture_output=True,
+        here = readings(subprocess.run(f"'{edge_cli}' --json {SAMPLES}", shell=True, cwd=REPO, capture_output=True,
                                        text=True, check=True).stdout)
         problems = compare(here, there)
         texts = ", ".join(f"{k[:-1]}: {r['text'] or '(none)'}" for k, r in sorted(here.items()))
@@ -285,7 +285,7 @@ def main() -> int:
         frames_dir.mkdir(exist_ok=True)
         for n, frame in enumerate(here_pixels):
             cv2.imwrite(str(frames_dir / f"frame-{n:03d}.png"), frame)
-        here_frames = readings(subprocess.run([str(EDGE), "--json", str(frames_dir)], capture_output=True, text=True,
+        here_frames = readings(subprocess.run([str(edge_cli), "--json", str(frames_dir)], capture_output=True, text=True,
                                               check=True).stdout)
         there_frames = readings(inside(args.root, "digits-edge --json video-frames/").stdout)
         log(f"the video's {len(here_pixels)} frames, the same pixels read on both: {frame_differences(here_frames, there_frames)}")
@@ -296,7 +296,7 @@ def main() -> int:
             decoded = f"pixels differ by up to {gap.max()} (mean {gap.mean():.3f})"
         else:
             decoded = f"{len(here_pixels)} frames here, {len(there_pixels)} there"
-        here_video = readings(subprocess.run([str(EDGE), "--json", "--no-show", "--video", VIDEO], cwd=REPO,
+        here_video = readings(subprocess.run([str(edge_cli), "--json", "--no-show", "--video", VIDEO], cwd=REPO,
                                              capture_output=True, text=True, check=True).stdout)
         there_video = readings(inside(args.root, f"digits-edge --json --no-show --video {VIDEO}").stdout)
         log(f"the video as each machine decodes it: {decoded}; read: {frame_differences(here_video, there_video)}")

@@ -122,7 +122,7 @@ class DigitReader:
         search, scale = resize_to(grey_work, self.settings.work_side, self.settings.min_work_short_side)
         guess = dark_ink_guess(search)
         best: Reading | None = None
-        best_view = None
+        best_judged = None  # the chosen way's model answers, before the rescue: for cutting touching digits
         looks = [(dark_ink, search, scale, "") for dark_ink in (guess, not guess)]
         while looks:
             dark_ink, search, scale, finer = looks.pop(0)
@@ -139,13 +139,14 @@ class DigitReader:
                 views.append((f"{polarity}, close-up", *self._closeup_view(search, scale, grey.shape, dark_ink, margin,
                                                                          {} if trace is not None else None)))
             for name, found, to_original, view_stages in views:
-                reading = self.classify(found, to_original)
+                judged = self.judge(found, to_original)
+                reading = self.reading(*judged[:2])
                 # Another way of looking replaces the first only with a convincing reading: tried
                 # on a blank page, the other polarity finds paper grain and reads it as digits.
                 penalty = self.settings.aside_penalty
                 chosen = best is None or (reading.score(penalty) > best.score(penalty) and self._convincing(reading))
                 if chosen:
-                    best, best_view = reading, (found, to_original)
+                    best, best_judged = reading, (*judged, to_original)
                 if trace is not None:
                     for entry in trace:
                         entry["chosen"] = entry["chosen"] and not chosen
@@ -153,9 +154,9 @@ class DigitReader:
                                   "reading": reading, "chosen": chosen})
             if best is not None and self._convincing(best):
                 break
-        if best.rejected and best_view is not None:
+        if best.rejected:
             # Touching digits are cut apart in the chosen way of looking only (it costs a model call).
-            best = self.classify(*best_view, split=True)
+            best = self.reading(*self._split_touching(*best_judged))
             for entry in trace or []:
                 if entry["chosen"]:
                     entry["reading"] = best
@@ -195,11 +196,12 @@ class DigitReader:
         candidates = find_candidates(padded, self.settings, photo_edges=inside, dark_ink=dark_ink, stages=stages)
         return candidates, _mapping(shape, scale * shrink, pad / scale + margin), stages
 
-    def classify(self, candidates: list[Candidate], to_original: Callable[[WorkBox], Box], split: bool = False) -> Reading:
-        """One model call for all candidates; digits in reading order, the rest set aside with a reason.
-        With `split`, set-aside candidates that are touching digits are cut apart (_split_touching)."""
+    def judge(self, candidates: list[Candidate], to_original: Callable[[WorkBox], Box]
+              ) -> tuple[list[Digit], list[Rejected], list[Candidate]]:
+        """One model call for all candidates: the digits, the candidates set aside with a reason, and
+        the set-aside ones' candidates (in `rejected`'s order)."""
         if not candidates:
-            return Reading("", [], 0.0)
+            return [], [], []
         batch = np.stack([normalize_digit(c.ink) for c in candidates])
         probabilities = self.onnx_model.probabilities(batch[:, None])
         reject = self.onnx_model.reject_index
@@ -217,15 +219,17 @@ class DigitReader:
                 aside_candidates.append(candidate)
             else:
                 digits.append(Digit(label, float(probs[label]), box, image28))
-        if split:
-            digits, rejected = self._split_touching(aside_candidates, rejected, digits, to_original)
+        return digits, rejected, aside_candidates
+
+    def reading(self, digits: list[Digit], rejected: list[Rejected]) -> Reading:
+        """The number the judged candidates make: rescued in-line digits added, in reading order."""
         digits, rejected = self._rescue_in_line(digits, rejected)
         lines = reading_order([d.box for d in digits], self.settings.line_overlap)
         ordered = [digits[i] for line in lines for i in line]
         text = " ".join("".join(str(digits[i].label) for i in line) for line in lines)
         return Reading(text, ordered, 0.0, rejected)
 
-    def _split_touching(self, aside_candidates: list[Candidate], rejected: list[Rejected], digits: list[Digit],
+    def _split_touching(self, digits: list[Digit], rejected: list[Rejected], aside_candidates: list[Candidate],
                         to_original: Callable[[WorkBox], Box]) -> tuple[list[Digit], list[Rejected]]:
         """Digits written touching are one candidate that the model calls not a digit (or reads
         unsurely). Recognition decides where to cut (recognition-driven segmentation): a wide
@@ -236,7 +240,7 @@ class DigitReader:
         settings = self.settings
         pieces, plans = [], {}
         for index, candidate in enumerate(aside_candidates):
-            x, y, w, h = candidate.work_box
+            w, h = candidate.work_box[2:]
             if w < settings.split_min_aspect * h or w < 4:
                 continue
             stretches = _stretches(candidate, settings)
@@ -253,7 +257,7 @@ class DigitReader:
         readable = sure >= settings.split_confidence
         if reject is not None:
             readable &= probabilities[:, reject] < settings.not_a_digit
-        split = set()
+        digits, split = list(digits), set()
         for index, plan in plans.items():
             width = aside_candidates[index].work_box[2]
             # best[c]: (sum of log-confidences, stretches) of the surest way from column 0 to cut c.
@@ -276,7 +280,7 @@ class DigitReader:
         and a height, which a shadow, a pen or a blot beside the number does not."""
         if len(digits) < 2:
             return digits, rejected
-        kept = []
+        digits, kept = list(digits), []
         for aside in rejected:
             if aside.reason != REASON_NOT_A_DIGIT or aside.digit_share < self.settings.rescue_digit_share:
                 kept.append(aside)

@@ -19,15 +19,16 @@ import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import click
 import cv2
 import numpy as np
 
-from .annotate import annotate
 from .errors import DigitsError
-from .reader import Reading
+
+if TYPE_CHECKING:
+    from .reader import Reading
 
 DEFAULT_HOST = "127.0.0.1"  # only this machine unless a host is given: the view shows what the camera sees
 SERVE_FPS = 15.0  # pictures a second sent to viewers: enough to aim a camera, cheap for the reader
@@ -96,6 +97,7 @@ class LiveView:
 
     def __init__(self, host: str, port: int, *, source: str, fps: float = SERVE_FPS) -> None:
         self.source, self.interval = source, 1.0 / fps
+        self.page = PAGE.replace("SOURCE", _html(source)).replace("NOTHING", "(no digits)").encode()
         self._condition = threading.Condition()
         self._latest: tuple | None = None  # (frame, reading, stable, fps) as the reader left it
         self._posted = 0  # frames posted so far
@@ -141,6 +143,8 @@ class LiveView:
             return self._reading
 
     def _encode_loop(self) -> None:
+        from .annotate import annotate  # here, not at the top: the CLI imports this module for ServeAddress
+
         encoded = 0
         while True:
             with self._condition:
@@ -171,6 +175,10 @@ class LiveView:
             if not self._running:
                 return after, None
             return self._jpeg_id, self._jpeg
+
+    def sent(self) -> None:
+        with self._condition:
+            self.pictures_sent += 1
 
     def watching(self, delta: int) -> None:
         with self._condition:
@@ -215,8 +223,7 @@ def _handler(view: LiveView) -> type[BaseHTTPRequestHandler]:
             path = self.path.split("?", 1)[0]
             try:
                 if path in ("/", "/index.html"):
-                    page = PAGE.replace("SOURCE", _html(view.source)).replace("NOTHING", "(no digits)")
-                    self._send(HTTPStatus.OK, page.encode(), "text/html; charset=utf-8", head)
+                    self._send(HTTPStatus.OK, view.page, "text/html; charset=utf-8", head)
                 elif path == "/reading.json":
                     self._send(HTTPStatus.OK, view.reading_json(), "application/json", head)
                 elif path == "/snapshot.jpg":
@@ -257,7 +264,7 @@ def _handler(view: LiveView) -> type[BaseHTTPRequestHandler]:
                     self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(picture))
                     self.wfile.write(picture)
                     self.wfile.write(b"\r\n")
-                    view.pictures_sent += 1
+                    view.sent()
             finally:
                 view.watching(-1)
 

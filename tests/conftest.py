@@ -18,6 +18,7 @@ from digits.train.render import load_mnist_test
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_MODEL = REPO / "artifacts" / "digits.onnx"
 SAMPLES = REPO / "artifacts" / "samples"
+STANDINS = REPO / "tests" / "standins"  # stand-ins for what cannot exist here (a Pi camera)
 
 
 def _mnist_root() -> Path:

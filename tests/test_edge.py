@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 import pytest
 
-from conftest import REPO, SAMPLES, SHIPPED_MODEL, assert_one_line_error, launch, run_cli, stop
+from conftest import REPO, SAMPLES, SHIPPED_MODEL, STANDINS, assert_one_line_error, launch, run_cli, stop
 from digits.edge import contract
 from digits.edge.finder import FinderSettings
 from digits.edge.live import Smoother, read_stream
@@ -616,7 +616,6 @@ def test_without_onnxruntime_auto_falls_back_to_opencv_and_says_so(tmp_path):
 
 
 
-STANDINS = REPO / "tests" / "standins"
 
 
 def test_a_pi_camera_is_read_through_picamera2_like_a_webcam(video):

@@ -18,9 +18,8 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import REPO, SAMPLES, assert_one_line_error, launch, run_cli, stop
+from conftest import SAMPLES, STANDINS, assert_one_line_error, launch, run_cli, stop
 
-STANDINS = REPO / "tests" / "standins"
 VIDEO = SAMPLES / "video-2159.avi"
 TRUTH = "2159"
 CAMERA_ENV = {"PYTHONPATH": str(STANDINS), "DIGITS_STANDIN_VIDEO": str(VIDEO)}
