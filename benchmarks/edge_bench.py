@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 from digits.train.render import load_mnist_test, random_number, render_blank, render_number, write_video
 
 from digits.edge.reader import DigitReader
+from digits.edge.errors import DigitsError
 from digits.edge.session import DigitModel
 from digits.edge.sources import FileFrames, open_capture
 from digits.edge.timing import call_seconds, median_us
@@ -97,4 +98,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except DigitsError as exc:  # no MNIST, a model that does not load: one line
+        raise SystemExit(f"error: {exc}") from None

@@ -24,6 +24,7 @@ from digits.train.render import load_mnist_test, on_desk, render_blank, render_s
 
 from digits.edge import contract
 from digits.edge.reader import DigitReader
+from digits.edge.errors import DigitsError
 from digits.edge.session import DigitModel
 from digits.edge.timing import median_us
 
@@ -124,4 +125,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except DigitsError as exc:  # no MNIST, a model that does not load: one line
+        raise SystemExit(f"error: {exc}") from None

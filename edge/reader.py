@@ -4,7 +4,7 @@ candidates finder.py found, digits in reading order, everything set aside with i
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import cv2
@@ -123,6 +123,7 @@ class DigitReader:
         guess = dark_ink_guess(search)
         best: Reading | None = None
         best_judged = None  # the chosen way's model answers, before the rescue: for cutting touching digits
+        best_found = None  # and its candidates: for turning a slanted line upright
         looks = [(dark_ink, search, scale, "") for dark_ink in (guess, not guess)]
         while looks:
             dark_ink, search, scale, finer = looks.pop(0)
@@ -146,7 +147,7 @@ class DigitReader:
                 penalty = self.settings.aside_penalty
                 chosen = best is None or (reading.score(penalty) > best.score(penalty) and self._convincing(reading))
                 if chosen:
-                    best, best_judged = reading, (*judged, to_original)
+                    best, best_judged, best_found = reading, (*judged, to_original), (found, to_original)
                 if trace is not None:
                     for entry in trace:
                         entry["chosen"] = entry["chosen"] and not chosen
@@ -160,6 +161,20 @@ class DigitReader:
             for entry in trace or []:
                 if entry["chosen"]:
                     entry["reading"] = best
+        upright = self._deskewed(*best_found)
+        if upright is not None:
+            reading, angle = upright
+            penalty = self.settings.aside_penalty
+            # The candidates make one straight line: read along it, unless turned they read clearly worse.
+            margin = self.settings.deskew_tolerance * len(reading.digits)
+            chosen = reading.score(penalty) >= best.score(penalty) - margin and self._convincing(reading)
+            if trace is not None:
+                chosen_entry = next(entry for entry in trace if entry["chosen"])
+                chosen_entry["chosen"] = not chosen
+                trace.append({**chosen_entry, "name": f"{chosen_entry['name']}, each turned {angle:+.0f} deg",
+                              "reading": reading, "chosen": chosen})
+            if chosen:
+                best = reading
         best.ms = (time.perf_counter() - started) * 1e3
         return best
 
@@ -273,6 +288,42 @@ class DigitReader:
                 split.add(index)
         return digits, [aside for i, aside in enumerate(rejected) if i not in split]
 
+    def _deskewed(self, candidates: list[Candidate], to_original: Callable[[WorkBox], Box]
+                  ) -> tuple[Reading, float] | None:
+        """A number written (or photographed) on a steep slant: its digits lie in one straight line,
+        each tilted as much as the line. Each candidate is turned upright by the line's angle and all
+        are read again in one model call, in order along the line: (that reading, the angle), or
+        None when the candidates do not make one such line."""
+        settings = self.settings
+        if len(candidates) < settings.deskew_min_count:
+            return None
+        boxes = np.array([to_original(c.work_box) for c in candidates], np.float64)
+        centres = boxes[:, :2] + boxes[:, 2:] / 2
+        mean = centres.mean(axis=0)
+        _, _, axes = np.linalg.svd(centres - mean, full_matrices=False)
+        direction = axes[0] if axes[0][0] >= 0 else -axes[0]
+        angle = float(np.degrees(np.arctan2(direction[1], direction[0])))
+        if not settings.deskew_min_deg <= abs(angle) <= settings.deskew_max_deg:
+            return None
+        across = np.abs((centres - mean) @ np.array([-direction[1], direction[0]]))
+        if across.max() > settings.deskew_spread * float(np.median(boxes[:, 3])):
+            return None
+        turned = [Candidate(c.work_box, _turned(c.ink, angle)) for c in candidates]
+        digits, rejected, _ = self.judge(turned, to_original)
+        # In the line's own frame (along it, across it) the line is level: rescue and order there.
+        scale = float(np.median(boxes[:, 3] / np.array([c.work_box[3] for c in candidates])))
+        frame, original = {}, {}
+        for candidate, box, centre in zip(turned, boxes, centres):
+            h, w = (int(v * scale) for v in candidate.ink.shape)
+            u, v = (centre - mean) @ direction, (centre - mean) @ np.array([-direction[1], direction[0]])
+            level = (int(u - w / 2), int(v - h / 2), max(1, w), max(1, h))
+            frame[tuple(int(b) for b in box)], original[level] = level, tuple(int(b) for b in box)
+        digits, rejected = self._rescue_in_line([replace(d, box=frame[d.box]) for d in digits],
+                                                [replace(r, box=frame[r.box]) for r in rejected])
+        digits = [replace(d, box=original[d.box]) for d in sorted(digits, key=lambda d: d.box[0])]
+        rejected = [replace(r, box=original[r.box]) for r in rejected]
+        return Reading("".join(str(d.label) for d in digits), digits, 0.0, rejected), angle
+
     def _rescue_in_line(self, digits: list[Digit], rejected: list[Rejected]) -> tuple[list[Digit], list[Rejected]]:
         """A candidate the model calls not a digit, but which reads as one digit clearly among the
         ten and stands in a line of digits at their height, is a digit: real handwriting is
@@ -324,6 +375,17 @@ def _stretches(candidate: Candidate, settings: FinderSettings) -> list[tuple[int
             r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
             found.append((a, b, Candidate((x + a + int(c0), y + int(r0), int(c1 - c0), int(r1 - r0)), part[r0:r1, c0:c1])))
     return found
+
+
+def _turned(ink: np.ndarray, angle: float) -> np.ndarray:
+    """`ink` turned by `angle` degrees (counter-clockwise on the screen, as cv2 turns), on a canvas
+    large enough to hold all of it."""
+    h, w = ink.shape
+    cos, sin = abs(np.cos(np.radians(angle))), abs(np.sin(np.radians(angle)))
+    size = (int(np.ceil(w * cos + h * sin)) + 2, int(np.ceil(w * sin + h * cos)) + 2)
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    matrix[:, 2] += (size[0] / 2 - w / 2, size[1] / 2 - h / 2)
+    return cv2.warpAffine(ink, matrix, size, flags=cv2.INTER_LINEAR)
 
 
 def _mapping(shape: tuple[int, int], scale: float, offset: float) -> Callable[[WorkBox], Box]:

@@ -16,6 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from digits.edge.errors import DigitsError
+
 from .paths import resolve_data_root
 
 def load_mnist_test(root: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -27,6 +29,8 @@ def load_mnist_test(root: str | os.PathLike | None = None) -> tuple[np.ndarray, 
         path = raw / name
         if path.exists():
             return path.read_bytes()
+        if not (raw / (name + ".gz")).exists():
+            raise DigitsError(f"no MNIST test digits in {raw} (set DIGITS_DATA to an MNIST root, or --data)")
         return gzip.decompress((raw / (name + ".gz")).read_bytes())
 
     images = read("t10k-images-idx3-ubyte")
@@ -218,6 +222,17 @@ def phone_shadow(photo: np.ndarray, rng: np.random.Generator, *, depth: float = 
     cv2.circle(mask, (left + corner, top + corner), corner, 1.0, -1)
     mask = cv2.GaussianBlur(mask, (0, 0), 2.0)[..., None]
     return np.clip(photo * (1 - depth * mask), 0, 255).astype(np.uint8)
+
+
+def turned_photo(photo: np.ndarray, angle_deg: float) -> np.ndarray:
+    """`photo` as a camera held at `angle_deg` (counter-clockwise) sees it: the whole picture turned,
+    the paper continued into the corners."""
+    h, w = photo.shape[:2]
+    cos, sin = abs(np.cos(np.radians(angle_deg))), abs(np.sin(np.radians(angle_deg)))
+    size = (int(w * cos + h * sin), int(w * sin + h * cos))  # the whole page stays in the picture
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.0)
+    matrix[:, 2] += (size[0] / 2 - w / 2, size[1] / 2 - h / 2)
+    return cv2.warpAffine(photo, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def corner_light(photo: np.ndarray, *, strength: float = 0.45) -> np.ndarray:
