@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from conftest import BAD_CHECKPOINTS, assert_one_line_error, launch, run_cli, stop, write_bad_checkpoint
 from digits.edge.contract import IMAGE_SIZE
 from digits.train.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
+from digits.train.drawn import render_drawn_digits
 from digits.train.data import Augmentation, load_data, load_mnist, to_float
 from digits.train.config import TrainConfig
 from digits.train.loop import fit, make_optimizer
@@ -99,7 +101,9 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path, mnist):
 
 @pytest.mark.slow
 def test_ctrl_c_saves_last_and_resume_continues_identically(tmp_path, mnist_root):
-    config = small_config(tmp_path / "straight", mnist_root, epochs=2, arch="digitnet", augment=True, limit_train=512)
+    # Every epoch-dependent draw in it: new non-digits and drawn digits each epoch, elastic warps.
+    config = small_config(tmp_path / "straight", mnist_root, epochs=2, arch="digitnet", augment=True, limit_train=512,
+                          fresh_negatives=True, drawn_digits=0.1, elastic=0.5)
     straight = fit(config, log=lambda _: None)
 
     def interrupt_after_first_epoch(line: str) -> None:
@@ -128,6 +132,32 @@ def test_augmentation_distorts_on_the_device_and_keeps_the_digit(mnist):
     assert 0.5 < ink_ratio.median() < 1.6  # ...but the digit stays in the frame
     again = Augmentation()(x, torch.Generator().manual_seed(0))
     assert torch.equal(y, again)
+
+
+def test_elastic_warp_bends_strokes_smoothly_and_only_when_asked(mnist):
+    x = to_float(mnist[0].images[:256])
+    plain = Augmentation(rotate_deg=0, scale=0, shift=0, shear_deg=0, thickness_p=0, blur_p=0)
+    assert torch.allclose(plain(x, torch.Generator().manual_seed(0)), x, atol=1e-5)  # no warp: the digits as they were
+    warped = Augmentation(rotate_deg=0, scale=0, shift=0, shear_deg=0, thickness_p=0, blur_p=0, elastic_p=1.0)(
+        x, torch.Generator().manual_seed(0))
+    moved = (warped - x).abs().mean((1, 2, 3))
+    assert (moved > 0.01).float().mean() > 0.9  # every digit bent...
+    assert 0.7 < float((warped.sum((1, 2, 3)) / x.sum((1, 2, 3))).median()) < 1.3  # ...not cut or smeared away
+
+
+def test_drawn_digits_are_centred_digits_of_every_class_and_repeat_with_their_seed():
+    images, labels = render_drawn_digits(600, seed=5)
+    again, labels_again = render_drawn_digits(600, seed=5)
+    assert images.shape == (600, IMAGE_SIZE, IMAGE_SIZE) and images.dtype == np.uint8
+    assert np.array_equal(images, again) and np.array_equal(labels, labels_again)
+    assert set(labels.tolist()) == set(range(10))
+    assert images.reshape(600, -1).max(axis=1).min() == 255  # every one has ink, its core at full white
+    ys, xs = np.mgrid[0:IMAGE_SIZE, 0:IMAGE_SIZE]
+    mass = images.astype(np.float64).sum((1, 2))
+    centre = (IMAGE_SIZE - 1) / 2
+    assert np.abs((images * xs).sum((1, 2)) / mass - centre).max() < 1.0  # normalised as MNIST (and the edge) does
+    assert np.abs((images * ys).sum((1, 2)) / mass - centre).max() < 1.0
+    assert not np.array_equal(render_drawn_digits(50, seed=6)[0], images[:50])
 
 
 def test_image_folder_tree_trains(tmp_path, mnist):

@@ -54,6 +54,13 @@ def _options(pairs: tuple[str, ...]) -> dict[str, float]:
                    "pens, clips, blots, letters, words, half digits, two digits stuck together); the edge then sets them aside.")
 @click.option("--negatives", type=FiniteFloat(0, 10, min_open=True), default=DEFAULTS.negatives, show_default=True,
               help="Rendered non-digits per training digit, with --reject.")
+@click.option("--fresh-negatives/--same-negatives", default=DEFAULTS.fresh_negatives, show_default=True,
+              help="With --reject: draw a new set of non-digits every epoch (same seed, same sets), or one for the whole run.")
+@click.option("--drawn-digits", type=FiniteFloat(0, 1), default=DEFAULTS.drawn_digits, show_default=True, metavar="SHARE",
+              help="Digits drawn in the hands MNIST lacks (a 1 with a flag, a closed 4, a crossed 7; printed digits), new "
+                   "each epoch, per training digit.")
+@click.option("--elastic", type=FiniteFloat(0, 1), default=DEFAULTS.elastic, show_default=True, metavar="SHARE",
+              help="With augmentation: the share of each batch warped smoothly (elastic distortion, a hand's wobble).")
 @click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True,
               help="Same seed on the same device gives the same result.")
 @click.option("--device", type=click.Choice(DEVICES), default=DEFAULTS.device, show_default=True)

@@ -33,6 +33,9 @@ class TrainConfig:
     augment: bool | None = None  # None: the architecture's default (on for the CNNs)
     reject: bool = True  # learn an 11th class, "not a digit", from rendered negatives (train/negatives.py)
     negatives: float = 0.2  # rendered non-digits per training digit, when `reject`
+    elastic: float = 0.0  # share of each batch warped smoothly (the augmentation's elastic distortion)
+    drawn_digits: float = 0.0  # digits drawn in hands MNIST lacks (train/drawn.py) per training digit, new each epoch
+    fresh_negatives: bool = False  # draw a new set of non-digits every epoch (else one set for the whole run)
     seed: int = 0
     device: str = "auto"
     amp: bool | None = None  # None: bfloat16 autocast on CUDA, off elsewhere
@@ -49,6 +52,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
+        if "elastic_p" in values:  # its name while it was being tried (the run that made the shipped model)
+            values = {("elastic" if k == "elastic_p" else k): v for k, v in values.items()}
         try:
             return cls(**{k: v for k, v in values.items() if k in known})
         except TypeError as exc:
@@ -58,7 +63,7 @@ class TrainConfig:
         """ConfigError for settings no run can use (the CLI's types catch most of these first)."""
         if self.mix_mnist is not None and not (isinstance(self.mix_mnist, (int, float)) and 0 <= self.mix_mnist < 1):
             raise ConfigError(f"mix_mnist must be a share in [0, 1), not {self.mix_mnist!r}")
-        for name in ("lr", "weight_decay", "label_smoothing", "negatives"):
+        for name in ("lr", "weight_decay", "label_smoothing", "negatives", "drawn_digits", "elastic"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ConfigError(f"{name} must be a finite number >= 0, not {value!r}")

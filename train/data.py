@@ -138,6 +138,8 @@ class Augmentation:
     shear_deg: float = 10.0
     thickness_p: float = 0.3  # chance of thinning or thickening the strokes
     blur_p: float = 0.2
+    elastic_p: float = 0.0  # chance of a smooth random warp (a hand's wobble: Simard et al.'s elastic distortion)
+    elastic: float = 0.15  # its largest displacement, as a fraction of the image's half-width (0.15: 2.1 px)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         b, dev = x.shape[0], x.device
@@ -156,6 +158,11 @@ class Augmentation:
         ) / scale.view(b, 1, 1)
         theta[:, :, 2] *= scale.view(b, 1)
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        if self.elastic_p > 0:  # a smooth displacement field: random offsets on a 4x4 lattice, interpolated
+            lattice = (torch.rand((b, 2, 4, 4), generator=generator, device=generator.device).to(dev) * 2 - 1) * self.elastic
+            lattice = lattice * (uniform(0, 1) < self.elastic_p).view(b, 1, 1, 1)
+            field = F.interpolate(lattice, size=x.shape[-2:], mode="bicubic", align_corners=True)
+            grid = grid + field.permute(0, 2, 3, 1)
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
         pick = uniform(0, 1)

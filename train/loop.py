@@ -12,6 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -23,6 +25,7 @@ from .checkpoint import RESUME_SCHEMA, CheckpointError, check_schema, load_check
 from .config import EpochStats, RunResult, TrainConfig, TrainingError
 from .data import Augmentation, Split, batch_indices, has_mnist, is_image_folder, load_data, load_mnist, to_float
 from .models import build_model, count_multiply_adds, model_config, predict, standardize
+from .drawn import render_drawn_digits
 from .negatives import TRAIN_STYLE, render_negatives
 from .paths import resolve_data_root
 from .report import versions, write_metrics, write_run_report
@@ -223,6 +226,8 @@ class Run:
     mnist_train: Split | None = None  # MNIST mixed into an ImageFolder run, drawn afresh each epoch
     mnist_test: Split | None = None
     mixed_count: int = 0
+    drawn_count: int = 0  # digits of train/drawn.py added to each epoch
+    negative_digits: np.ndarray | None = None  # MNIST training digits the half/two-digit non-digits are cut from
     started_from: str | None = None  # --init-from
     history: list[EpochStats] = field(default_factory=list)
     start_epoch: int = 0
@@ -265,6 +270,7 @@ def setup(config: TrainConfig, *, resume: Path | None = None, force: bool = Fals
     held_out = None
     digit_count = len(train_split)
     mixed_count = round(digit_count * mix / (1 - mix))  # MNIST digits drawn into each epoch (mix is 0 without MNIST)
+    drawn_count = round(config.drawn_digits * digit_count)  # digits drawn in other hands, new each epoch
     if config.reject:
         train_split, held_out = with_negatives(train_split, config, digits_per_epoch=digit_count + mixed_count)
         held_out = held_out.to(device)
@@ -280,7 +286,7 @@ def setup(config: TrainConfig, *, resume: Path | None = None, force: bool = Fals
     augment_on = model.default_augment if config.augment is None else config.augment
     amp_on = device.type == "cuda" if config.amp is None else config.amp
     optimizer = make_optimizer(model, config)
-    scheduler = make_schedule(optimizer, config, math.ceil((len(train_split) + mixed_count) / config.batch_size))
+    scheduler = make_schedule(optimizer, config, math.ceil((len(train_split) + mixed_count + drawn_count) / config.batch_size))
 
     run_dir = Path(resume).parent if checkpoint is not None else Path(config.out) if config.out else default_run_dir(config.arch)
     prepare_run_dir(run_dir, fresh=checkpoint is None, force=force)
@@ -288,9 +294,11 @@ def setup(config: TrainConfig, *, resume: Path | None = None, force: bool = Fals
         config=replace(config, out=str(run_dir)),  # saved in the checkpoints; the caller's config is left alone
         device=device, generator=generator, data_root=root, train_split=train_split, test_split=test_split,
         model=model, optimizer=optimizer, scheduler=scheduler, run_dir=run_dir, multiply_adds=count_multiply_adds(model),
-        digit_count=digit_count, augment=Augmentation() if augment_on else None,
+        digit_count=digit_count, augment=Augmentation(elastic_p=config.elastic) if augment_on else None,
         amp_dtype=torch.bfloat16 if amp_on else None, held_out=held_out, mnist_train=mnist_train, mnist_test=mnist_test,
-        mixed_count=mixed_count, started_from=config.init_from if start is not None else None,
+        mixed_count=mixed_count, drawn_count=drawn_count,
+        negative_digits=train_split.images[:digit_count].cpu().numpy() if config.reject and config.fresh_negatives else None,
+        started_from=config.init_from if start is not None else None,
         # The settings as this run resolved them (config holds None for "the default").
         resolved={"augment": bool(augment_on), "amp": bool(amp_on), "data": str(root.resolve()),
                   "data_kind": "imagefolder" if is_image_folder(root) else "mnist", "device": str(device),
@@ -349,11 +357,23 @@ def run_epoch(run: Run, epoch: int, progress: bool) -> tuple[EpochStats, torch.T
     config, device = run.config, run.device
     started = time.perf_counter()
     epoch_split = run.train_split
+    if config.reject and config.fresh_negatives and epoch > 0:  # epoch 0 trains on the set setup rendered
+        count = len(run.train_split) - run.digit_count
+        # The seed follows from the run's seed and the epoch, so --resume draws the same set again.
+        images, _ = render_negatives(count, seed=config.seed + 7919 * (epoch + 1), style=TRAIN_STYLE,
+                                     digits=run.negative_digits)
+        run.train_split.images[run.digit_count:] = torch.from_numpy(images).to(device)
+        epoch_split = run.train_split
     if run.mixed_count:  # a new draw of MNIST digits every epoch, from the saved generator (resume stays exact)
         pick = torch.randperm(len(run.mnist_train), generator=run.generator, device=run.generator.device)[:run.mixed_count]
         pick = pick.to(device)
         epoch_split = Split(torch.cat([epoch_split.images, run.mnist_train.images[pick]]),
                             torch.cat([epoch_split.labels, run.mnist_train.labels[pick]]))
+
+    if run.drawn_count:
+        images, labels = render_drawn_digits(run.drawn_count, seed=config.seed + 104729 * (epoch + 1))
+        epoch_split = Split(torch.cat([epoch_split.images, torch.from_numpy(images).to(device)]),
+                            torch.cat([epoch_split.labels, torch.from_numpy(labels).to(device)]))
 
     def progress_bar(it, total):
         from tqdm import tqdm
