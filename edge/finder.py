@@ -76,6 +76,8 @@ class FinderSettings:
     stack_max_aspect: float = 0.75  # ...and the union no wider than this share of its height (a digit's shape)
     min_height_frac: float = 0.025  # of the working image's shorter side; the model rejects what is smaller junk
     min_relative_height: float = 0.5  # of the median candidate height; drops dots, specks and stray marks
+    border_sliver: int = 2  # working pixels: a piece at the picture's border this narrow is a line cut by it...
+    border_max_height: float = 2.0  # ...and one this many median heights tall runs along it: neither is a digit
 
     # Reading (reader.py)
     closeup: float = 0.6  # a candidate wider or taller than this fraction of the picture: a close-up...
@@ -212,6 +214,12 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     if groups:
         median_h = float(np.median([g[3] - g[1] for g in groups]))
         groups = [g for g in groups if g[3] - g[1] >= settings.min_relative_height * median_h]
+        # Cut by the picture's border: a sliver (a line or the paper's edge seen at the border) or a
+        # piece much taller than the digits (an edge running down the picture) is not a digit.
+        bx0, by0, bx1, by1 = photo_edges or (0, 0, w, h)
+        groups = [g for g in groups
+                  if not (g[0] <= bx0 or g[1] <= by0 or g[2] >= bx1 or g[3] >= by1)
+                  or (g[2] - g[0] > settings.border_sliver and g[3] - g[1] <= settings.border_max_height * median_h)]
 
     candidates = []
     for x0, y0, x1, y1, *members in groups:

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
+from digits.edge.finder import FinderSettings, find_candidates
 from digits.edge.reader import REASON_NOT_A_DIGIT, DigitReader
 from digits.edge.session import DigitModel
 from digits.edge.sources import read_image
@@ -81,6 +82,20 @@ def test_a_number_photographed_at_a_steep_angle_reads_in_order(reader, mnist_tes
 
     # Measured: 3, 6, 5, 5 of 6 at -40, -30, 30, 40 degrees; 0, 2, 1, 0 without turning the digits upright.
     assert exact(reader, make, 6) >= 3
+
+
+def test_a_sliver_cut_by_the_pictures_border_is_not_a_digit(mnist_test):
+    """A line or a stroke the picture's border cuts leaves a sliver that the model reads as a 1."""
+    images, _ = mnist_test
+    page = np.full((320, 320), 225, np.uint8)
+    for k in range(4):  # 7, 2, 1, 0: the 1 is as narrow as a sliver, but not at the border
+        digit = cv2.resize(images[k], (40, 40))
+        page[140:180, 60 + 50 * k : 100 + 50 * k] = np.minimum(page[140:180, 60 + 50 * k : 100 + 50 * k], 255 - digit)
+    page[130:165, 0:2] = 40
+    found = find_candidates(page, dark_ink=True)
+    assert len(found) == 4 and min(c.work_box[0] for c in found) > 50
+    kept = find_candidates(page, FinderSettings(border_sliver=0), dark_ink=True)  # without the rule it is a candidate
+    assert len(kept) == 5
 
 
 def test_phone_shadow_is_not_a_digit(reader, mnist_test):
