@@ -123,7 +123,7 @@ class DigitReader:
         guess = dark_ink_guess(search)
         best: Reading | None = None
         best_judged = None  # the chosen way's model answers, before the rescue: for cutting touching digits
-        best_found = None  # and its candidates: for turning a slanted line upright
+        best_found = None  # and all its candidates: for turning a slanted line upright
         looks = [(dark_ink, search, scale, "") for dark_ink in (guess, not guess)]
         while looks:
             dark_ink, search, scale, finer = looks.pop(0)
@@ -147,7 +147,7 @@ class DigitReader:
                 penalty = self.settings.aside_penalty
                 chosen = best is None or (reading.score(penalty) > best.score(penalty) and self._convincing(reading))
                 if chosen:
-                    best, best_judged, best_found = reading, (*judged, to_original), (found, to_original)
+                    best, best_judged, best_found = reading, (*judged, to_original), found
                 if trace is not None:
                     for entry in trace:
                         entry["chosen"] = entry["chosen"] and not chosen
@@ -161,7 +161,7 @@ class DigitReader:
             for entry in trace or []:
                 if entry["chosen"]:
                     entry["reading"] = best
-        upright = self._deskewed(*best_found)
+        upright = self._deskewed(best_found, best_judged[-1])
         if upright is not None:
             reading, angle = upright
             penalty = self.settings.aside_penalty
@@ -305,19 +305,19 @@ class DigitReader:
         angle = float(np.degrees(np.arctan2(direction[1], direction[0])))
         if not settings.deskew_min_deg <= abs(angle) <= settings.deskew_max_deg:
             return None
-        across = np.abs((centres - mean) @ np.array([-direction[1], direction[0]]))
-        if across.max() > settings.deskew_spread * float(np.median(boxes[:, 3])):
+        normal = np.array([-direction[1], direction[0]])
+        if np.abs((centres - mean) @ normal).max() > settings.deskew_spread * float(np.median(boxes[:, 3])):
             return None
-        turned = [Candidate(c.work_box, _turned(c.ink, angle)) for c in candidates]
-        digits, rejected, _ = self.judge(turned, to_original)
+        upright = [Candidate(c.work_box, turned(c.ink, angle)) for c in candidates]
+        digits, rejected, _ = self.judge(upright, to_original)
         # In the line's own frame (along it, across it) the line is level: rescue and order there.
         scale = float(np.median(boxes[:, 3] / np.array([c.work_box[3] for c in candidates])))
         frame, original = {}, {}
-        for candidate, box, centre in zip(turned, boxes, centres):
+        for candidate, box, centre in zip(upright, boxes.astype(int).tolist(), centres):
             h, w = (int(v * scale) for v in candidate.ink.shape)
-            u, v = (centre - mean) @ direction, (centre - mean) @ np.array([-direction[1], direction[0]])
+            u, v = (centre - mean) @ direction, (centre - mean) @ normal
             level = (int(u - w / 2), int(v - h / 2), max(1, w), max(1, h))
-            frame[tuple(int(b) for b in box)], original[level] = level, tuple(int(b) for b in box)
+            frame[tuple(box)], original[level] = level, tuple(box)
         digits, rejected = self._rescue_in_line([replace(d, box=frame[d.box]) for d in digits],
                                                 [replace(r, box=frame[r.box]) for r in rejected])
         digits = [replace(d, box=original[d.box]) for d in sorted(digits, key=lambda d: d.box[0])]
@@ -377,15 +377,15 @@ def _stretches(candidate: Candidate, settings: FinderSettings) -> list[tuple[int
     return found
 
 
-def _turned(ink: np.ndarray, angle: float) -> np.ndarray:
-    """`ink` turned by `angle` degrees (counter-clockwise on the screen, as cv2 turns), on a canvas
-    large enough to hold all of it."""
-    h, w = ink.shape
+def turned(image: np.ndarray, angle: float, border: int = cv2.BORDER_CONSTANT) -> np.ndarray:
+    """`image` turned by `angle` degrees (counter-clockwise on the screen, as cv2 turns), on a canvas
+    large enough to hold all of it; `border` fills the corners (cv2's border modes)."""
+    h, w = image.shape[:2]
     cos, sin = abs(np.cos(np.radians(angle))), abs(np.sin(np.radians(angle)))
     size = (int(np.ceil(w * cos + h * sin)) + 2, int(np.ceil(w * sin + h * cos)) + 2)
     matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     matrix[:, 2] += (size[0] / 2 - w / 2, size[1] / 2 - h / 2)
-    return cv2.warpAffine(ink, matrix, size, flags=cv2.INTER_LINEAR)
+    return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=border)
 
 
 def _mapping(shape: tuple[int, int], scale: float, offset: float) -> Callable[[WorkBox], Box]:

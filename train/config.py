@@ -52,8 +52,6 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
-        if "elastic_p" in values:  # its name while it was being tried (the run that made the shipped model)
-            values = {("elastic" if k == "elastic_p" else k): v for k, v in values.items()}
         try:
             return cls(**{k: v for k, v in values.items() if k in known})
         except TypeError as exc:

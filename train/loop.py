@@ -12,8 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -227,7 +225,6 @@ class Run:
     mnist_test: Split | None = None
     mixed_count: int = 0
     drawn_count: int = 0  # digits of train/drawn.py added to each epoch
-    negative_digits: np.ndarray | None = None  # MNIST training digits the half/two-digit non-digits are cut from
     started_from: str | None = None  # --init-from
     history: list[EpochStats] = field(default_factory=list)
     start_epoch: int = 0
@@ -297,7 +294,6 @@ def setup(config: TrainConfig, *, resume: Path | None = None, force: bool = Fals
         digit_count=digit_count, augment=Augmentation(elastic_p=config.elastic) if augment_on else None,
         amp_dtype=torch.bfloat16 if amp_on else None, held_out=held_out, mnist_train=mnist_train, mnist_test=mnist_test,
         mixed_count=mixed_count, drawn_count=drawn_count,
-        negative_digits=train_split.images[:digit_count].cpu().numpy() if config.reject and config.fresh_negatives else None,
         started_from=config.init_from if start is not None else None,
         # The settings as this run resolved them (config holds None for "the default").
         resolved={"augment": bool(augment_on), "amp": bool(amp_on), "data": str(root.resolve()),
@@ -361,9 +357,8 @@ def run_epoch(run: Run, epoch: int, progress: bool) -> tuple[EpochStats, torch.T
         count = len(run.train_split) - run.digit_count
         # The seed follows from the run's seed and the epoch, so --resume draws the same set again.
         images, _ = render_negatives(count, seed=config.seed + 7919 * (epoch + 1), style=TRAIN_STYLE,
-                                     digits=run.negative_digits)
+                                     digits=run.train_split.images[:run.digit_count].cpu().numpy())
         run.train_split.images[run.digit_count:] = torch.from_numpy(images).to(device)
-        epoch_split = run.train_split
     if run.mixed_count:  # a new draw of MNIST digits every epoch, from the saved generator (resume stays exact)
         pick = torch.randperm(len(run.mnist_train), generator=run.generator, device=run.generator.device)[:run.mixed_count]
         pick = pick.to(device)

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from digits.edge.errors import DigitsError
+from digits.edge.reader import turned
 
 from .paths import resolve_data_root
 
@@ -227,12 +228,7 @@ def phone_shadow(photo: np.ndarray, rng: np.random.Generator, *, depth: float = 
 def turned_photo(photo: np.ndarray, angle_deg: float) -> np.ndarray:
     """`photo` as a camera held at `angle_deg` (counter-clockwise) sees it: the whole picture turned,
     the paper continued into the corners."""
-    h, w = photo.shape[:2]
-    cos, sin = abs(np.cos(np.radians(angle_deg))), abs(np.sin(np.radians(angle_deg)))
-    size = (int(w * cos + h * sin), int(w * sin + h * cos))  # the whole page stays in the picture
-    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.0)
-    matrix[:, 2] += (size[0] / 2 - w / 2, size[1] / 2 - h / 2)
-    return cv2.warpAffine(photo, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return turned(photo, angle_deg, cv2.BORDER_REPLICATE)  # the whole page stays in the picture
 
 
 def corner_light(photo: np.ndarray, *, strength: float = 0.45) -> np.ndarray:
