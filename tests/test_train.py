@@ -101,9 +101,10 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path, mnist):
 
 @pytest.mark.slow
 def test_ctrl_c_saves_last_and_resume_continues_identically(tmp_path, mnist_root):
-    # Every epoch-dependent draw in it: new non-digits and drawn digits each epoch, elastic warps.
+    # Every epoch-dependent draw in it: new non-digits and drawn digits each epoch, elastic warps; and
+    # the weight average, whose own state (the average and its step count) must come back too.
     config = small_config(tmp_path / "straight", mnist_root, epochs=2, arch="digitnet", augment=True, limit_train=512,
-                          fresh_negatives=True, drawn_digits=0.1, elastic=0.5)
+                          fresh_negatives=True, drawn_digits=0.1, elastic=0.5, ema=0.9)
     straight = fit(config, log=lambda _: None)
 
     def interrupt_after_first_epoch(line: str) -> None:
@@ -119,7 +120,11 @@ def test_ctrl_c_saves_last_and_resume_continues_identically(tmp_path, mnist_root
     a = load_checkpoint(straight.run_dir / "last.pth")
     b = load_checkpoint(last)
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+    assert all(torch.equal(a["trained_state_dict"][k], b["trained_state_dict"][k]) for k in a["state_dict"])
+    assert a["average_steps"] == b["average_steps"] > 0  # counted across the interruption
     assert a["history"][-1]["train_loss"] == b["history"][-1]["train_loss"]
+    # What is saved as the model (and exported) is the average, not the last step's weights.
+    assert not torch.equal(a["state_dict"]["features.0.0.weight"], a["trained_state_dict"]["features.0.0.weight"])
 
 
 def test_augmentation_distorts_on_the_device_and_keeps_the_digit(mnist):
@@ -217,6 +222,7 @@ def test_bad_flags_and_missing_data_are_one_line_errors(tmp_path, mnist_root):
     assert_one_line_error(run_cli("digits-train", "--data", str(mnist_root), "--limit-train", "10", "--epochs", "1",
                                   "--out", str(tmp_path / "run")), 2, "at least 4 steps")
     assert_one_line_error(run_cli("digits-train", "--arch", "resnet"), 2, "--arch")
+    assert_one_line_error(run_cli("digits-train", "--ema", "1"), 2, "--ema")  # a decay of 1 never moves
     empty = tmp_path / "tree"
     (empty / "train").mkdir(parents=True)
     (empty / "test").mkdir()

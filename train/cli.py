@@ -61,6 +61,9 @@ def _options(pairs: tuple[str, ...]) -> dict[str, float]:
                    "each epoch, per training digit.")
 @click.option("--elastic", type=FiniteFloat(0, 1), default=DEFAULTS.elastic, show_default=True, metavar="SHARE",
               help="With augmentation: the share of each batch warped smoothly (elastic distortion, a hand's wobble).")
+@click.option("--ema", type=FiniteFloat(0, 1, max_open=True), default=DEFAULTS.ema, show_default=True, metavar="DECAY",
+              help="Keep an average of the weights after every step with this decay (e.g. 0.999) and measure, save and "
+                   "export the average; 0: the trained weights as they are.")
 @click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True,
               help="Same seed on the same device gives the same result.")
 @click.option("--device", type=click.Choice(DEVICES), default=DEFAULTS.device, show_default=True)

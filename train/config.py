@@ -35,6 +35,7 @@ class TrainConfig:
     negatives: float = 0.2  # rendered non-digits per training digit, when `reject`
     elastic: float = 0.0  # share of each batch warped smoothly (the augmentation's elastic distortion)
     drawn_digits: float = 0.0  # digits drawn in hands MNIST lacks (train/drawn.py) per training digit, new each epoch
+    ema: float = 0.0  # decay of an average of the weights kept after every step, e.g. 0.999 (0: none); the average is exported
     fresh_negatives: bool = False  # draw a new set of non-digits every epoch (else one set for the whole run)
     seed: int = 0
     device: str = "auto"
@@ -65,6 +66,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ConfigError(f"{name} must be a finite number >= 0, not {value!r}")
+        if not isinstance(self.ema, (int, float)) or not 0 <= self.ema < 1:
+            raise ConfigError(f"ema must be a decay in [0, 1), not {self.ema!r}")
         if self.lr == 0 or self.label_smoothing >= 1:
             raise ConfigError("lr must be > 0 and label_smoothing < 1")
         for name in ("epochs", "batch_size"):

@@ -84,8 +84,10 @@ def train_one_epoch(
     amp_dtype: torch.dtype | None,
     label_smoothing: float = 0.0,
     progress: Callable | None = None,
+    after_step: Callable[[], None] | None = None,
 ) -> tuple[float, float]:
-    """One pass over `split` in shuffled batches; returns (mean loss, accuracy)."""
+    """One pass over `split` in shuffled batches; returns (mean loss, accuracy). `after_step` runs
+    after every optimizer step (the weight average's update)."""
     model.train()
     device = split.images.device
     loss_sum = torch.zeros((), device=device)
@@ -104,9 +106,31 @@ def train_one_epoch(
         loss.backward()
         optimizer.step()
         scheduler.step()
+        if after_step is not None:
+            after_step()
         loss_sum += loss.detach() * len(y)
         correct += (logits.argmax(1) == y).sum()
     return loss_sum.item() / len(split), correct.item() / len(split)
+
+
+class WeightAverage:
+    """An exponential moving average of a model's weights (and of its batch-norm statistics), updated
+    after every step: the averaged model is what a run evaluates, saves as its state_dict and exports.
+    The decay warms up as (1 + steps) / (10 + steps), so early steps are not held back by the random start."""
+
+    def __init__(self, model: nn.Module, decay: float, steps: int = 0) -> None:
+        self.module = copy.deepcopy(model).eval().requires_grad_(False)
+        self.decay, self.steps = decay, steps
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        self.steps += 1
+        weight = 1 - min(self.decay, (1 + self.steps) / (10 + self.steps))
+        for mine, theirs in zip(self.module.state_dict().values(), model.state_dict().values()):
+            if mine.is_floating_point():
+                mine.lerp_(theirs, weight)
+            else:
+                mine.copy_(theirs)
 
 
 def evaluate(model: nn.Module, split: Split) -> tuple[float, float, torch.Tensor]:
@@ -225,6 +249,7 @@ class Run:
     mnist_test: Split | None = None
     mixed_count: int = 0
     drawn_count: int = 0  # digits of train/drawn.py added to each epoch
+    average: WeightAverage | None = None  # --ema: the averaged weights, which the run evaluates and exports
     started_from: str | None = None  # --init-from
     history: list[EpochStats] = field(default_factory=list)
     start_epoch: int = 0
@@ -311,7 +336,20 @@ def setup(config: TrainConfig, *, resume: Path | None = None, force: bool = Fals
             raise CheckpointError(f"{resume}: its optimizer, schedule, RNG or history cannot be restored "
                                   f"({type(exc).__name__}: {first_line(exc, 120) if str(exc).strip() else ''})") from None
         run.start_epoch = checkpoint["epoch"]
+    if config.ema:
+        run.average = WeightAverage(model, config.ema)
+        if checkpoint is not None and "trained_state_dict" in checkpoint:  # state_dict holds the average
+            try:
+                model.load_state_dict(checkpoint["trained_state_dict"])
+                run.average.steps = int(checkpoint["average_steps"])
+            except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+                raise CheckpointError(f"{resume}: its averaged weights cannot be restored ({type(exc).__name__})") from None
     return run
+
+
+def evaluated(run: Run) -> nn.Module:
+    """The model a run measures, saves and exports: the weight average with --ema, else the trained one."""
+    return run.model if run.average is None else run.average.module
 
 
 def describe(run: Run) -> str:
@@ -334,7 +372,8 @@ def checkpoint_payload(run: Run, epoch: int) -> dict[str, Any]:
         "arch": run.config.arch,
         "model_config": model_config(run.model),
         "reject": run.config.reject,
-        "state_dict": run.model.state_dict(),
+        "state_dict": evaluated(run).state_dict(),
+        **({} if run.average is None else {"trained_state_dict": run.model.state_dict(), "average_steps": run.average.steps}),
         "train_config": asdict(run.config),
         "classes": list(CLASSES),
         "epoch": epoch,
@@ -379,6 +418,7 @@ def run_epoch(run: Run, epoch: int, progress: bool) -> tuple[EpochStats, torch.T
         run.model, epoch_split, run.optimizer, run.scheduler, batch_size=config.batch_size, generator=run.generator,
         augment=run.augment, amp_dtype=run.amp_dtype, label_smoothing=config.label_smoothing,
         progress=progress_bar if progress else None,
+        after_step=None if run.average is None else lambda: run.average.update(run.model),
     )
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -387,14 +427,15 @@ def run_epoch(run: Run, epoch: int, progress: bool) -> tuple[EpochStats, torch.T
         raise TrainingError(f"training diverged in epoch {epoch + 1}: the loss is {train_loss} "
                             f"(lower --lr, now {config.lr:g}){kept}")
     seconds = time.perf_counter() - started
-    test_loss, test_acc, predicted = evaluate(run.model, run.test_split)
+    measured = evaluated(run)
+    test_loss, test_acc, predicted = evaluate(measured, run.test_split)
     stats = EpochStats(epoch + 1, train_loss, train_acc, test_loss, test_acc, seconds,
                        len(epoch_split) / seconds, run.optimizer.param_groups[0]["lr"])
     if run.mnist_test is not None:
-        stats.mnist_accuracy = evaluate(run.model, run.mnist_test)[1]
+        stats.mnist_accuracy = evaluate(measured, run.mnist_test)[1]
     if run.held_out is not None:
         stats.digits_rejected = (predicted == REJECT_INDEX).float().mean().item()
-        stats.negatives_rejected = reject_rate(run.model, run.held_out.images)
+        stats.negatives_rejected = reject_rate(measured, run.held_out.images)
     return stats, predicted
 
 
