@@ -64,7 +64,9 @@ def main() -> None:
     net = build_model(payload["arch"], reject=bool(payload.get("reject")), **payload["model_config"])
     train_config = payload["train_config"]
     flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in train_config.items()
-                     if k in ("epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "label_smoothing", "negatives", "seed"))
+                     if k in ("epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "label_smoothing",
+                              "negatives", "drawn_digits", "elastic", "ema", "seed"))
+    flags += " --fresh-negatives" if train_config.get("fresh_negatives") else ""
     card = {
         "model": "artifacts/digits.onnx",
         "architecture": payload["arch"],
@@ -93,7 +95,8 @@ The default model of `digits-edge`: our `{card['architecture']}` CNN ({card['par
 stroke thickening/thinning, blur), plus an 11th class, not-a-digit, learned from non-digits
 rendered during training ({round(train_config.get('negatives', 0) * 60000):,} per epoch, `digits.train.negatives`: paper and desk texture, shadow edges, ruled and
 squared lines, blots, pens, paper clips, faces, coffee rings, letters and words in Hershey fonts,
-random strokes, half digits, two digits stuck together), then exported through the parity gate.
+random strokes, half digits, two digits stuck together; {'a new set every epoch' if train_config.get('fresh_negatives') else 'one set for the run'}),
+{f"digits drawn in the hands MNIST lacks ({round(train_config['drawn_digits'] * 60000):,} per epoch, `digits.train.drawn`: flagged 1s, closed 4s, crossed 7s, printed digits), " if train_config.get('drawn_digits') else ''}{f"an average of the weights kept after every step (decay {train_config['ema']}), which is what is exported, " if train_config.get('ema') else ''}then exported through the parity gate.
 
 | figure | value |
 |---|---|
