@@ -22,6 +22,7 @@ from digits.train.data import Augmentation, load_data, load_mnist, to_float
 from digits.train.config import TrainConfig
 from digits.train.loop import fit, make_optimizer
 from digits.train.models import predict
+from digits.train.negatives import KINDS, render_negatives, training_style
 from digits.train.models import ARCHITECTURES, build_model, count_multiply_adds, model_config, standardize
 
 
@@ -104,7 +105,7 @@ def test_ctrl_c_saves_last_and_resume_continues_identically(tmp_path, mnist_root
     # Every epoch-dependent draw in it: new non-digits and drawn digits each epoch, elastic warps; and
     # the weight average, whose own state (the average and its step count) must come back too.
     config = small_config(tmp_path / "straight", mnist_root, epochs=2, arch="digitnet", augment=True, limit_train=512,
-                          fresh_negatives=True, drawn_digits=0.1, elastic=0.5, ema=0.9)
+                          fresh_negatives=True, negative_mix="hard", drawn_digits=0.1, elastic=0.5, ema=0.9)
     straight = fit(config, log=lambda _: None)
 
     def interrupt_after_first_epoch(line: str) -> None:
@@ -148,6 +149,18 @@ def test_elastic_warp_bends_strokes_smoothly_and_only_when_asked(mnist):
     moved = (warped - x).abs().mean((1, 2, 3))
     assert (moved > 0.01).float().mean() > 0.9  # every digit bent...
     assert 0.7 < float((warped.sum((1, 2, 3)) / x.sum((1, 2, 3))).median()) < 1.3  # ...not cut or smeared away
+
+
+def test_non_digits_come_in_every_kind_and_the_hard_mix_draws_the_slow_kinds_more_often(mnist):
+    digits = mnist[0].images[:300].numpy()
+    images, kinds = render_negatives(2000, seed=3, style=training_style("default"), digits=digits)
+    _, hard = render_negatives(2000, seed=3, style=training_style("hard"), digits=digits)
+    assert images.dtype == np.uint8 and images.shape == (2000, 28, 28) and images.max(axis=(1, 2)).min() > 0
+    assert set(kinds) == set(hard) == set(KINDS)
+    for kind in ("pen", "clip", "face", "scribble"):
+        assert hard.count(kind) > 1.2 * kinds.count(kind), kind
+    for kind in ("texture", "blob"):
+        assert hard.count(kind) < 0.7 * kinds.count(kind), kind
 
 
 def test_drawn_digits_are_centred_digits_of_every_class_and_repeat_with_their_seed():

@@ -12,6 +12,7 @@ from digits.edge.errors import INTERRUPTED_EXIT, TERMINATED_EXIT, FiniteFloat, I
 
 from .config import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
 from .models import ARCHITECTURES, architecture_help
+from .negatives import NEGATIVE_MIXES
 from .paths import DATA_DEFAULT_HELP
 
 DEFAULTS = TrainConfig()
@@ -54,6 +55,9 @@ def _options(pairs: tuple[str, ...]) -> dict[str, float]:
                    "pens, clips, blots, letters, words, half digits, two digits stuck together); the edge then sets them aside.")
 @click.option("--negatives", type=FiniteFloat(0, 10, min_open=True), default=DEFAULTS.negatives, show_default=True,
               help="Rendered non-digits per training digit, with --reject.")
+@click.option("--negative-mix", type=click.Choice(list(NEGATIVE_MIXES)), default=DEFAULTS.negative_mix, show_default=True,
+              help="With --reject: how often each kind of non-digit is drawn. hard: pens, clips, faces, scribbles, letters, "
+                   "grids and touching digits more often, texture, blots, rings and shadows less.")
 @click.option("--fresh-negatives/--same-negatives", default=DEFAULTS.fresh_negatives, show_default=True,
               help="With --reject: draw a new set of non-digits every epoch (same seed, same sets), or one for the whole run.")
 @click.option("--drawn-digits", type=FiniteFloat(0, 1), default=DEFAULTS.drawn_digits, show_default=True, metavar="SHARE",

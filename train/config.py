@@ -11,6 +11,7 @@ from typing import Any
 from digits.edge.errors import ConfigError, DigitsError
 
 from .models import ARCHITECTURES
+from .negatives import NEGATIVE_MIXES
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("onecycle", "cosine", "constant")
@@ -36,6 +37,7 @@ class TrainConfig:
     elastic: float = 0.0  # share of each batch warped smoothly (the augmentation's elastic distortion)
     drawn_digits: float = 0.0  # digits drawn in hands MNIST lacks (train/drawn.py) per training digit, new each epoch
     ema: float = 0.0  # decay of an average of the weights kept after every step, e.g. 0.999 (0: none); the average is exported
+    negative_mix: str = "default"  # how often each kind of non-digit is drawn: a key of negatives.NEGATIVE_MIXES
     fresh_negatives: bool = False  # draw a new set of non-digits every epoch (else one set for the whole run)
     seed: int = 0
     device: str = "auto"
@@ -73,6 +75,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be a whole number >= 1, not {getattr(self, name)!r}")
+        if self.negative_mix not in NEGATIVE_MIXES:
+            raise ConfigError(f"unknown negative mix {self.negative_mix!r}; choose from {', '.join(NEGATIVE_MIXES)}")
         if self.arch not in ARCHITECTURES:
             raise ConfigError(f"unknown architecture {self.arch!r}; choose from {', '.join(ARCHITECTURES)}")
 

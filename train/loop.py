@@ -24,7 +24,7 @@ from .config import EpochStats, RunResult, TrainConfig, TrainingError
 from .data import Augmentation, Split, batch_indices, has_mnist, is_image_folder, load_data, load_mnist, to_float
 from .models import build_model, count_multiply_adds, model_config, predict, standardize
 from .drawn import render_drawn_digits
-from .negatives import TRAIN_STYLE, render_negatives
+from .negatives import render_negatives, training_style
 from .paths import resolve_data_root
 from .report import versions, write_metrics, write_run_report
 
@@ -169,8 +169,9 @@ def with_negatives(train: Split, config: TrainConfig, digits_per_epoch: int | No
     single digits from 337 to 313 of 362. Real digits read matter more.)"""
     digits = train.images.cpu().numpy()
     count = max(1, round(config.negatives * (digits_per_epoch or len(train))))
-    images, _ = render_negatives(count, seed=config.seed, style=TRAIN_STYLE, digits=digits)
-    held_out, _ = render_negatives(HELD_OUT_NEGATIVES, seed=config.seed + 1, style=TRAIN_STYLE, digits=digits)
+    style = training_style(config.negative_mix)
+    images, _ = render_negatives(count, seed=config.seed, style=style, digits=digits)
+    held_out, _ = render_negatives(HELD_OUT_NEGATIVES, seed=config.seed + 1, style=style, digits=digits)
     extra = Split(torch.from_numpy(images), torch.full((count,), REJECT_INDEX, dtype=torch.long))
     negatives = Split(torch.from_numpy(held_out), torch.full((len(held_out),), REJECT_INDEX, dtype=torch.long))
     return Split(torch.cat([train.images, extra.images]), torch.cat([train.labels, extra.labels])), negatives
@@ -395,7 +396,7 @@ def run_epoch(run: Run, epoch: int, progress: bool) -> tuple[EpochStats, torch.T
     if config.reject and config.fresh_negatives and epoch > 0:  # epoch 0 trains on the set setup rendered
         count = len(run.train_split) - run.digit_count
         # The seed follows from the run's seed and the epoch, so --resume draws the same set again.
-        images, _ = render_negatives(count, seed=config.seed + 7919 * (epoch + 1), style=TRAIN_STYLE,
+        images, _ = render_negatives(count, seed=config.seed + 7919 * (epoch + 1), style=training_style(config.negative_mix),
                                      digits=run.train_split.images[:run.digit_count].cpu().numpy())
         run.train_split.images[run.digit_count:] = torch.from_numpy(images).to(device)
     if run.mixed_count:  # a new draw of MNIST digits every epoch, from the saved generator (resume stays exact)

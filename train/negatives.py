@@ -10,7 +10,7 @@ and the benchmark uses another seed and other style settings than training.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import cv2
@@ -43,7 +43,22 @@ class NegativeStyle:
     )
 
 
+
 TRAIN_STYLE = NegativeStyle()
+# The mixes of kinds a training run can draw (--negative-mix). "hard": the kinds a model learns slowly
+# (pens, clips, faces, scribbles, letters, grids, two digits) more often, the ones it learns at once
+# (texture, blots, rings, shadows) less, half digits rarely (many halves of a digit still look like one).
+NEGATIVE_MIXES: dict[str, tuple[tuple[str, float], ...]] = {
+    "default": TRAIN_STYLE.weights,
+    "hard": (("texture", 0.5), ("shadow", 0.8), ("lines", 1.2), ("blob", 0.6), ("pen", 1.5), ("clip", 1.5),
+             ("face", 1.2), ("ring", 0.6), ("letter", 1.5), ("word", 0.8), ("scribble", 1.5),
+             ("half_digit", 0.6), ("two_digits", 1.2)),
+}
+
+
+def training_style(mix: str = "default") -> NegativeStyle:
+    """The training style with the kinds drawn as `mix` (a key of NEGATIVE_MIXES) says."""
+    return replace(TRAIN_STYLE, weights=NEGATIVE_MIXES[mix])
 # The benchmark set: another canvas size, thicker and thinner strokes, other pen proportions,
 # more italics, and every kind equally often.
 BENCH_STYLE = NegativeStyle(canvas=80, stroke=(1, 7), pen_width=(0.16, 0.4), italic_p=0.5,
