@@ -211,14 +211,18 @@ class DigitReader:
         candidates = find_candidates(padded, self.settings, photo_edges=inside, dark_ink=dark_ink, stages=stages)
         return candidates, _mapping(shape, scale * shrink, pad / scale + margin), stages
 
+    def _answers(self, candidates: list[Candidate]) -> tuple[np.ndarray, np.ndarray]:
+        """(the 28x28 inputs, the model's probabilities) for `candidates`, in one model call."""
+        batch = np.stack([normalize_digit(c.ink) for c in candidates])
+        return batch, self.onnx_model.probabilities(batch[:, None])
+
     def judge(self, candidates: list[Candidate], to_original: Callable[[WorkBox], Box]
               ) -> tuple[list[Digit], list[Rejected], list[Candidate]]:
         """One model call for all candidates: the digits, the candidates set aside with a reason, and
         the set-aside ones' candidates (in `rejected`'s order)."""
         if not candidates:
             return [], [], []
-        batch = np.stack([normalize_digit(c.ink) for c in candidates])
-        probabilities = self.onnx_model.probabilities(batch[:, None])
+        batch, probabilities = self._answers(candidates)
         reject = self.onnx_model.reject_index
         digits, rejected, aside_candidates = [], [], []
         for candidate, image28, probs in zip(candidates, batch, probabilities):
@@ -264,8 +268,7 @@ class DigitReader:
                 pieces.extend(piece for _, _, piece in stretches)
         if not pieces:
             return digits, rejected
-        batch = np.stack([normalize_digit(c.ink) for c in pieces])
-        probabilities = self.onnx_model.probabilities(batch[:, None])
+        batch, probabilities = self._answers(pieces)
         reject = self.onnx_model.reject_index
         labels = probabilities[:, :10].argmax(axis=1)
         sure = probabilities[np.arange(len(pieces)), labels]

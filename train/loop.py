@@ -118,15 +118,18 @@ class WeightAverage:
     after every step: the averaged model is what a run evaluates, saves as its state_dict and exports.
     The decay warms up as (1 + steps) / (10 + steps), so early steps are not held back by the random start."""
 
-    def __init__(self, model: nn.Module, decay: float, steps: int = 0) -> None:
+    def __init__(self, model: nn.Module, decay: float) -> None:
         self.module = copy.deepcopy(model).eval().requires_grad_(False)
-        self.decay, self.steps = decay, steps
+        self.decay, self.steps = decay, 0
+        # state_dict() tensors share storage with the weights and buffers (load_state_dict and the
+        # optimizer write in place), so the pairs are found once, not on every step.
+        self.pairs = list(zip(self.module.state_dict().values(), model.state_dict().values()))
 
     @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
+    def update(self) -> None:
         self.steps += 1
         weight = 1 - min(self.decay, (1 + self.steps) / (10 + self.steps))
-        for mine, theirs in zip(self.module.state_dict().values(), model.state_dict().values()):
+        for mine, theirs in self.pairs:
             if mine.is_floating_point():
                 mine.lerp_(theirs, weight)
             else:
@@ -419,7 +422,7 @@ def run_epoch(run: Run, epoch: int, progress: bool) -> tuple[EpochStats, torch.T
         run.model, epoch_split, run.optimizer, run.scheduler, batch_size=config.batch_size, generator=run.generator,
         augment=run.augment, amp_dtype=run.amp_dtype, label_smoothing=config.label_smoothing,
         progress=progress_bar if progress else None,
-        after_step=None if run.average is None else lambda: run.average.update(run.model),
+        after_step=None if run.average is None else run.average.update,
     )
     if device.type == "cuda":
         torch.cuda.synchronize()

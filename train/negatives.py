@@ -43,7 +43,6 @@ class NegativeStyle:
     )
 
 
-
 TRAIN_STYLE = NegativeStyle()
 # The mixes of kinds a training run can draw (--negative-mix). "hard": the kinds a model learns slowly
 # (pens, clips, faces, scribbles, letters, grids, two digits) more often, the ones it learns at once
@@ -59,6 +58,8 @@ NEGATIVE_MIXES: dict[str, tuple[tuple[str, float], ...]] = {
 def training_style(mix: str = "default") -> NegativeStyle:
     """The training style with the kinds drawn as `mix` (a key of NEGATIVE_MIXES) says."""
     return replace(TRAIN_STYLE, weights=NEGATIVE_MIXES[mix])
+
+
 # The benchmark set: another canvas size, thicker and thinner strokes, other pen proportions,
 # more italics, and every kind equally often.
 BENCH_STYLE = NegativeStyle(canvas=80, stroke=(1, 7), pen_width=(0.16, 0.4), italic_p=0.5,
