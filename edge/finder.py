@@ -61,6 +61,9 @@ class FinderSettings:
     # ruled line (a digit's bar or a 1 in a strip or a crop is shorter or thicker)...
     min_rule_length: int = 80  # working pixels: in a small (enlarged) scan a stroke can span a quarter of it
     rule_thickness: int = 5  # ...when it is thinner than this (working pixels)
+    rule_floor: float = 0.5  # rules are looked for in ink above this share of the noise floor (faint printing)...
+    rule_cover: float = 0.9  # ...as stretches this much covered by ink (gaps: noise, faint printing)...
+    rule_tilt: int = 2  # ...allowing this many pixels of drift across them (a page photographed at a slight tilt)
     shadow_side: float = 0.25  # share of the paper around a piece as dark as the piece itself: the edge of a
     # shadow (dark on one side), not a stroke (paper on both sides)
     shadow_min_contrast: float = 8.0  # grey levels between paper and piece below which the test says nothing
@@ -187,7 +190,7 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         return []
     otsu, _ = cv2.threshold(ink[writing].reshape(-1, 1), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     threshold = np.maximum(otsu * settings.stroke_of_otsu, floor)
-    mask = _without_rules(writing & (ink > threshold), settings)
+    mask = _without_rules(writing & (ink > threshold), ink > settings.rule_floor * floor, settings)
     if stages is not None:
         stages.update(grey=grey, ink=ink, mask=mask)
     # Pass 2: the strokes.
@@ -285,29 +288,40 @@ def _along_edges(box: WorkBox, photo_edges: Edges, settings: FinderSettings) -> 
     return vertical or horizontal
 
 
-def _without_rules(mask: np.ndarray, settings: FinderSettings) -> np.ndarray:
+def _without_rules(mask: np.ndarray, faint: np.ndarray, settings: FinderSettings) -> np.ndarray:
     """`mask` without the thin straight lines that run much longer than a digit is wide (ruled and
     squared paper, a table's lines): digits written across them would otherwise be joined into
-    one piece. Where a stroke crosses a line its pixels stay; a thick bar (a close-up's 7) is not
-    thin and stays."""
+    one piece, and a grid's crossings left behind read as 1s, 7s and 4s. Where a stroke crosses a
+    line its pixels stay; a thick bar (a close-up's 7) is not thin and stays.
+
+    The lines are looked for in `faint` (ink above a low floor), where a printed line is nearly
+    whole; at the stroke threshold it is often dashes. A stretch of settings.rule_length is a line
+    when settings.rule_cover of it is ink, allowing settings.rule_tilt pixels of drift across it
+    (a page photographed at a slight tilt steps from one row to the next): a digit's bar is
+    shorter than the stretch, and noise covers far less of it."""
     h, w = mask.shape
-    binary = mask.astype(np.uint8)
-    found = []
+    binary, faint = mask.astype(np.uint8), faint.astype(np.uint8)
+    length = max(settings.min_rule_length, int(max(w, h) * settings.rule_length))
+    lines = np.zeros_like(binary)
     for horizontal in (True, False):
-        length = max(settings.min_rule_length, int(max(w, h) * settings.rule_length))
-        run, bar = ((1, length), (settings.rule_thickness, length)) if horizontal else ((length, 1), (length, settings.rule_thickness))
-        long_runs = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones(run, np.uint8))
-        thick = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones(bar, np.uint8))
-        found.append((horizontal, long_runs & ~cv2.dilate(thick, np.ones((3, 3), np.uint8))))
-    kept = binary.copy()
-    for _, lines in found:
-        kept &= ~lines
+        across = (2 * settings.rule_tilt + 1, 1) if horizontal else (1, 2 * settings.rule_tilt + 1)
+        run = (1, length) if horizontal else (length, 1)
+        bar_across = (settings.rule_thickness + 1, 1) if horizontal else (1, settings.rule_thickness + 1)
+        # Only ink thin across the direction can be a rule: strokes crossing it, bold strokes, are not.
+        thin = faint & ~cv2.morphologyEx(faint, cv2.MORPH_OPEN, np.ones(bar_across, np.uint8))
+        widened = cv2.dilate(thin, np.ones(across, np.uint8))
+        covered = cv2.blur(widened.astype(np.float32), run[::-1]) >= settings.rule_cover  # cv2 sizes are (w, h)
+        if covered.any():
+            lines |= cv2.dilate(covered.astype(np.uint8), np.ones(run, np.uint8)) & thin
+    if not lines.any():
+        return mask
+    kept = binary & ~lines
     # Where a stroke crosses a line, keep the line's pixels between the stroke's two sides
-    # (above and below a horizontal line, left and right of a vertical one).
+    # (above and below a horizontal line, left and right of a vertical one); where two lines
+    # cross (a grid) neither side is a stroke and nothing comes back.
     span = settings.rule_thickness + 2
-    for horizontal, lines in found:
-        across = np.ones((span, 1) if horizontal else (1, span), np.uint8)
-        kept |= lines & cv2.morphologyEx(binary & ~lines, cv2.MORPH_CLOSE, across)
+    for across in ((span, 1), (1, span)):
+        kept |= lines & binary & cv2.morphologyEx(kept, cv2.MORPH_CLOSE, np.ones(across, np.uint8))
     return kept.astype(bool)
 
 

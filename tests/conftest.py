@@ -125,7 +125,6 @@ KNOWN_LIMITS = {
     "test_sheets_of_many_lines[12]": "a 12-line sheet: digits lost",
     "test_corner_light_and_desk": "corner light on a sheet on a desk: 3 of 6 exact",
     "test_digit_sizes[200]": "single large digits: 3 of 5",
-    "test_pages_without_digits_read_nothing[squared]": "squared paper: grid crossings read as 1s and 7s",
     "test_non_digits_beside_a_number_are_set_aside_with_a_trace": "a pen drawn across the page above the number",
 }
 

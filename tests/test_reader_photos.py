@@ -190,6 +190,23 @@ def test_pages_without_digits_read_nothing(reader, rules):
     assert reader.read(on_desk(render_blank(rng), rng)).digits == []
 
 
+def test_a_column_of_ones_is_not_a_ruled_line(reader, mnist_test):
+    """Rules are found as long, thin, nearly unbroken lines (tilted a little, printed faintly); a
+    column of upright 1s ending every line of a list is long and thin too, but broken between the
+    lines, and its 1s are digits."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(613)
+    rows = 8
+    lines, truths = zip(*(pick(images, labels, rng, 2) for _ in range(rows)))
+    page = render_sheet([list(line) for line in lines], rng, paper="white")
+    h, w = page.shape[:2]
+    pitch = h / (rows + 1)
+    for row in range(rows):  # a 1 after each line's digits, all at one x, 70 % of the line pitch tall
+        y = pitch * (row + 1)
+        cv2.line(page, (int(0.6 * w), int(y - 0.35 * pitch)), (int(0.6 * w), int(y + 0.35 * pitch)), (60, 50, 50), 6, cv2.LINE_AA)
+    assert reader.read(page).text == " ".join(truth + "1" for truth in truths)
+
+
 def test_touching_digits_are_cut_where_the_model_reads_them(reader, mnist_test):
     """Digits written so close that they touch are one piece of ink; recognition-driven
     segmentation cuts it where every part reads surely as a digit. Without it (the same reader with
