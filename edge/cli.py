@@ -24,7 +24,8 @@ from .session import BACKENDS
 @click.option("--json", "as_json", is_flag=True,
               help='One JSON object per input (per frame for video/camera): {"source", "text", "digits": '
                    '[{"label", "confidence", "box": [x, y, w, h]}], "rejected": [{"box", "label", "confidence", '
-                   '"reason"}], "ms"}; a rejected label is null when the model called it not a digit.')
+                   '"reason"}], "ms"}; reason: not-a-digit (label null), below-min-confidence, too-wide, frame (encloses other '
+                   'marks) or solid (a blot).')
 @click.option("--save", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Write annotated images to DIR; for --video/--camera an annotated .avi, plus the live window's snapshots.")
 @click.option("--debug", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",

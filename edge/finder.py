@@ -18,6 +18,7 @@ Edges = tuple[int, int, int, int]  # x0, y0, x1, y1: where the photo's own edges
 class Candidate:
     work_box: WorkBox
     ink: np.ndarray  # float32 ink strength in [0, 1] inside the box, other components masked out
+    frame: bool = False  # its strokes enclose another candidate: a ring or box drawn around marks, not a digit
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,9 @@ class FinderSettings:
     closeup: float = 0.6  # a candidate wider or taller than this fraction of the picture: a close-up...
     closeup_padding: float = 0.5  # ...looked at again surrounded by this much paper (of its longer side) each way
     not_a_digit: float = 0.5  # P(not a digit) from which a candidate is set aside
+    max_digit_aspect: float = 2.5  # a candidate wider than this many heights is not one digit (the widest of the
+    # 10,000 MNIST test digits: 2.0, a 5 with a long tail; on the real photos 1.6, a USPS 2 filling its scan)
+    solid_thickness: float = 0.75  # a candidate whose widest stroke is this share of its size is a blot (MNIST: <= 0.6)
     convincing_confidence: float = 0.85  # a reading whose digits average this, with few set aside, ends the looking
     aside_penalty: float = 0.5  # a set-aside candidate counts this much against a way of looking (score)
     line_overlap: float = 1 / 3  # of the smaller height: a digit overlapping a line this much vertically is on it
@@ -243,7 +247,34 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         low = float(np.median(threshold[y0:y1, x0:x1])) * settings.soft_rim_of_threshold
         soft = np.clip((crop - low) / max(full - low, 1.0), 0.0, 1.0)
         candidates.append(Candidate((x0, y0, x1 - x0, y1 - y0), soft))
-    return candidates
+    return _with_frames(candidates)
+
+
+def _with_frames(candidates: list[Candidate]) -> list[Candidate]:
+    """`candidates`, those whose strokes enclose another candidate marked as frames: a circle drawn
+    around a number, a box on a form, a face's outline around its eyes. A digit's loop holds no
+    other mark (a stray speck inside it is too small to be a candidate)."""
+    if len(candidates) < 2:
+        return candidates
+    boxes = np.array([c.work_box for c in candidates], np.int64)
+    x0, y0 = boxes[:, 0], boxes[:, 1]
+    x1, y1 = x0 + boxes[:, 2], y0 + boxes[:, 3]
+    # inside[i, j]: j's box lies within i's box
+    inside = (x0[:, None] < x0[None]) & (y0[:, None] < y0[None]) & (x1[:, None] > x1[None]) & (y1[:, None] > y1[None])
+    marked = []
+    for i, candidate in enumerate(candidates):
+        if not inside[i].any():
+            marked.append(candidate)
+            continue
+        strokes = np.pad((candidate.ink > 0).astype(np.uint8), 1)
+        outside = strokes.copy()
+        cv2.floodFill(outside, None, (0, 0), 1)  # paper reachable from beyond the box: not a hole
+        holes = outside == 0
+        centres = [(int(y0[j] + boxes[j, 3] // 2 - y0[i]) + 1, int(x0[j] + boxes[j, 2] // 2 - x0[i]) + 1)
+                   for j in np.flatnonzero(inside[i])]
+        frame = any(holes[r, c] for r, c in centres)
+        marked.append(Candidate(candidate.work_box, candidate.ink, frame) if frame else candidate)
+    return marked
 
 
 def _shadow_side(grey: np.ndarray, labels: np.ndarray, member: np.ndarray, box: Edges, dark_ink: bool,

@@ -30,12 +30,13 @@ class Digit:
 
 @dataclass
 class Rejected:
-    """A candidate set aside, and why: the model called it not a digit, or was unsure."""
+    """A candidate set aside, and why: the model called it not a digit, or was unsure; or its shape
+    is no digit's: too wide, a frame around other marks, a solid blot."""
 
     label: int | None  # the model's best digit for it (None: it called it not a digit)
     confidence: float  # of that decision: P(not a digit), or the best digit's probability
     box: Box
-    reason: str  # REASON_NOT_A_DIGIT or REASON_UNSURE
+    reason: str  # REASON_NOT_A_DIGIT, REASON_UNSURE, REASON_TOO_WIDE, REASON_FRAME or REASON_SOLID
     image: np.ndarray = field(repr=False)
     best_digit: int = 0  # the likeliest digit, and its share of the ten digits' probability
     digit_share: float = 0.0
@@ -47,6 +48,9 @@ class Rejected:
 NOTHING_READ = "(no digits)"  # the one word for a picture with no digits: CLI line, window, live log
 REASON_NOT_A_DIGIT = "not-a-digit"
 REASON_UNSURE = "below-min-confidence"
+REASON_TOO_WIDE = "too-wide"  # wider than any one digit is written: a dash, a smile, digits run together
+REASON_FRAME = "frame"  # its strokes enclose other marks: a circle or box drawn around them, a face's outline
+REASON_SOLID = "solid"  # a filled shape, no strokes: a blot, a dot, a pen's cap seen end on
 
 
 @dataclass
@@ -233,6 +237,17 @@ class DigitReader:
                 share = float(digit_probs[label] / max(float(digit_probs.sum()), 1e-12))
                 rejected.append(Rejected(None, float(probs[reject]), box, REASON_NOT_A_DIGIT, image28, label, share))
                 aside_candidates.append(candidate)
+            elif candidate.frame:
+                rejected.append(Rejected(label, float(probs[label]), box, REASON_FRAME, image28))
+                aside_candidates.append(candidate)
+            elif candidate.work_box[2] > self.settings.max_digit_aspect * candidate.work_box[3]:
+                # Fitted into the model's 20x20 box, a flat mark looks like a digit's stroke; nobody writes
+                # one digit this wide. (Touching digits are: the split below may still cut it into digits.)
+                rejected.append(Rejected(label, float(probs[label]), box, REASON_TOO_WIDE, image28))
+                aside_candidates.append(candidate)
+            elif _solid(image28) >= self.settings.solid_thickness:
+                rejected.append(Rejected(label, float(probs[label]), box, REASON_SOLID, image28))
+                aside_candidates.append(candidate)
             elif probs[label] < self.min_confidence:
                 rejected.append(Rejected(label, float(probs[label]), box, REASON_UNSURE, image28))
                 aside_candidates.append(candidate)
@@ -260,7 +275,7 @@ class DigitReader:
         pieces, plans = [], {}
         for index, candidate in enumerate(aside_candidates):
             w, h = candidate.work_box[2:]
-            if w < settings.split_min_aspect * h or w < 4:
+            if w < settings.split_min_aspect * h or w < 4 or candidate.frame:
                 continue
             stretches = _stretches(candidate, settings)
             if stretches:
@@ -311,7 +326,7 @@ class DigitReader:
         normal = np.array([-direction[1], direction[0]])
         if np.abs((centres - mean) @ normal).max() > settings.deskew_spread * float(np.median(boxes[:, 3])):
             return None
-        upright = [Candidate(c.work_box, turned(c.ink, angle)) for c in candidates]
+        upright = [replace(c, ink=turned(c.ink, angle)) for c in candidates]
         digits, rejected, _ = self.judge(upright, to_original)
         # In the line's own frame (along it, across it) the line is level: rescue and order there.
         scale = float(np.median(boxes[:, 3] / np.array([c.work_box[3] for c in candidates])))
@@ -349,6 +364,17 @@ class DigitReader:
             else:
                 kept.append(aside)
         return digits, kept
+
+
+def _solid(image28: np.ndarray) -> float:
+    """How solid the model's input is: the widest stroke (twice the largest distance from ink to
+    paper) over the ink's longer side. A filled disc is 1; MNIST's boldest digits reach 0.6."""
+    ink = (image28 > 0.5).astype(np.uint8)
+    if not ink.any():
+        return 0.0
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    side = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
+    return 2 * float(cv2.distanceTransform(np.pad(ink, 1), cv2.DIST_L2, 5).max()) / side
 
 
 def _stretches(candidate: Candidate, settings: FinderSettings) -> list[tuple[int, int, Candidate]]:

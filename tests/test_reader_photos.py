@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from digits.edge.finder import FinderSettings, find_candidates
-from digits.edge.reader import REASON_NOT_A_DIGIT, DigitReader
+from digits.edge.reader import REASON_FRAME, REASON_NOT_A_DIGIT, REASON_SOLID, REASON_TOO_WIDE, DigitReader
 from digits.edge.session import DigitModel
 from digits.edge.sources import read_image
 
@@ -240,6 +240,43 @@ def test_non_digits_beside_a_number_are_set_aside_with_a_trace(reader, mnist_tes
     assert reading.text == truth
     if reader.onnx_model.reject_index is not None:
         assert any(r.reason == REASON_NOT_A_DIGIT for r in reading.rejected)
+
+
+def test_a_circle_drawn_around_a_number_is_a_frame_not_a_zero(reader, mnist_test):
+    """People circle the number that matters: the circle encloses the digits, so it is set aside
+    as a frame (a round 0 alone is still a 0), and the number inside is read."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(720)
+    digits, truth = pick(images, labels, rng, 3)
+    photo = render_sheet([digits], rng, size=(960, 720), digit_height=60).copy()
+    plain = reader.read(photo)
+    assert plain.text == truth and not plain.rejected
+    boxes = np.array([d.box for d in plain.digits])
+    x0, y0 = boxes[:, :2].min(axis=0)
+    x1, y1 = (boxes[:, :2] + boxes[:, 2:]).max(axis=0)
+    centre, axes = (int(x0 + x1) // 2, int(y0 + y1) // 2), (int(x1 - x0) * 3 // 4, int(y1 - y0))
+    cv2.ellipse(photo, centre, axes, 0, 0, 360, (50, 40, 40), 4, cv2.LINE_AA)
+    reading = reader.read(photo)
+    assert reading.text == truth
+    assert [r.reason for r in reading.rejected] == [REASON_FRAME]
+
+
+def test_a_drawn_face_reads_nothing(reader):
+    """A smiley: its outline encloses the eyes and the mouth (a frame, when it is not already dropped
+    as an outline around much of the picture), the mouth is flatter than any digit is written (too
+    wide), the eyes are solid blots (or the model calls them not digits). Nothing is read; the mouth
+    and the eyes are listed."""
+    rng = np.random.default_rng(730)
+    photo = render_sheet([[]], rng).copy()
+    cv2.circle(photo, (320, 240), 110, (40, 40, 40), 4, cv2.LINE_AA)
+    for x in (280, 360):
+        cv2.circle(photo, (x, 210), 10, (40, 40, 40), -1)
+    cv2.ellipse(photo, (320, 270), (50, 30), 0, 20, 160, (40, 40, 40), 4, cv2.LINE_AA)
+    reading = reader.read(photo)
+    assert reading.text == ""
+    reasons = sorted(r.reason for r in reading.rejected)
+    assert len(reasons) == 3 and REASON_TOO_WIDE in reasons, reasons
+    assert set(reasons) <= {REASON_TOO_WIDE, REASON_SOLID, REASON_NOT_A_DIGIT, REASON_FRAME}
 
 
 def test_json_lists_rejected_and_the_line_counts_them(tmp_path, mnist_test):

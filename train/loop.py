@@ -166,10 +166,11 @@ def _mnist_to_mix(root: Path, config: TrainConfig) -> tuple[Split | None, Split 
 def with_negatives(train: Split, config: TrainConfig, digits_per_epoch: int | None = None) -> tuple[Split, Split]:
     """(training digits + rendered non-digits labelled REJECT_INDEX, held-out non-digits).
 
-    One set, rendered once at the start of the run. (Drawing a new set every epoch was tried:
-    it rejects more rendered non-digits, 94 % of the benchmark set against 89 %, but also more
-    real handwritten digits: the shared real photos fell from 53 to 51 of 66 exact and the
-    single digits from 337 to 313 of 362. Real digits read matter more.)"""
+    One set, rendered once at the start of the run (--fresh-negatives draws a new one every epoch
+    instead). With the reader of the time it was first tried, a new set every epoch rejected more
+    rendered non-digits, 94 % of the benchmark set against 89 %, but also more real handwritten
+    digits: the shared real photos fell from 53 to 51 of 66 exact and the single digits from 337
+    to 313 of 362; the README's "models tried" table has later measurements."""
     digits = train.images.cpu().numpy()
     count = max(1, round(config.negatives * (digits_per_epoch or len(train))))
     style = training_style(config.negative_mix)
