@@ -24,7 +24,7 @@ RECIPES: dict[str, tuple[TrainConfig, float]] = {
     "simple-cnn": (TrainConfig(arch="simple-cnn", epochs=12, lr=2e-3, batch_size=128), 99.0),
     "lenet5": (TrainConfig(arch="lenet5", epochs=15, lr=3e-3, batch_size=128), 99.1),
     "lenet5-sprint": (TrainConfig(arch="lenet5", epochs=4, lr=3e-3, batch_size=128, augment=False), 99.0),
-    "digitnet": (TrainConfig(arch="digitnet", epochs=30, lr=3e-3, batch_size=128), 99.6),
+    "digitnet": (TrainConfig(arch="digitnet", epochs=30, lr=3e-3, batch_size=128, ema=0.999), 99.6),
 }
 
 
