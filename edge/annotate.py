@@ -45,8 +45,7 @@ def annotate(image: np.ndarray, reading: Reading, *, fps: float | None = None, s
     for aside in reading.rejected:  # greyed out, thin, under the digits: set aside, not hidden
         x, y, bw, bh = aside.box
         cv2.rectangle(out, (x, y), (x + bw, y + bh), GREY, 1)
-        name = "not a digit" if aside.label is None else f"{aside.label}?"
-        _label(out, f"{name} {100 * aside.confidence:.0f}%", (x, y + bh + round(18 * scale)), scale * 0.5, GREY)
+        _label(out, aside.caption(), (x, y + bh + round(18 * scale)), scale * 0.5, GREY)
     texts = [f"{digit.label} {100 * digit.confidence:.0f}%" for digit in reading.digits]
     # Labels no taller than the digits are (a sheet of many small digits stays legible).
     heights = sorted(d.box[3] for d in reading.digits)

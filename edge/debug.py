@@ -83,7 +83,7 @@ def _inputs(reading: Reading, width: int) -> np.ndarray:
         if is_digit:
             text, colour = f"{label} {100 * item.confidence:.0f}%", GREEN
         else:
-            text, colour = (f"not {100 * item.confidence:.0f}%" if label is None else f"{label}? {100 * item.confidence:.0f}%"), GREY
+            text, colour = item.caption().replace("not a digit", "not"), GREY
         bar = np.zeros((18, 84, 3), np.uint8)
         cv2.putText(bar, text, (2, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, colour, 1, cv2.LINE_AA)
         tiles.append(np.pad(np.vstack([tile, bar]), ((2, 2), (2, 2), (0, 0)), constant_values=60))

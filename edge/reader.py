@@ -44,6 +44,13 @@ class Rejected:
     def as_dict(self) -> dict:
         return {"box": list(self.box), "label": self.label, "confidence": round(self.confidence, 4), "reason": self.reason}
 
+    def caption(self) -> str:
+        """A few words for drawing it: why it was set aside, and the model's answer."""
+        if self.label is None:
+            return f"not a digit {100 * self.confidence:.0f}%"
+        shape = _SHAPE_CAPTIONS.get(self.reason)
+        return f"{shape} ({self.label}?)" if shape else f"{self.label}? {100 * self.confidence:.0f}%"
+
 
 NOTHING_READ = "(no digits)"  # the one word for a picture with no digits: CLI line, window, live log
 REASON_NOT_A_DIGIT = "not-a-digit"
@@ -51,6 +58,7 @@ REASON_UNSURE = "below-min-confidence"
 REASON_TOO_WIDE = "too-wide"  # wider than any one digit is written: a dash, a smile, digits run together
 REASON_FRAME = "frame"  # its strokes enclose other marks: a circle or box drawn around them, a face's outline
 REASON_SOLID = "solid"  # a filled shape, no strokes: a blot, a dot, a pen's cap seen end on
+_SHAPE_CAPTIONS = {"too-wide": "too wide", "frame": "frame", "solid": "blot"}
 
 
 @dataclass

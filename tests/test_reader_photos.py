@@ -277,6 +277,7 @@ def test_a_drawn_face_reads_nothing(reader):
     reasons = sorted(r.reason for r in reading.rejected)
     assert len(reasons) == 3 and REASON_TOO_WIDE in reasons, reasons
     assert set(reasons) <= {REASON_TOO_WIDE, REASON_SOLID, REASON_NOT_A_DIGIT, REASON_FRAME}
+    assert any(r.caption().startswith("too wide") for r in reading.rejected)  # what --save and --debug draw
 
 
 def test_json_lists_rejected_and_the_line_counts_them(tmp_path, mnist_test):
