@@ -5,7 +5,7 @@ FinderSettings with the reason for its value. (reader.py reads the number from t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -273,7 +273,7 @@ def _with_frames(candidates: list[Candidate]) -> list[Candidate]:
         centres = [(int(y0[j] + boxes[j, 3] // 2 - y0[i]) + 1, int(x0[j] + boxes[j, 2] // 2 - x0[i]) + 1)
                    for j in np.flatnonzero(inside[i])]
         frame = any(holes[r, c] for r, c in centres)
-        marked.append(Candidate(candidate.work_box, candidate.ink, frame) if frame else candidate)
+        marked.append(replace(candidate, frame=True) if frame else candidate)
     return marked
 
 

@@ -58,7 +58,7 @@ REASON_UNSURE = "below-min-confidence"
 REASON_TOO_WIDE = "too-wide"  # wider than any one digit is written: a dash, a smile, digits run together
 REASON_FRAME = "frame"  # its strokes enclose other marks: a circle or box drawn around them, a face's outline
 REASON_SOLID = "solid"  # a filled shape, no strokes: a blot, a dot, a pen's cap seen end on
-_SHAPE_CAPTIONS = {"too-wide": "too wide", "frame": "frame", "solid": "blot"}
+_SHAPE_CAPTIONS = {REASON_TOO_WIDE: "too wide", REASON_FRAME: "frame", REASON_SOLID: "blot"}
 
 
 @dataclass
@@ -241,27 +241,31 @@ class DigitReader:
             box = to_original(candidate.work_box)
             digit_probs = probs[:10]
             label = int(digit_probs.argmax())
+            confidence = float(probs[label])
             if reject is not None and probs[reject] >= self.settings.not_a_digit:
                 share = float(digit_probs[label] / max(float(digit_probs.sum()), 1e-12))
                 rejected.append(Rejected(None, float(probs[reject]), box, REASON_NOT_A_DIGIT, image28, label, share))
                 aside_candidates.append(candidate)
-            elif candidate.frame:
-                rejected.append(Rejected(label, float(probs[label]), box, REASON_FRAME, image28))
-                aside_candidates.append(candidate)
-            elif candidate.work_box[2] > self.settings.max_digit_aspect * candidate.work_box[3]:
-                # Fitted into the model's 20x20 box, a flat mark looks like a digit's stroke; nobody writes
-                # one digit this wide. (Touching digits are: the split below may still cut it into digits.)
-                rejected.append(Rejected(label, float(probs[label]), box, REASON_TOO_WIDE, image28))
-                aside_candidates.append(candidate)
-            elif _solid(image28) >= self.settings.solid_thickness:
-                rejected.append(Rejected(label, float(probs[label]), box, REASON_SOLID, image28))
-                aside_candidates.append(candidate)
-            elif probs[label] < self.min_confidence:
-                rejected.append(Rejected(label, float(probs[label]), box, REASON_UNSURE, image28))
-                aside_candidates.append(candidate)
+                continue
+            reason = self._shape_reason(candidate, image28) or (REASON_UNSURE if confidence < self.min_confidence else None)
+            if reason is None:
+                digits.append(Digit(label, confidence, box, image28))
             else:
-                digits.append(Digit(label, float(probs[label]), box, image28))
+                rejected.append(Rejected(label, confidence, box, reason, image28))
+                aside_candidates.append(candidate)
         return digits, rejected, aside_candidates
+
+    def _shape_reason(self, candidate: Candidate, image28: np.ndarray) -> str | None:
+        """Why a candidate cannot be one digit whatever the model reads in it, or None."""
+        if candidate.frame:
+            return REASON_FRAME
+        if candidate.work_box[2] > self.settings.max_digit_aspect * candidate.work_box[3]:
+            # Fitted into the model's 20x20 box, a flat mark looks like a digit's stroke; nobody writes
+            # one digit this wide. (Touching digits are: the split may still cut it into digits.)
+            return REASON_TOO_WIDE
+        if _solid(image28) >= self.settings.solid_thickness:
+            return REASON_SOLID
+        return None
 
     def reading(self, digits: list[Digit], rejected: list[Rejected]) -> Reading:
         """The number the judged candidates make: rescued in-line digits added, in reading order."""
