@@ -83,7 +83,7 @@ class Reader:
     """One model, loaded once, reading many pictures.
 
     `model`: an ONNX file from digits-export (None: the shipped model). `min_confidence`: a
-    candidate whose best digit is less likely than this is set aside. `threads`: onnxruntime
+    candidate whose best digit is less likely than this among the ten digits is set aside. `threads`: onnxruntime
     threads. `backend`: "auto" (onnxruntime, else OpenCV's dnn), "onnxruntime" or "opencv".
     Raises ModelError (a DigitsError) for a file that is not a digits model."""
 

@@ -19,8 +19,8 @@ from .session import BACKENDS
 @click.option("--model", type=click.Path(path_type=Path), default=None,
               help="An ONNX model from digits-export. Default: the shipped artifacts/digits.onnx.")
 @click.option("--min-confidence", type=FiniteFloat(0, 1), default=0.5, show_default=True,
-              help="Candidates whose best digit is less likely than this are set aside (as are those a model with the "
-                   "not-a-digit class calls not a digit); --json lists them under \"rejected\".")
+              help="Candidates whose best digit is less likely than this among the ten digits are set aside (as are "
+                   "those a model with the not-a-digit class calls not a digit); --json lists them under \"rejected\".")
 @click.option("--json", "as_json", is_flag=True,
               help='One JSON object per input (per frame for video/camera): {"source", "text", "digits": '
                    '[{"label", "confidence", "box": [x, y, w, h]}], "rejected": [{"box", "label", "confidence", '

@@ -20,7 +20,7 @@ Box = tuple[int, int, int, int]  # x, y, w, h in the picture's own pixels (a Can
 @dataclass
 class Digit:
     label: int
-    confidence: float
+    confidence: float  # its share of the ten digits' probability (which digit; whether one is the reject output's)
     box: Box
     image: np.ndarray = field(repr=False)  # the 28x28 input the model saw
 
@@ -241,10 +241,11 @@ class DigitReader:
             box = to_original(candidate.work_box)
             digit_probs = probs[:10]
             label = int(digit_probs.argmax())
-            confidence = float(probs[label])
+            # Whether it is a digit is the reject output's answer; which digit, the ten's: its confidence
+            # is its share of them (a clear 5 the model half doubts is a digit is not also unsure).
+            confidence = float(digit_probs[label] / max(float(digit_probs.sum()), 1e-12))
             if reject is not None and probs[reject] >= self.settings.not_a_digit:
-                share = float(digit_probs[label] / max(float(digit_probs.sum()), 1e-12))
-                rejected.append(Rejected(None, float(probs[reject]), box, REASON_NOT_A_DIGIT, image28, label, share))
+                rejected.append(Rejected(None, float(probs[reject]), box, REASON_NOT_A_DIGIT, image28, label, confidence))
                 aside_candidates.append(candidate)
                 continue
             reason = self._shape_reason(candidate, image28) or (REASON_UNSURE if confidence < self.min_confidence else None)
@@ -298,7 +299,7 @@ class DigitReader:
         batch, probabilities = self._answers(pieces)
         reject = self.onnx_model.reject_index
         labels = probabilities[:, :10].argmax(axis=1)
-        sure = probabilities[np.arange(len(pieces)), labels]
+        sure = probabilities[np.arange(len(pieces)), labels] / np.maximum(probabilities[:, :10].sum(axis=1), 1e-12)
         readable = sure >= settings.split_confidence
         if reject is not None:
             readable &= probabilities[:, reject] < settings.not_a_digit
