@@ -93,6 +93,8 @@ class FinderSettings:
     convincing_confidence: float = 0.85  # a reading whose digits average this, with few set aside, ends the looking
     aside_penalty: float = 0.5  # a set-aside candidate counts this much against a way of looking (score)
     line_overlap: float = 1 / 3  # of the smaller height: a digit overlapping a line this much vertically is on it
+    word_gap: float = 0.3  # of a line's median height: marks closer than this are one word (a space is wider)...
+    letter_like: tuple[int, ...] = (0, 1)  # ...and these digits in a word with a not-a-digit mark are letters (l, o)
     rescue_digit_share: float = 0.9  # a not-a-digit candidate in a line of digits is one when its digit is this clear,
     rescue_overlap: float = 0.5  # ...it overlaps this much of a digit's height vertically,
     rescue_height_ratio: float = 1.33  # ...is within this ratio of its height,

@@ -31,12 +31,12 @@ class Digit:
 @dataclass
 class Rejected:
     """A candidate set aside, and why: the model called it not a digit, or was unsure; or its shape
-    is no digit's: too wide, a frame around other marks, a solid blot."""
+    is no digit's: too wide, a frame around other marks, a solid blot; or it is a letter in a word."""
 
     label: int | None  # the model's best digit for it (None: it called it not a digit)
     confidence: float  # of that decision: P(not a digit), or the best digit's probability
     box: Box
-    reason: str  # REASON_NOT_A_DIGIT, REASON_UNSURE, REASON_TOO_WIDE, REASON_FRAME or REASON_SOLID
+    reason: str  # REASON_NOT_A_DIGIT, REASON_UNSURE, REASON_TOO_WIDE, REASON_FRAME, REASON_SOLID or REASON_LETTER
     image: np.ndarray = field(repr=False)
     best_digit: int = 0  # the likeliest digit, and its share of the ten digits' probability
     digit_share: float = 0.0
@@ -58,7 +58,8 @@ REASON_UNSURE = "below-min-confidence"
 REASON_TOO_WIDE = "too-wide"  # wider than any one digit is written: a dash, a smile, digits run together
 REASON_FRAME = "frame"  # its strokes enclose other marks: a circle or box drawn around them, a face's outline
 REASON_SOLID = "solid"  # a filled shape, no strokes: a blot, a dot, a pen's cap seen end on
-_SHAPE_CAPTIONS = {REASON_TOO_WIDE: "too wide", REASON_FRAME: "frame", REASON_SOLID: "blot"}
+REASON_LETTER = "letter"  # a 1 or 0 in a word whose other marks are letters: the letter l, I, o or O
+_SHAPE_CAPTIONS = {REASON_TOO_WIDE: "too wide", REASON_FRAME: "frame", REASON_SOLID: "blot", REASON_LETTER: "letter"}
 
 
 @dataclass
@@ -269,8 +270,9 @@ class DigitReader:
         return None
 
     def reading(self, digits: list[Digit], rejected: list[Rejected]) -> Reading:
-        """The number the judged candidates make: rescued in-line digits added, in reading order."""
-        digits, rejected = self._rescue_in_line(digits, rejected)
+        """The number the judged candidates make: rescued in-line digits added, letters in words
+        set aside, in reading order."""
+        digits, rejected = self._letters_in_words(*self._rescue_in_line(digits, rejected))
         lines = reading_order([d.box for d in digits], self.settings.line_overlap)
         ordered = [digits[i] for line in lines for i in line]
         text = " ".join("".join(str(digits[i].label) for i in line) for line in lines)
@@ -377,6 +379,36 @@ class DigitReader:
             else:
                 kept.append(aside)
         return digits, kept
+
+
+    def _letters_in_words(self, digits: list[Digit], rejected: list[Rejected]) -> tuple[list[Digit], list[Rejected]]:
+        """1 and 0 are also the letters l, I, o and O. In a word (marks in one line with no wider
+        gap between them than settings.word_gap of their height) that holds a mark the model calls
+        not a digit, and no digit but 1s and 0s, those are letters: "hello" is not 110. A number
+        beside a word ("No 10") is a word of its own; a digit that is no letter ("No5") is kept."""
+        letters = [r for r in rejected if r.reason == REASON_NOT_A_DIGIT]
+        if not letters or not any(d.label in self.settings.letter_like for d in digits):
+            return digits, rejected
+        boxes = [d.box for d in digits] + [r.box for r in letters]
+        in_words: set[int] = set()
+        for line in reading_order(boxes, self.settings.line_overlap):
+            gap = self.settings.word_gap * float(np.median([boxes[i][3] for i in line]))
+            words, right = [], None
+            for i in line:
+                x, _, w, _ = boxes[i]
+                if right is None or x - right > gap:
+                    words.append([])
+                words[-1].append(i)
+                right = x + w if right is None else max(right, x + w)
+            for word in words:
+                marks = [i for i in word if i < len(digits)]
+                if len(marks) < len(word) and all(digits[i].label in self.settings.letter_like for i in marks):
+                    in_words.update(marks)
+        if not in_words:
+            return digits, rejected
+        as_letters = [Rejected(digits[i].label, digits[i].confidence, digits[i].box, REASON_LETTER, digits[i].image)
+                      for i in sorted(in_words)]
+        return [d for i, d in enumerate(digits) if i not in in_words], rejected + as_letters
 
 
 def _solid(image28: np.ndarray) -> float:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from digits.edge.finder import FinderSettings, find_candidates
-from digits.edge.reader import REASON_FRAME, REASON_NOT_A_DIGIT, REASON_SOLID, REASON_TOO_WIDE, DigitReader
+from digits.edge.reader import REASON_FRAME, REASON_LETTER, REASON_NOT_A_DIGIT, REASON_SOLID, REASON_TOO_WIDE, DigitReader
 from digits.edge.session import DigitModel
 from digits.edge.sources import read_image
 
@@ -278,6 +278,23 @@ def test_a_drawn_face_reads_nothing(reader):
     assert len(reasons) == 3 and REASON_TOO_WIDE in reasons, reasons
     assert set(reasons) <= {REASON_TOO_WIDE, REASON_SOLID, REASON_NOT_A_DIGIT, REASON_FRAME}
     assert any(r.caption().startswith("too wide") for r in reading.rejected)  # what --save and --debug draw
+
+
+def test_a_word_above_a_number_is_not_read_as_digits(reader, mnist_test):
+    """ "hello" written above a number: the model calls h and e not digits, and reads l, l, o as 1, 1
+    and 0. In a word with letters, 1s and 0s are letters; the number below is read, and a number
+    written beside a word ("No 10") is a word of its own and is read."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(740)
+    digits, truth = pick(images, labels, rng, 4)
+    photo = render_sheet([[], [], digits], rng).copy()
+    cv2.putText(photo, "hello", (120, 110), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 3.5, (40, 30, 30), 8, cv2.LINE_AA)
+    reading = reader.read(photo)
+    assert reading.text == truth
+    assert sorted(r.label for r in reading.rejected if r.reason == REASON_LETTER) == [0, 1, 1]
+    page = render_sheet([[]], rng).copy()
+    cv2.putText(page, "No 10", (120, 270), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 2.5, (40, 30, 30), 5, cv2.LINE_AA)
+    assert reader.read(page).text == "10"
 
 
 def test_json_lists_rejected_and_the_line_counts_them(tmp_path, mnist_test):
