@@ -65,6 +65,8 @@ class FinderSettings:
     rule_floor: float = 0.5  # rules are looked for in ink above this share of the noise floor (faint printing)...
     rule_cover: float = 0.9  # ...as stretches this much covered by ink (gaps: noise, faint printing)...
     rule_tilt: int = 2  # ...allowing this many pixels of drift across them (a page photographed at a slight tilt)
+    rule_end_reach: int = 4  # pixels beyond a line's end: ink there at both ends, not itself a line, makes the
+    # line part of a drawn shape (a paper clip's wire, a bracket), not a rule; a rule ends at the paper's edge
     shadow_side: float = 0.25  # share of the paper around a piece as dark as the piece itself: the edge of a
     # shadow (dark on one side), not a stroke (paper on both sides)
     shadow_min_contrast: float = 8.0  # grey levels between paper and piece below which the test says nothing
@@ -335,7 +337,7 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, settings: FinderSettings
     h, w = mask.shape
     binary, faint = mask.astype(np.uint8), faint.astype(np.uint8)
     length = max(settings.min_rule_length, int(max(w, h) * settings.rule_length))
-    lines = np.zeros_like(binary)
+    found = []  # per direction: (horizontal, its lines' thin pixels, the stretches they run along)
     for horizontal in (True, False):
         across = (2 * settings.rule_tilt + 1, 1) if horizontal else (1, 2 * settings.rule_tilt + 1)
         run = (1, length) if horizontal else (length, 1)
@@ -345,7 +347,14 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, settings: FinderSettings
         widened = cv2.dilate(thin, np.ones(across, np.uint8))
         covered = cv2.blur(widened.astype(np.float32), run[::-1]) >= settings.rule_cover  # cv2 sizes are (w, h)
         if covered.any():
-            lines |= cv2.dilate(covered.astype(np.uint8), np.ones(run, np.uint8)) & thin
+            band = cv2.dilate(covered.astype(np.uint8), np.ones(run, np.uint8))
+            found.append((horizontal, band & thin, band))
+    lines = np.zeros_like(binary)
+    if found:
+        # Ink beyond a line's end that lies on no line (a grid's crossings lie on the lines across).
+        off_lines = binary & ~np.bitwise_or.reduce([band for *_, band in found])
+        for horizontal, thin_lines, _ in found:
+            lines |= _drop_drawn(thin_lines, off_lines, horizontal, settings)
     if not lines.any():
         return mask
     kept = binary & ~lines
@@ -356,6 +365,35 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, settings: FinderSettings
     for across in ((span, 1), (1, span)):
         kept |= lines & binary & cv2.morphologyEx(kept, cv2.MORPH_CLOSE, np.ones(across, np.uint8))
     return kept.astype(bool)
+
+
+def _drop_drawn(lines: np.ndarray, off_lines: np.ndarray, horizontal: bool, settings: FinderSettings) -> np.ndarray:
+    """`lines` (one direction's) without those whose both ends run on into ink on no line
+    (`off_lines`): a printed rule ends at the paper's edge or on a rule across it; a drawn shape's
+    straight stretch (a paper clip's wire, a bracket) bends into the rest of the shape, which is
+    then one piece, judged as a whole (too wide for a digit)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+    if count <= 1:
+        return lines
+    h, w = lines.shape
+    reach, pad = settings.rule_end_reach, settings.rule_tilt + 2
+    other = off_lines
+    drawn = []
+    for i in range(1, count):
+        x, y, bw, bh = stats[i][:4]
+        if horizontal:
+            ends = (other[max(0, y - pad) : y + bh + pad, max(0, x - reach) : x],
+                    other[max(0, y - pad) : y + bh + pad, x + bw : x + bw + reach])
+        else:
+            ends = (other[max(0, y - reach) : y, max(0, x - pad) : x + bw + pad],
+                    other[y + bh : y + bh + reach, max(0, x - pad) : x + bw + pad])
+        if all(end.any() for end in ends):
+            drawn.append(i)
+    if not drawn:
+        return lines
+    keep = np.ones(count, bool)
+    keep[drawn] = False
+    return (keep[labels] & (labels > 0)).astype(np.uint8)
 
 
 def _background(labels: np.ndarray, count: int, photo_edges: Edges, along: float) -> np.ndarray:

@@ -280,6 +280,23 @@ def test_a_drawn_face_reads_nothing(reader):
     assert any(r.caption().startswith("too wide") for r in reading.rejected)  # what --save and --debug draw
 
 
+@pytest.mark.parametrize("rules", [None, "ruled"])
+def test_a_paper_clip_beside_a_number_is_one_shape_not_rules_and_a_digit(reader, mnist_test, rules):
+    """A paper clip's wires are long, thin and straight, as ruled lines are, but they bend into one
+    another at both ends: the clip stays one piece, set aside as too wide, instead of being erased
+    as rules with its bends left over to read as a 6 or a 1."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(750)
+    digits, truth = pick(images, labels, rng, 4)
+    photo = render_sheet([digits, []], rng, rules=rules).copy()
+    wire = [(200, 390), (440, 390), (460, 370), (440, 350), (180, 350), (160, 375), (180, 405), (420, 405), (430, 390),
+            (420, 378), (220, 378)]
+    cv2.polylines(photo, [np.array(wire, np.int32)], False, (110, 110, 120), 4, cv2.LINE_AA)
+    reading = reader.read(photo)
+    assert reading.text == truth
+    assert [r.reason for r in reading.rejected] == [REASON_TOO_WIDE]
+
+
 def test_a_word_above_a_number_is_not_read_as_digits(reader, mnist_test):
     """ "hello" written above a number: the model calls h and e not digits, and reads l, l, o as 1, 1
     and 0. In a word with letters, 1s and 0s are letters; the number below is read, and a number
