@@ -372,12 +372,16 @@ def _drop_drawn(lines: np.ndarray, off_lines: np.ndarray, horizontal: bool, sett
     (`off_lines`): a printed rule ends at the paper's edge or on a rule across it; a drawn shape's
     straight stretch (a paper clip's wire, a bracket) bends into the rest of the shape, which is
     then one piece, judged as a whole (too wide for a digit)."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
-    if count <= 1:
+    bx, by, bw, bh = cv2.boundingRect(lines)
+    if bw == 0:
         return lines
+    # Labelled only around the lines (a page's rules, a clip's wires): most pictures have few or none.
     h, w = lines.shape
+    margin = settings.rule_end_reach + settings.rule_tilt + 2
+    X0, Y0, X1, Y1 = max(0, bx - margin), max(0, by - margin), min(w, bx + bw + margin), min(h, by + bh + margin)
+    part, other = lines[Y0:Y1, X0:X1], off_lines[Y0:Y1, X0:X1]
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(part, connectivity=8)
     reach, pad = settings.rule_end_reach, settings.rule_tilt + 2
-    other = off_lines
     drawn = []
     for i in range(1, count):
         x, y, bw, bh = stats[i][:4]
@@ -393,7 +397,9 @@ def _drop_drawn(lines: np.ndarray, off_lines: np.ndarray, horizontal: bool, sett
         return lines
     keep = np.ones(count, bool)
     keep[drawn] = False
-    return (keep[labels] & (labels > 0)).astype(np.uint8)
+    lines = lines.copy()
+    lines[Y0:Y1, X0:X1] = keep[labels] & (labels > 0)
+    return lines
 
 
 def _background(labels: np.ndarray, count: int, photo_edges: Edges, along: float) -> np.ndarray:
