@@ -376,21 +376,21 @@ def _drop_drawn(lines: np.ndarray, off_lines: np.ndarray, horizontal: bool, sett
     if bw == 0:
         return lines
     # Labelled only around the lines (a page's rules, a clip's wires): most pictures have few or none.
+    reach, pad = settings.rule_end_reach, settings.rule_tilt + 2
     h, w = lines.shape
-    margin = settings.rule_end_reach + settings.rule_tilt + 2
-    X0, Y0, X1, Y1 = max(0, bx - margin), max(0, by - margin), min(w, bx + bw + margin), min(h, by + bh + margin)
+    X0, Y0 = max(0, bx - reach - pad), max(0, by - reach - pad)
+    X1, Y1 = min(w, bx + bw + reach + pad), min(h, by + bh + reach + pad)
     part, other = lines[Y0:Y1, X0:X1], off_lines[Y0:Y1, X0:X1]
     count, labels, stats, _ = cv2.connectedComponentsWithStats(part, connectivity=8)
-    reach, pad = settings.rule_end_reach, settings.rule_tilt + 2
     drawn = []
     for i in range(1, count):
-        x, y, bw, bh = stats[i][:4]
+        x, y, lw, lh = stats[i][:4]  # one line's box, in `part`
         if horizontal:
-            ends = (other[max(0, y - pad) : y + bh + pad, max(0, x - reach) : x],
-                    other[max(0, y - pad) : y + bh + pad, x + bw : x + bw + reach])
+            ends = (other[max(0, y - pad) : y + lh + pad, max(0, x - reach) : x],
+                    other[max(0, y - pad) : y + lh + pad, x + lw : x + lw + reach])
         else:
-            ends = (other[max(0, y - reach) : y, max(0, x - pad) : x + bw + pad],
-                    other[y + bh : y + bh + reach, max(0, x - pad) : x + bw + pad])
+            ends = (other[max(0, y - reach) : y, max(0, x - pad) : x + lw + pad],
+                    other[y + lh : y + lh + reach, max(0, x - pad) : x + lw + pad])
         if all(end.any() for end in ends):
             drawn.append(i)
     if not drawn:

@@ -238,13 +238,9 @@ class DigitReader:
         batch, probabilities = self._answers(candidates)
         reject = self.onnx_model.reject_index
         digits, rejected, aside_candidates = [], [], []
-        for candidate, image28, probs in zip(candidates, batch, probabilities):
+        for candidate, image28, probs, label, confidence in zip(candidates, batch, probabilities, *_which_digit(probabilities)):
             box = to_original(candidate.work_box)
-            digit_probs = probs[:10]
-            label = int(digit_probs.argmax())
-            # Whether it is a digit is the reject output's answer; which digit, the ten's: its confidence
-            # is its share of them (a clear 5 the model half doubts is a digit is not also unsure).
-            confidence = float(digit_probs[label] / max(float(digit_probs.sum()), 1e-12))
+            label, confidence = int(label), float(confidence)
             if reject is not None and probs[reject] >= self.settings.not_a_digit:
                 rejected.append(Rejected(None, float(probs[reject]), box, REASON_NOT_A_DIGIT, image28, label, confidence))
                 aside_candidates.append(candidate)
@@ -300,8 +296,7 @@ class DigitReader:
             return digits, rejected
         batch, probabilities = self._answers(pieces)
         reject = self.onnx_model.reject_index
-        labels = probabilities[:, :10].argmax(axis=1)
-        sure = probabilities[np.arange(len(pieces)), labels] / np.maximum(probabilities[:, :10].sum(axis=1), 1e-12)
+        labels, sure = _which_digit(probabilities)
         readable = sure >= settings.split_confidence
         if reject is not None:
             readable &= probabilities[:, reject] < settings.not_a_digit
@@ -380,7 +375,6 @@ class DigitReader:
                 kept.append(aside)
         return digits, kept
 
-
     def _letters_in_words(self, digits: list[Digit], rejected: list[Rejected]) -> tuple[list[Digit], list[Rejected]]:
         """1 and 0 are also the letters l, I, o and O. In a word (marks in one line with no wider
         gap between them than settings.word_gap of their height) that holds a mark the model calls
@@ -393,13 +387,13 @@ class DigitReader:
         in_words: set[int] = set()
         for line in reading_order(boxes, self.settings.line_overlap):
             gap = self.settings.word_gap * float(np.median([boxes[i][3] for i in line]))
-            words, right = [], None
+            words, right = [], -np.inf  # right: where the word so far ends
             for i in line:
                 x, _, w, _ = boxes[i]
-                if right is None or x - right > gap:
+                if x - right > gap:
                     words.append([])
                 words[-1].append(i)
-                right = x + w if right is None else max(right, x + w)
+                right = max(right, x + w)
             for word in words:
                 marks = [i for i in word if i < len(digits)]
                 if len(marks) < len(word) and all(digits[i].label in self.settings.letter_like for i in marks):
@@ -409,6 +403,15 @@ class DigitReader:
         as_letters = [Rejected(digits[i].label, digits[i].confidence, digits[i].box, REASON_LETTER, digits[i].image)
                       for i in sorted(in_words)]
         return [d for i, d in enumerate(digits) if i not in in_words], rejected + as_letters
+
+
+def _which_digit(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(best digit, its share of the ten digits' probability) per row of the model's answers. Whether
+    a candidate is a digit is the reject output's answer; which digit, the ten's: a clear 5 the model
+    half doubts is a digit at all is not also unsure which digit it is."""
+    digit_probs = probabilities[:, :10]
+    labels = digit_probs.argmax(axis=1)
+    return labels, digit_probs[np.arange(len(labels)), labels] / np.maximum(digit_probs.sum(axis=1), 1e-12)
 
 
 def _solid(image28: np.ndarray) -> float:
