@@ -101,6 +101,7 @@ class FinderSettings:
     rescue_overlap: float = 0.5  # ...it overlaps this much of a digit's height vertically,
     rescue_height_ratio: float = 1.33  # ...is within this ratio of its height,
     rescue_neighbours: int = 2  # ...for at least this many digits
+    rescue_scan_height: float = 0.6  # in a tiny scan (a crop around digits), one spanning this much of its height
     split_min_aspect: float = 0.8  # a set-aside candidate at least this wide (of its height) may be touching
     # digits: it is cut at up to split_cuts columns (its thinnest, and evenly spaced)...
     split_cuts: int = 16

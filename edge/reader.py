@@ -132,6 +132,7 @@ class DigitReader:
             grey_work = cv2.copyMakeBorder(grey, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=int(np.median(edge)))
         else:
             grey_work = grey
+        scan_height = grey.shape[0] if margin else None
         search, scale = resize_to(grey_work, self.settings.work_side, self.settings.min_work_short_side)
         guess = dark_ink_guess(search)
         best: Reading | None = None
@@ -154,7 +155,7 @@ class DigitReader:
                                                                          {} if trace is not None else None)))
             for name, found, to_original, view_stages in views:
                 judged = self.judge(found, to_original)
-                reading = self.reading(*judged[:2])
+                reading = self.reading(*judged[:2], scan_height=scan_height)
                 # Another way of looking replaces the first only with a convincing reading: tried
                 # on a blank page, the other polarity finds paper grain and reads it as digits.
                 penalty = self.settings.aside_penalty
@@ -170,7 +171,7 @@ class DigitReader:
                 break
         if best.rejected:
             # Touching digits are cut apart in the chosen way of looking only (it costs a model call).
-            best = self.reading(*self._split_touching(*best_judged))
+            best = self.reading(*self._split_touching(*best_judged), scan_height=scan_height)
             for entry in trace or []:
                 if entry["chosen"]:
                     entry["reading"] = best
@@ -265,10 +266,10 @@ class DigitReader:
             return REASON_SOLID
         return None
 
-    def reading(self, digits: list[Digit], rejected: list[Rejected]) -> Reading:
+    def reading(self, digits: list[Digit], rejected: list[Rejected], scan_height: int | None = None) -> Reading:
         """The number the judged candidates make: rescued in-line digits added, letters in words
-        set aside, in reading order."""
-        digits, rejected = self._letters_in_words(*self._rescue_in_line(digits, rejected))
+        set aside, in reading order. `scan_height`: the picture's height when it is a tiny scan."""
+        digits, rejected = self._letters_in_words(*self._rescue_in_line(digits, rejected, scan_height))
         lines = reading_order([d.box for d in digits], self.settings.line_overlap)
         ordered = [digits[i] for line in lines for i in line]
         text = " ".join("".join(str(digits[i].label) for i in line) for line in lines)
@@ -352,12 +353,15 @@ class DigitReader:
         rejected = [replace(r, box=original[r.box]) for r in rejected]
         return Reading("".join(str(d.label) for d in digits), digits, 0.0, rejected), angle
 
-    def _rescue_in_line(self, digits: list[Digit], rejected: list[Rejected]) -> tuple[list[Digit], list[Rejected]]:
+    def _rescue_in_line(self, digits: list[Digit], rejected: list[Rejected], scan_height: int | None = None
+                        ) -> tuple[list[Digit], list[Rejected]]:
         """A candidate the model calls not a digit, but which reads as one digit clearly among the
         ten and stands in a line of digits at their height, is a digit: real handwriting is
         further from MNIST than the rendered non-digits are, and a number's digits share a line
-        and a height, which a shadow, a pen or a blot beside the number does not."""
-        if len(digits) < 2:
+        and a height, which a shadow, a pen or a blot beside the number does not. In a tiny scan
+        (`scan_height`: its height) the crop is the line: someone cut it around their digits (a
+        USPS scan, a cheque amount), so a mark spanning most of its height is one of them."""
+        if len(digits) < 2 and scan_height is None:
             return digits, rejected
         digits, kept = list(digits), []
         for aside in rejected:
@@ -365,6 +369,9 @@ class DigitReader:
                 kept.append(aside)
                 continue
             x, y, w, h = aside.box
+            if scan_height is not None and h >= self.settings.rescue_scan_height * scan_height:
+                digits.append(Digit(aside.best_digit, aside.digit_share, aside.box, aside.image))
+                continue
             ratio = self.settings.rescue_height_ratio
             neighbours = sum(1 for d in digits
                              if min(y + h, d.box[1] + d.box[3]) - max(y, d.box[1]) >= self.settings.rescue_overlap * min(h, d.box[3])

@@ -8,6 +8,7 @@ Every picture is drawn from real MNIST test digits; the number read is checked e
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import subprocess
 import sys
 import zlib
@@ -161,6 +162,20 @@ def test_tiny_scans(reader, mnist_test, side):
     assert right >= 37
 
 
+def test_a_tiny_scan_is_a_crop_around_its_digits(mnist_test):
+    """A digit the model doubts (here: every candidate, at a not-a-digit threshold of 0) is still
+    read in a tiny scan, whose edges someone cut around their digits; the same digit alone on a
+    page has no line of digits beside it and stays set aside, as a pen or a blot would."""
+    images, labels = mnist_test
+    doubting = DigitReader(DigitModel(), settings=replace(FinderSettings(), not_a_digit=0.0))
+    right = sum(doubting.read(tiny_scan(images[i], 16)).text == str(labels[i]) for i in range(20))
+    assert right >= 18
+    rng = np.random.default_rng(7)
+    for i in range(3):
+        reading = doubting.read(render_sheet([[images[i]]], rng, digit_height=60))
+        assert reading.text == "" and [r.reason for r in reading.rejected] == [REASON_NOT_A_DIGIT]
+
+
 @pytest.mark.parametrize("orientation", [3, 6, 8])
 def test_exif_rotated_jpeg_reads_as_upright(reader, mnist_test, tmp_path, orientation):
     images, labels = mnist_test
@@ -211,7 +226,6 @@ def test_touching_digits_are_cut_where_the_model_reads_them(reader, mnist_test):
     """Digits written so close that they touch are one piece of ink; recognition-driven
     segmentation cuts it where every part reads surely as a digit. Without it (the same reader with
     splitting switched off) most such numbers lose their touching digits."""
-    from dataclasses import replace
 
     from digits.edge.finder import FinderSettings
     from digits.train.render import PhotoStyle, random_number
