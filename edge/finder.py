@@ -92,6 +92,9 @@ class FinderSettings:
     max_digit_aspect: float = 2.5  # a candidate wider than this many heights is not one digit (the widest of the
     # 10,000 MNIST test digits: 2.0, a 5 with a long tail; on the real photos 1.6, a USPS 2 filling its scan)
     solid_thickness: float = 0.75  # a candidate whose widest stroke is this share of its size is a blot (MNIST: <= 0.6)
+    round_aspect: float = 0.8  # a candidate about as wide as tall (this ratio either way)...
+    max_roundness: float = 0.02  # ...whose outline is a circle to this spread of its radius is a rim, not a 0 (the
+    # roundest of MNIST's 980 test 0s: 0.035, of 128 0s on the real photos: 0.030; a drawn circle: 0.011)
     convincing_confidence: float = 0.85  # a reading whose digits average this, with few set aside, ends the looking
     aside_penalty: float = 0.5  # a set-aside candidate counts this much against a way of looking (score)
     line_overlap: float = 1 / 3  # of the smaller height: a digit overlapping a line this much vertically is on it

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from digits.edge.finder import FinderSettings, find_candidates
-from digits.edge.reader import REASON_FRAME, REASON_LETTER, REASON_NOT_A_DIGIT, REASON_SOLID, REASON_TOO_WIDE, DigitReader
+from digits.edge.reader import (REASON_FRAME, REASON_LETTER, REASON_NOT_A_DIGIT, REASON_ROUND, REASON_SOLID, REASON_TOO_WIDE,
+                                DigitReader)
 from digits.edge.session import DigitModel
 from digits.edge.sources import read_image
 
@@ -292,6 +293,26 @@ def test_a_drawn_face_reads_nothing(reader):
     assert len(reasons) == 3 and REASON_TOO_WIDE in reasons, reasons
     assert set(reasons) <= {REASON_TOO_WIDE, REASON_SOLID, REASON_NOT_A_DIGIT, REASON_FRAME}
     assert any(r.caption().startswith("too wide") for r in reading.rejected)  # what --save and --debug draw
+
+
+@pytest.mark.parametrize("radius", [40, 90])
+def test_a_cups_ring_beside_a_number_is_round_not_a_zero(reader, mnist_test, radius):
+    """A coffee cup's ring seen from above is a true circle, which no hand writes: it is set aside
+    as round, the number beside it is read, and handwritten 0s alone on a page still read 0."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(760 + radius)
+    digits, truth = pick(images, labels, rng, 4)
+    photo = render_sheet([[], digits], rng).copy()
+    stain = photo.copy()
+    cv2.circle(stain, (320, 130), radius, (120, 160, 190), -1)
+    photo = cv2.addWeighted(stain, 0.25, photo, 0.75, 0)
+    cv2.circle(photo, (320, 130), radius, (70, 110, 150), 5 if radius > 50 else 3, cv2.LINE_AA)
+    reading = reader.read(cv2.GaussianBlur(photo, (0, 0), 0.8))
+    assert reading.text == truth
+    assert [r.reason for r in reading.rejected] == [REASON_ROUND]
+    assert reading.rejected[0].caption().startswith("round")
+    zeros = np.flatnonzero(labels == 0)[:10]
+    assert exact(reader, lambda: (render_sheet([[images[zeros[rng.integers(10)]]]], rng, digit_height=120), "0"), 10) >= 9
 
 
 @pytest.mark.parametrize("rules", [None, "ruled"])
