@@ -18,15 +18,21 @@ def _label(image: np.ndarray, text: str, origin: tuple[int, int], scale: float, 
     cv2.putText(image, text, (x + 2, y - base + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, BLACK, 2, cv2.LINE_AA)
 
 
-def place_labels(boxes: list[tuple[int, int, int, int]], texts: list[str], scale: float) -> list[tuple[int, int]]:
+def place_labels(boxes: list[tuple[int, int, int, int]], texts: list[str], scale: float, *,
+                 taken: list[tuple[int, int, int, int]] | None = None, below: bool = False) -> list[tuple[int, int]]:
     """A baseline origin for each box's label that overlaps no other label: above the box, else
-    below it, else stacked higher above it (close digits' labels would otherwise cover each other)."""
-    placed: list[tuple[int, int, int, int]] = []  # x0, y0, x1, y1 of labels already placed
+    below it, else stacked higher above it (close digits' labels would otherwise cover each other).
+    `below`: below the box first, then stacked lower (set-aside marks, whose labels go under them).
+    `taken`: rectangles (x0, y0, x1, y1) of labels already placed; the new ones are added to it."""
+    placed = [] if taken is None else taken
     origins = []
     for (x, y, w, h), text in zip(boxes, texts):
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
         step = th + base + 3
-        tries = [y - 4, y + h + step] + [y - 4 - k * step for k in range(1, 6)]
+        if below:
+            tries = [y + h + step + k * step for k in range(6)] + [y - 4]
+        else:
+            tries = [y - 4, y + h + step] + [y - 4 - k * step for k in range(1, 6)]
         for ty in tries:
             ty = max(th + base, ty)
             rect = (x, ty - th - base, x + tw + 4, ty + 2)
@@ -42,15 +48,19 @@ def annotate(image: np.ndarray, reading: Reading, *, fps: float | None = None, s
     out = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image[..., :3].copy()
     h, w = out.shape[:2]
     scale = max(0.5, min(h, w) / 700)
-    for aside in reading.rejected:  # greyed out, thin, under the digits: set aside, not hidden
-        x, y, bw, bh = aside.box
-        cv2.rectangle(out, (x, y), (x + bw, y + bh), GREY, 1)
-        _label(out, aside.caption(), (x, y + bh + round(18 * scale)), scale * 0.5, GREY)
     texts = [f"{digit.label} {100 * digit.confidence:.0f}%" for digit in reading.digits]
     # Labels no taller than the digits are (a sheet of many small digits stays legible).
     heights = sorted(d.box[3] for d in reading.digits)
     label_scale = min(scale * 0.8, max(0.4, heights[len(heights) // 2] / 70)) if heights else scale * 0.8
-    origins = place_labels([d.box for d in reading.digits], texts, label_scale)
+    taken: list[tuple[int, int, int, int]] = []
+    origins = place_labels([d.box for d in reading.digits], texts, label_scale, taken=taken)
+    captions = [aside.caption() for aside in reading.rejected]
+    aside_origins = place_labels([aside.box for aside in reading.rejected], captions, scale * 0.5, taken=taken, below=True)
+    for aside, caption, origin in zip(reading.rejected, captions, aside_origins):
+        # greyed out, thin, under the digits: set aside, not hidden
+        x, y, bw, bh = aside.box
+        cv2.rectangle(out, (x, y), (x + bw, y + bh), GREY, 1)
+        _label(out, caption, origin, scale * 0.5, GREY)
     for digit, text, origin in zip(reading.digits, texts, origins):
         x, y, bw, bh = digit.box
         colour = GREEN if digit.confidence >= 0.9 else AMBER

@@ -560,6 +560,21 @@ def test_labels_of_close_digits_do_not_overlap():
     assert origins[0] == (100, 196)  # a lone first label stays right above its box
 
 
+def test_labels_of_marks_set_aside_go_below_them_and_cover_no_other_label():
+    from digits.edge.annotate import place_labels
+
+    digit_boxes = [(100, 200, 10, 40), (130, 200, 10, 40)]
+    aside_boxes = [(150 + 14 * i, 200, 12, 40) for i in range(5)]  # a word's letters set aside, close together
+    taken: list = []
+    place_labels(digit_boxes, ["7 100%"] * 2, 0.8, taken=taken)
+    origins = place_labels(aside_boxes, ["letter (1?)"] * 5, 0.4, taken=taken, below=True)
+    assert len(taken) == 7
+    for i, a in enumerate(taken):
+        for b in taken[i + 1 :]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+    assert origins[0][1] > 240  # under its mark
+
+
 BLOCK_ONNXRUNTIME = """
 import sys
 class NoOnnxruntime:
