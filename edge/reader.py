@@ -258,9 +258,9 @@ class DigitReader:
         return digits, rejected, aside_candidates
 
     def _shape_reason(self, candidate: Candidate, image28: np.ndarray, label: int) -> str | None:
-        """Why a candidate cannot be one digit whatever the model reads in it, or None. (Roundness is
-        measured only for what the model reads as 0, the only digit a circle can pass for: it costs
-        ~50 us a candidate, and a 12-row sheet has 120 candidates.)"""
+        """Why a candidate cannot be one digit, however surely the model reads it, or None. (Roundness
+        is measured only for what the model reads as 0, the only digit a circle can pass for: it
+        costs ~50 us a candidate, and a 12-row sheet has 120 candidates.)"""
         if candidate.frame:
             return REASON_FRAME
         if candidate.work_box[2] > self.settings.max_digit_aspect * candidate.work_box[3]:
