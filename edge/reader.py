@@ -434,11 +434,11 @@ def _solid(image28: np.ndarray) -> float:
     """How solid the model's input is: the widest stroke (twice the largest distance from ink to
     paper) over the ink's longer side. A filled disc is 1; MNIST's boldest digits reach 0.6."""
     ink = (image28 > 0.5).astype(np.uint8)
-    if not ink.any():
+    _, _, w, h = cv2.boundingRect(ink)
+    if w == 0:
         return 0.0
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    side = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
-    return 2 * float(cv2.distanceTransform(np.pad(ink, 1), cv2.DIST_L2, 5).max()) / side
+    inside = cv2.distanceTransform(cv2.copyMakeBorder(ink, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0), cv2.DIST_L2, 5)
+    return 2 * cv2.minMaxLoc(inside)[1] / max(w, h)
 
 
 def _roundness(image28: np.ndarray) -> float:

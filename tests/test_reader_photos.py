@@ -227,8 +227,6 @@ def test_touching_digits_are_cut_where_the_model_reads_them(reader, mnist_test):
     """Digits written so close that they touch are one piece of ink; recognition-driven
     segmentation cuts it where every part reads surely as a digit. Without it (the same reader with
     splitting switched off) most such numbers lose their touching digits."""
-
-    from digits.edge.finder import FinderSettings
     from digits.train.render import PhotoStyle, random_number
 
     images, labels = mnist_test
