@@ -34,7 +34,7 @@ def main() -> None:
         digits, truth = random_number(images, labels, rng)
         photos.append((render_number(digits, rng, PhotoStyle(gap=(-0.12, -0.02)), invert=i % 4 == 3), truth))
     model = DigitModel(args.model, threads=1)
-    for name, settings in (("with the cut", FinderSettings()), ("without it", replace(FinderSettings(), split_min_aspect=1e9))):
+    for name, settings in (("with the cut", FinderSettings()), ("without it", replace(FinderSettings(), split_min_aspect=1e9, split_read_aspect=1e9))):
         reader = DigitReader(model, settings=settings)
         exact = sum(reader.read(photo).text == truth for photo, truth in photos)
         print(f"numbers with touching digits read exactly, {name}: {exact}/{len(photos)}")

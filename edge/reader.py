@@ -172,9 +172,10 @@ class DigitReader:
                                   "reading": reading, "chosen": chosen})
             if best is not None and self._convincing(best):
                 break
-        if best.rejected:
-            # Touching digits are cut apart in the chosen way of looking only (it costs a model call).
-            best = self.reading(*self._split_touching(*best_judged), scan_height=scan_height)
+        # Touching digits are cut apart in the chosen way of looking only (it costs a model call).
+        split = self._split_touching(*best_judged)
+        if split is not None:
+            best = self.reading(*split, scan_height=scan_height)
             for entry in trace or []:
                 if entry["chosen"]:
                     entry["reading"] = best
@@ -234,14 +235,14 @@ class DigitReader:
         return batch, self.onnx_model.probabilities(batch[:, None])
 
     def judge(self, candidates: list[Candidate], to_original: Callable[[WorkBox], Box]
-              ) -> tuple[list[Digit], list[Rejected], list[Candidate]]:
+              ) -> tuple[list[Digit], list[Rejected], list[Candidate], list[Candidate]]:
         """One model call for all candidates: the digits, the candidates set aside with a reason, and
-        the set-aside ones' candidates (in `rejected`'s order)."""
+        the set-aside ones' candidates (in `rejected`'s order) and the digits' (in `digits`' order)."""
         if not candidates:
-            return [], [], []
+            return [], [], [], []
         batch, probabilities = self._answers(candidates)
         reject = self.onnx_model.reject_index
-        digits, rejected, aside_candidates = [], [], []
+        digits, rejected, aside_candidates, digit_candidates = [], [], [], []
         for candidate, image28, probs, label, confidence in zip(candidates, batch, probabilities, *_which_digit(probabilities)):
             box = to_original(candidate.work_box)
             label, confidence = int(label), float(confidence)
@@ -252,10 +253,11 @@ class DigitReader:
             reason = self._shape_reason(candidate, image28, label) or (REASON_UNSURE if confidence < self.min_confidence else None)
             if reason is None:
                 digits.append(Digit(label, confidence, box, image28))
+                digit_candidates.append(candidate)
             else:
                 rejected.append(Rejected(label, confidence, box, reason, image28))
                 aside_candidates.append(candidate)
-        return digits, rejected, aside_candidates
+        return digits, rejected, aside_candidates, digit_candidates
 
     def _shape_reason(self, candidate: Candidate, image28: np.ndarray, label: int) -> str | None:
         """Why a candidate cannot be one digit, however surely the model reads it, or None. (Roundness
@@ -285,45 +287,60 @@ class DigitReader:
         return Reading(text, ordered, 0.0, rejected)
 
     def _split_touching(self, digits: list[Digit], rejected: list[Rejected], aside_candidates: list[Candidate],
-                        to_original: Callable[[WorkBox], Box]) -> tuple[list[Digit], list[Rejected]]:
-        """Digits written touching are one candidate that the model calls not a digit (or reads
-        unsurely). Recognition decides where to cut (recognition-driven segmentation): a wide
-        set-aside candidate is cut at columns across its width, every stretch between two cuts
-        that could be a digit is read (all stretches of a picture in one model call), and the
-        candidate becomes the digits of the surest way through it in which every stretch is read
-        surely; none, and it stays set aside. (`aside_candidates`: `rejected`'s candidates.)"""
+                        digit_candidates: list[Candidate], to_original: Callable[[WorkBox], Box]
+                        ) -> tuple[list[Digit], list[Rejected]] | None:
+        """Digits written touching are one candidate: the model calls it not a digit, reads it
+        unsurely, or reads it surely as one digit (a "10" as 0). Recognition decides where to cut
+        (recognition-driven segmentation): a wide candidate is cut at columns across its width,
+        every stretch between two cuts that could be a digit is read (all stretches of a picture
+        in one model call), and the candidate becomes the digits of the surest way through it in
+        which every stretch is read surely (the whole, one stretch, competes when it is no wider than
+        a digit); none, or the whole, and it stays as it was. A candidate read as one digit is tried
+        only when it is wider than settings.split_read_aspect of its height, only in two, and only
+        where both halves are clear digits: the model read it surely, and a wide 0 cut in two is
+        often a sure 6 and 1. (`aside_candidates`: `rejected`'s candidates; `digit_candidates`:
+        `digits`'.) None: nothing cut."""
         settings = self.settings
-        pieces, plans = [], {}
-        for index, candidate in enumerate(aside_candidates):
-            w, h = candidate.work_box[2:]
-            if w < settings.split_min_aspect * h or w < 4 or candidate.frame:
+        tried = [(candidate, False, index) for index, candidate in enumerate(aside_candidates)
+                 if candidate.work_box[2] >= settings.split_min_aspect * candidate.work_box[3]]
+        tried += [(candidate, True, index) for index, candidate in enumerate(digit_candidates)
+                  if candidate.work_box[2] >= settings.split_read_aspect * candidate.work_box[3]]
+        pieces, plans = [], []
+        for candidate, read, index in tried:
+            if candidate.work_box[2] < 4 or candidate.frame:
                 continue
-            stretches = _stretches(candidate, settings)
+            stretches = _stretches(candidate, settings, pairs=read)
             if stretches:
-                plans[index] = [(a, b, len(pieces) + k) for k, (a, b, _) in enumerate(stretches)]
+                plans.append((candidate, read, index, [(a, b, len(pieces) + k) for k, (a, b, _) in enumerate(stretches)]))
                 pieces.extend(piece for _, _, piece in stretches)
         if not pieces:
-            return digits, rejected
+            return None
         batch, probabilities = self._answers(pieces)
         reject = self.onnx_model.reject_index
         labels, sure = _which_digit(probabilities)
-        readable = sure >= settings.split_confidence
-        if reject is not None:
-            readable &= probabilities[:, reject] < settings.not_a_digit
-        digits, split = list(digits), set()
-        for index, plan in plans.items():
-            width = aside_candidates[index].work_box[2]
+        doubt = probabilities[:, reject] if reject is not None else np.zeros(len(pieces))
+        readable = (sure >= settings.split_confidence) & (doubt < settings.not_a_digit)
+        # To overrule the model's sure reading of the whole, each piece must be a clear digit.
+        clear = (sure >= settings.split_read_confidence) & (doubt < settings.split_read_not_a_digit)
+        found, split, split_read = [], set(), set()
+        for candidate, read, index, plan in plans:
+            width = candidate.work_box[2]
             # best[c]: (sum of log-confidences, stretches) of the surest way from column 0 to cut c.
             best: dict[int, tuple[float, list[int]]] = {0: (0.0, [])}
             for a, b, k in sorted(plan):
+                if read and not clear[k]:
+                    continue
                 if a in best and readable[k]:
                     score = best[a][0] + float(np.log(sure[k]))
                     if b not in best or score > best[b][0]:
                         best[b] = (score, best[a][1] + [k])
             path = best.get(width, (0.0, []))[1]
             if len(path) >= 2:
-                digits.extend(Digit(int(labels[k]), float(sure[k]), to_original(pieces[k].work_box), batch[k]) for k in path)
-                split.add(index)
+                found.extend(Digit(int(labels[k]), float(sure[k]), to_original(pieces[k].work_box), batch[k]) for k in path)
+                (split_read if read else split).add(index)
+        if not found:
+            return None
+        digits = [d for i, d in enumerate(digits) if i not in split_read] + found
         return digits, [aside for i, aside in enumerate(rejected) if i not in split]
 
     def _deskewed(self, candidates: list[Candidate], to_original: Callable[[WorkBox], Box]
@@ -347,7 +364,7 @@ class DigitReader:
         if np.abs((centres - mean) @ normal).max() > settings.deskew_spread * float(np.median(boxes[:, 3])):
             return None
         upright = [replace(c, ink=turned(c.ink, angle)) for c in candidates]
-        digits, rejected, _ = self.judge(upright, to_original)
+        digits, rejected, _, _ = self.judge(upright, to_original)
         # In the line's own frame (along it, across it) the line is level: rescue and order there.
         scale = float(np.median(boxes[:, 3] / np.array([c.work_box[3] for c in candidates])))
         frame, original = {}, {}
@@ -458,11 +475,13 @@ def _roundness(image28: np.ndarray) -> float:
     return float(radii.std() / radii.mean())
 
 
-def _stretches(candidate: Candidate, settings: FinderSettings) -> list[tuple[int, int, Candidate]]:
+def _stretches(candidate: Candidate, settings: FinderSettings, pairs: bool = False) -> list[tuple[int, int, Candidate]]:
     """(from column, to column, the ink between them trimmed) for every stretch of the candidate
     between two cuts that could hold one digit. Cuts: the edges, the columns where the ink is thinnest
     (local minima of its column sums) and evenly spaced columns (a touching stroke is not always the
-    thinnest place), at most settings.split_cuts of them."""
+    thinnest place), at most settings.split_cuts of them. `pairs`: only the whole and the stretches
+    from an edge to a cut near the middle, the two digits of a pair read as one (a fraction of the
+    model calls on a sheet)."""
     ink = candidate.ink
     h, w = ink.shape
     profile = np.convolve(ink.sum(axis=0), np.ones(3) / 3, mode="same")
@@ -473,9 +492,15 @@ def _stretches(candidate: Candidate, settings: FinderSettings) -> list[tuple[int
     step = max(1, w // (settings.split_cuts // 2 + 1))
     cuts = sorted({0, w, *minima, *(c for c in range(step, w - step // 2, step) if thin[c])})
     x, y = candidate.work_box[:2]
+
+    def pair_cut(c: int) -> bool:  # where two digits side by side meet: not near either end
+        return settings.split_pair_middle * w <= c <= (1 - settings.split_pair_middle) * w
+
     found = []
     for i, a in enumerate(cuts):
         for b in cuts[i + 1 :]:
+            if pairs and not ((a == 0 and b == w) or (a == 0 and pair_cut(b)) or (b == w and pair_cut(a))):
+                continue
             if not settings.split_min_width * h <= b - a <= settings.split_max_width * h:
                 continue
             part = ink[:, a:b]
