@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import cv2
 import numpy as np
@@ -63,6 +63,16 @@ REASON_LETTER = "letter"  # a 1 or 0 in a word whose other marks are letters: th
 REASON_ROUND = "round"  # a true circle: the rim of a cup or a coffee ring seen from above, a coin, a lid; no written 0
 _SHAPE_CAPTIONS = {REASON_TOO_WIDE: "too wide", REASON_FRAME: "frame", REASON_SOLID: "blot", REASON_LETTER: "letter",
                    REASON_ROUND: "round"}
+
+
+class Judged(NamedTuple):
+    """The model's answers for one way of looking, before rescue and cutting: the digits, the
+    candidates set aside, and the candidates behind each (in the same order)."""
+
+    digits: list[Digit]
+    rejected: list[Rejected]
+    aside_candidates: list[Candidate]  # rejected's
+    digit_candidates: list[Candidate]  # digits'
 
 
 @dataclass
@@ -139,7 +149,8 @@ class DigitReader:
         search, scale = resize_to(grey_work, self.settings.work_side, self.settings.min_work_short_side)
         guess = dark_ink_guess(search)
         best: Reading | None = None
-        best_judged = None  # the chosen way's model answers, before the rescue: for cutting touching digits
+        best_judged: Judged | None = None  # the chosen way's model answers, before the rescue: for cutting
+        best_to_original = None  # touching digits; its mapping to the picture,
         best_found = None  # and all its candidates: for turning a slanted line upright
         looks = [(dark_ink, search, scale, "") for dark_ink in (guess, not guess)]
         while looks:
@@ -158,13 +169,13 @@ class DigitReader:
                                                                          {} if trace is not None else None)))
             for name, found, to_original, view_stages in views:
                 judged = self.judge(found, to_original)
-                reading = self.reading(*judged[:2], scan_height=scan_height)
+                reading = self.reading(judged.digits, judged.rejected, scan_height=scan_height)
                 # Another way of looking replaces the first only with a convincing reading: tried
                 # on a blank page, the other polarity finds paper grain and reads it as digits.
                 penalty = self.settings.aside_penalty
                 chosen = best is None or (reading.score(penalty) > best.score(penalty) and self._convincing(reading))
                 if chosen:
-                    best, best_judged, best_found = reading, (*judged, to_original), found
+                    best, best_judged, best_to_original, best_found = reading, judged, to_original, found
                 if trace is not None:
                     for entry in trace:
                         entry["chosen"] = entry["chosen"] and not chosen
@@ -173,13 +184,13 @@ class DigitReader:
             if best is not None and self._convincing(best):
                 break
         # Touching digits are cut apart in the chosen way of looking only (it costs a model call).
-        split = self._split_touching(*best_judged)
+        split = self._split_touching(best_judged, best_to_original)
         if split is not None:
             best = self.reading(*split, scan_height=scan_height)
             for entry in trace or []:
                 if entry["chosen"]:
                     entry["reading"] = best
-        upright = self._deskewed(best_found, best_judged[-1])
+        upright = self._deskewed(best_found, best_to_original)
         if upright is not None:
             reading, angle = upright
             penalty = self.settings.aside_penalty
@@ -234,12 +245,10 @@ class DigitReader:
         batch = np.stack([normalize_digit(c.ink) for c in candidates])
         return batch, self.onnx_model.probabilities(batch[:, None])
 
-    def judge(self, candidates: list[Candidate], to_original: Callable[[WorkBox], Box]
-              ) -> tuple[list[Digit], list[Rejected], list[Candidate], list[Candidate]]:
-        """One model call for all candidates: the digits, the candidates set aside with a reason, and
-        the set-aside ones' candidates (in `rejected`'s order) and the digits' (in `digits`' order)."""
+    def judge(self, candidates: list[Candidate], to_original: Callable[[WorkBox], Box]) -> Judged:
+        """One model call for all candidates: the digits and the candidates set aside with a reason."""
         if not candidates:
-            return [], [], [], []
+            return Judged([], [], [], [])
         batch, probabilities = self._answers(candidates)
         reject = self.onnx_model.reject_index
         digits, rejected, aside_candidates, digit_candidates = [], [], [], []
@@ -257,7 +266,7 @@ class DigitReader:
             else:
                 rejected.append(Rejected(label, confidence, box, reason, image28))
                 aside_candidates.append(candidate)
-        return digits, rejected, aside_candidates, digit_candidates
+        return Judged(digits, rejected, aside_candidates, digit_candidates)
 
     def _shape_reason(self, candidate: Candidate, image28: np.ndarray, label: int) -> str | None:
         """Why a candidate cannot be one digit, however surely the model reads it, or None. (Roundness
@@ -286,8 +295,7 @@ class DigitReader:
         text = " ".join("".join(str(digits[i].label) for i in line) for line in lines)
         return Reading(text, ordered, 0.0, rejected)
 
-    def _split_touching(self, digits: list[Digit], rejected: list[Rejected], aside_candidates: list[Candidate],
-                        digit_candidates: list[Candidate], to_original: Callable[[WorkBox], Box]
+    def _split_touching(self, judged: Judged, to_original: Callable[[WorkBox], Box]
                         ) -> tuple[list[Digit], list[Rejected]] | None:
         """Digits written touching are one candidate: the model calls it not a digit, reads it
         unsurely, or reads it surely as one digit (a "10" as 0). Recognition decides where to cut
@@ -298,12 +306,11 @@ class DigitReader:
         a digit); none, or the whole, and it stays as it was. A candidate read as one digit is tried
         only when it is wider than settings.split_read_aspect of its height, only in two, and only
         where both halves are clear digits: the model read it surely, and a wide 0 cut in two is
-        often a sure 6 and 1. (`aside_candidates`: `rejected`'s candidates; `digit_candidates`:
-        `digits`'.) None: nothing cut."""
+        often a sure 6 and 1. None: nothing cut."""
         settings = self.settings
-        tried = [(candidate, False, index) for index, candidate in enumerate(aside_candidates)
+        tried = [(candidate, False, index) for index, candidate in enumerate(judged.aside_candidates)
                  if candidate.work_box[2] >= settings.split_min_aspect * candidate.work_box[3]]
-        tried += [(candidate, True, index) for index, candidate in enumerate(digit_candidates)
+        tried += [(candidate, True, index) for index, candidate in enumerate(judged.digit_candidates)
                   if candidate.work_box[2] >= settings.split_read_aspect * candidate.work_box[3]]
         pieces, plans = [], []
         for candidate, read, index in tried:
@@ -321,16 +328,14 @@ class DigitReader:
         doubt = probabilities[:, reject] if reject is not None else np.zeros(len(pieces))
         readable = (sure >= settings.split_confidence) & (doubt < settings.not_a_digit)
         # To overrule the model's sure reading of the whole, each piece must be a clear digit.
-        clear = (sure >= settings.split_read_confidence) & (doubt < settings.split_read_not_a_digit)
+        clear = readable & (sure >= settings.split_read_confidence) & (doubt < settings.split_read_not_a_digit)
         found, split, split_read = [], set(), set()
         for candidate, read, index, plan in plans:
-            width = candidate.work_box[2]
+            width, usable = candidate.work_box[2], clear if read else readable
             # best[c]: (sum of log-confidences, stretches) of the surest way from column 0 to cut c.
             best: dict[int, tuple[float, list[int]]] = {0: (0.0, [])}
             for a, b, k in sorted(plan):
-                if read and not clear[k]:
-                    continue
-                if a in best and readable[k]:
+                if a in best and usable[k]:
                     score = best[a][0] + float(np.log(sure[k]))
                     if b not in best or score > best[b][0]:
                         best[b] = (score, best[a][1] + [k])
@@ -340,8 +345,8 @@ class DigitReader:
                 (split_read if read else split).add(index)
         if not found:
             return None
-        digits = [d for i, d in enumerate(digits) if i not in split_read] + found
-        return digits, [aside for i, aside in enumerate(rejected) if i not in split]
+        digits = [d for i, d in enumerate(judged.digits) if i not in split_read] + found
+        return digits, [aside for i, aside in enumerate(judged.rejected) if i not in split]
 
     def _deskewed(self, candidates: list[Candidate], to_original: Callable[[WorkBox], Box]
                   ) -> tuple[Reading, float] | None:
@@ -364,7 +369,7 @@ class DigitReader:
         if np.abs((centres - mean) @ normal).max() > settings.deskew_spread * float(np.median(boxes[:, 3])):
             return None
         upright = [replace(c, ink=turned(c.ink, angle)) for c in candidates]
-        digits, rejected, _, _ = self.judge(upright, to_original)
+        digits, rejected = self.judge(upright, to_original)[:2]
         # In the line's own frame (along it, across it) the line is level: rescue and order there.
         scale = float(np.median(boxes[:, 3] / np.array([c.work_box[3] for c in candidates])))
         frame, original = {}, {}
@@ -491,24 +496,22 @@ def _stretches(candidate: Candidate, settings: FinderSettings, pairs: bool = Fal
     minima = sorted(minima, key=lambda c: profile[c])[: settings.split_cuts // 2]
     step = max(1, w // (settings.split_cuts // 2 + 1))
     cuts = sorted({0, w, *minima, *(c for c in range(step, w - step // 2, step) if thin[c])})
+    if pairs:  # where two digits side by side meet: not near either end
+        middle = [c for c in cuts if settings.split_pair_middle * w <= c <= (1 - settings.split_pair_middle) * w]
+        spans = [(0, w), *((0, c) for c in middle), *((c, w) for c in middle)]
+    else:
+        spans = [(a, b) for i, a in enumerate(cuts) for b in cuts[i + 1 :]]
     x, y = candidate.work_box[:2]
-
-    def pair_cut(c: int) -> bool:  # where two digits side by side meet: not near either end
-        return settings.split_pair_middle * w <= c <= (1 - settings.split_pair_middle) * w
-
     found = []
-    for i, a in enumerate(cuts):
-        for b in cuts[i + 1 :]:
-            if pairs and not ((a == 0 and b == w) or (a == 0 and pair_cut(b)) or (b == w and pair_cut(a))):
-                continue
-            if not settings.split_min_width * h <= b - a <= settings.split_max_width * h:
-                continue
-            part = ink[:, a:b]
-            rows, cols = np.flatnonzero(part.max(axis=1) > 0), np.flatnonzero(part.max(axis=0) > 0)
-            if not len(rows) or rows[-1] - rows[0] + 1 < settings.split_min_height * h:
-                continue
-            r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-            found.append((a, b, Candidate((x + a + int(c0), y + int(r0), int(c1 - c0), int(r1 - r0)), part[r0:r1, c0:c1])))
+    for a, b in spans:
+        if not settings.split_min_width * h <= b - a <= settings.split_max_width * h:
+            continue
+        part = ink[:, a:b]
+        rows, cols = np.flatnonzero(part.max(axis=1) > 0), np.flatnonzero(part.max(axis=0) > 0)
+        if not len(rows) or rows[-1] - rows[0] + 1 < settings.split_min_height * h:
+            continue
+        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        found.append((a, b, Candidate((x + a + int(c0), y + int(r0), int(c1 - c0), int(r1 - r0)), part[r0:r1, c0:c1])))
     return found
 
 
