@@ -20,12 +20,14 @@ def normalize_digit(ink: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected a 2-D ink image, got shape {ink.shape}")
     if ink.size and ink.max() > 1.0:
         ink = ink / 255.0
-    ys, xs = np.nonzero(ink > 0)
     out = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32)
-    if len(xs) == 0:
+    if not ink.size:
         return out
-    crop = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-    h, w = crop.shape
+    # The ink's bounding box (cv2's is ~3x faster than numpy's nonzero; a sheet has hundreds of candidates).
+    x, y, w, h = cv2.boundingRect((ink > 0).astype(np.uint8))
+    if w == 0:
+        return out
+    crop = ink[y : y + h, x : x + w]
     scale = DIGIT_BOX / max(h, w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
     # INTER_AREA anti-aliases when shrinking, as MNIST's own resampling did.

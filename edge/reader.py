@@ -10,6 +10,7 @@ from typing import Callable, NamedTuple
 import cv2
 import numpy as np
 
+from .contract import IMAGE_SIZE
 from .finder import Candidate, FinderSettings, WorkBox, dark_ink_guess, find_candidates, resize_to, to_grey
 from .normalize import normalize_digit
 from .session import DigitModel
@@ -73,6 +74,7 @@ class Judged(NamedTuple):
     rejected: list[Rejected]
     aside_candidates: list[Candidate]  # rejected's
     digit_candidates: list[Candidate]  # digits'
+    digit_probabilities: list[np.ndarray]  # the model's answer for each of digit_candidates
 
 
 @dataclass
@@ -248,10 +250,10 @@ class DigitReader:
     def judge(self, candidates: list[Candidate], to_original: Callable[[WorkBox], Box]) -> Judged:
         """One model call for all candidates: the digits and the candidates set aside with a reason."""
         if not candidates:
-            return Judged([], [], [], [])
+            return Judged([], [], [], [], [])
         batch, probabilities = self._answers(candidates)
         reject = self.onnx_model.reject_index
-        digits, rejected, aside_candidates, digit_candidates = [], [], [], []
+        digits, rejected, aside_candidates, digit_candidates, digit_probabilities = [], [], [], [], []
         for candidate, image28, probs, label, confidence in zip(candidates, batch, probabilities, *_which_digit(probabilities)):
             box = to_original(candidate.work_box)
             label, confidence = int(label), float(confidence)
@@ -263,10 +265,11 @@ class DigitReader:
             if reason is None:
                 digits.append(Digit(label, confidence, box, image28))
                 digit_candidates.append(candidate)
+                digit_probabilities.append(probs)
             else:
                 rejected.append(Rejected(label, confidence, box, reason, image28))
                 aside_candidates.append(candidate)
-        return Judged(digits, rejected, aside_candidates, digit_candidates)
+        return Judged(digits, rejected, aside_candidates, digit_candidates, digit_probabilities)
 
     def _shape_reason(self, candidate: Candidate, image28: np.ndarray, label: int) -> str | None:
         """Why a candidate cannot be one digit, however surely the model reads it, or None. (Roundness
@@ -313,16 +316,26 @@ class DigitReader:
         tried += [(candidate, True, index) for index, candidate in enumerate(judged.digit_candidates)
                   if candidate.work_box[2] >= settings.split_read_aspect * candidate.work_box[3]]
         pieces, plans = [], []
+        known: dict[int, np.ndarray] = {}  # piece -> the model's answer, for the wholes of read candidates (judged)
         for candidate, read, index in tried:
             if candidate.work_box[2] < 4 or candidate.frame:
                 continue
             stretches = _stretches(candidate, settings, pairs=read)
             if stretches:
                 plans.append((candidate, read, index, [(a, b, len(pieces) + k) for k, (a, b, _) in enumerate(stretches)]))
+                if read and stretches[0][:2] == (0, candidate.work_box[2]):
+                    known[len(pieces)] = judged.digit_probabilities[index]
                 pieces.extend(piece for _, _, piece in stretches)
-        if not pieces:
+        unread = [k for k in range(len(pieces)) if k not in known]
+        if not unread:
             return None
-        batch, probabilities = self._answers(pieces)
+        inputs, answers = self._answers([pieces[k] for k in unread])
+        batch = np.zeros((len(pieces), IMAGE_SIZE, IMAGE_SIZE), np.float32)  # a whole is never one of the pieces cut
+        batch[unread] = inputs
+        probabilities = np.zeros((len(pieces), answers.shape[1]), answers.dtype)
+        probabilities[unread] = answers
+        for k, answer in known.items():
+            probabilities[k] = answer
         reject = self.onnx_model.reject_index
         labels, sure = _which_digit(probabilities)
         doubt = probabilities[:, reject] if reject is not None else np.zeros(len(pieces))
@@ -512,6 +525,9 @@ def _stretches(candidate: Candidate, settings: FinderSettings, pairs: bool = Fal
             continue
         r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
         found.append((a, b, Candidate((x + a + int(c0), y + int(r0), int(c1 - c0), int(r1 - r0)), part[r0:r1, c0:c1])))
+    if pairs:  # a half is read only where the other half at its cut can be a digit too
+        lefts, rights = {b for a, b, _ in found if a == 0}, {a for a, b, _ in found if b == w}
+        found = [(a, b, piece) for a, b, piece in found if (a, b) == (0, w) or (b in rights if a == 0 else a in lefts)]
     return found
 
 
