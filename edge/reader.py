@@ -160,11 +160,16 @@ class DigitReader:
             stages: dict | None = {} if trace is not None else None
             candidates = find_candidates(search, self.settings, dark_ink=dark_ink, stages=stages)
             polarity = ("dark ink" if dark_ink else "light ink") + finer
+            finer_anyway = False  # the next look is finer and is taken however convincing this one
             if not finer and self._small(candidates, search.shape, scale):
                 # Small digits in a large photo: at this size their thin strokes break apart. If
-                # this look does not convince, look again at a finer size before the other polarity.
+                # this look does not convince, look again at a finer size before the other polarity;
+                # if their strokes are thinner than settings.thin_stroke, look again in any case.
                 fine, fine_scale = resize_to(grey_work, self.settings.fine_work_side)
                 looks.insert(0, (dark_ink, fine, fine_scale, f", finer ({max(fine.shape)} px)"))
+                heights = sorted(c.work_box[3] for c in candidates)
+                finer_anyway = (heights[len(heights) // 2] < self.settings.tiny_digit
+                                or _stroke_width(candidates) < self.settings.thin_stroke)
             views = [(polarity, candidates, _mapping(grey.shape, scale, margin), stages)]
             if self._closeup(candidates, search.shape):
                 views.append((f"{polarity}, close-up", *self._closeup_view(search, scale, grey.shape, dark_ink, margin,
@@ -183,7 +188,7 @@ class DigitReader:
                         entry["chosen"] = entry["chosen"] and not chosen
                     trace.append({"name": name, "stages": view_stages, "work_boxes": [c.work_box for c in found],
                                   "reading": reading, "chosen": chosen})
-            if best is not None and self._convincing(best):
+            if best is not None and self._convincing(best) and not finer_anyway:
                 break
         # Touching digits are cut apart in the chosen way of looking only (it costs a model call).
         split = self._split_touching(best_judged, best_to_original)
@@ -463,6 +468,20 @@ def _which_digit(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     digit_probs = probabilities[:, :10]
     labels = digit_probs.argmax(axis=1)
     return labels, digit_probs[np.arange(len(labels)), labels] / np.maximum(digit_probs.sum(axis=1), 1e-12)
+
+
+def _stroke_width(candidates: list[Candidate], most: int = 15) -> float:
+    """The median width in pixels of the candidates' strokes (of at most `most` of them, spread over
+    the list): ink area over half its outline's length, which for a stroke of width w and length L
+    is w L / (L + w) ~ w."""
+    step = max(1, len(candidates) // most)
+    widths = []
+    for candidate in candidates[::step][:most]:
+        mask = (candidate.ink > 0).astype(np.uint8)
+        outlines, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+        outline = sum(cv2.arcLength(o, True) for o in outlines)
+        widths.append(float(mask.sum()) / max(outline / 2, 1.0))
+    return float(np.median(widths)) if widths else 0.0
 
 
 def _solid(image28: np.ndarray) -> float:

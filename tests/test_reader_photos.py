@@ -156,6 +156,19 @@ def test_digit_sizes(reader, mnist_test, height):
     assert exact(reader, written, 5) >= 4
 
 
+def test_small_digits_in_a_large_photo_are_looked_at_finer(reader, mnist_test):
+    """Digits 80 px high in a 3200x2400 photo (3 % of it) are ~10 px at the first, 320-px look: too
+    few pixels to tell a 5 from an S, and the model reads the blur surely. They are looked at again
+    at 640 px however convincing the first look was."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(3200)
+    pages = [sheet(images, labels, rng, 2, 6, size=(3200, 2400), digit_height=80) for _ in range(10)]
+    first_look_only = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), tiny_digit=0, thin_stroke=0))
+    finer = sum(reader.read(page).text == truth for page, truth in pages)
+    assert finer >= 7  # 8 of 10 when written
+    assert finer >= sum(first_look_only.read(page).text == truth for page, truth in pages) + 3  # 3 of 10 when written
+
+
 @pytest.mark.parametrize("side", [16, 28, 60])
 def test_tiny_scans(reader, mnist_test, side):
     images, labels = mnist_test
