@@ -65,7 +65,7 @@ def main() -> None:
     train_config = payload["train_config"]
     flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in train_config.items()
                      if k in ("epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "label_smoothing",
-                              "negatives", "drawn_digits", "elastic", "ema", "seed"))
+                              "negatives", "drawn_digits", "elastic", "refit", "ema", "seed"))
     flags += " --fresh-negatives" if train_config.get("fresh_negatives") else ""
     card = {
         "model": "artifacts/digits.onnx",

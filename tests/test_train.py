@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from conftest import BAD_CHECKPOINTS, assert_one_line_error, launch, run_cli, stop, write_bad_checkpoint
 from digits.edge.contract import IMAGE_SIZE
+from digits.edge.normalize import normalize_digit
 from digits.train.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
 from digits.train.drawn import render_drawn_digits
 from digits.train.data import Augmentation, load_data, load_mnist, to_float
@@ -149,6 +150,20 @@ def test_elastic_warp_bends_strokes_smoothly_and_only_when_asked(mnist):
     moved = (warped - x).abs().mean((1, 2, 3))
     assert (moved > 0.01).float().mean() > 0.9  # every digit bent...
     assert 0.7 < float((warped.sum((1, 2, 3)) / x.sum((1, 2, 3))).median()) < 1.3  # ...not cut or smeared away
+
+
+def test_refit_frames_distorted_digits_as_the_reader_frames_a_candidate(mnist):
+    """--refit: after rotation, shear, scale and shift, each digit is fitted back into the frame the
+    edge's normalize_digit gives every candidate (ink box to 20x20, centre of mass at the centre)."""
+    x = to_float(mnist[0].images[:256])
+    distorted = Augmentation()(x, torch.Generator().manual_seed(0))
+    refitted = Augmentation(refit_p=1.0)(x, torch.Generator().manual_seed(0))
+    as_reader = np.stack([normalize_digit(np.where(d > 0.1, d, 0)) for d in distorted[:, 0].numpy()])
+    assert np.abs(distorted[:, 0].numpy() - as_reader).mean() > 0.05  # the distortions moved them out of that frame...
+    assert np.abs(refitted[:, 0].numpy() - as_reader).mean() < 0.015  # ...and refit puts them back
+    half = Augmentation(refit_p=0.5)(x, torch.Generator().manual_seed(0))
+    refitted_share = float(torch.isclose(half, refitted, atol=1e-6).all(dim=(1, 2, 3)).float().mean())
+    assert 0.3 < refitted_share < 0.7
 
 
 def test_non_digits_come_in_every_kind_and_the_hard_mix_draws_the_slow_kinds_more_often(mnist):

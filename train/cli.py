@@ -65,6 +65,9 @@ def _options(pairs: tuple[str, ...]) -> dict[str, float]:
                    "each epoch, per training digit.")
 @click.option("--elastic", type=FiniteFloat(0, 1), default=DEFAULTS.elastic, show_default=True, metavar="SHARE",
               help="With augmentation: the share of each batch warped smoothly (elastic distortion, a hand's wobble).")
+@click.option("--refit", type=FiniteFloat(0, 1), default=DEFAULTS.refit, show_default=True, metavar="SHARE",
+              help="With augmentation: the share of each batch framed again after its distortions as the reader "
+                   "frames a candidate (ink's box fitted to 20x20, centre of mass at the centre).")
 @click.option("--ema", type=FiniteFloat(0, 1, max_open=True), default=DEFAULTS.ema, show_default=True, metavar="DECAY",
               help="Keep an average of the weights after every step with this decay (e.g. 0.999) and measure, save and "
                    "export the average; 0: the trained weights as they are.")

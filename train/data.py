@@ -140,6 +140,7 @@ class Augmentation:
     blur_p: float = 0.2
     elastic_p: float = 0.0  # chance of a smooth random warp (a hand's wobble: Simard et al.'s elastic distortion)
     elastic: float = 0.15  # its largest displacement, as a fraction of the image's half-width (0.15: 2.1 px)
+    refit_p: float = 0.0  # chance of fitting the distorted digit back into the frame the reader gives it
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         b, dev = x.shape[0], x.device
@@ -176,5 +177,38 @@ class Augmentation:
         kernel = (kernel[:, None] * kernel[None, :]).view(1, 1, 3, 3).to(x.dtype)
         blurred = F.conv2d(x, kernel, padding=1)
         x = torch.where((uniform(0, 1) < self.blur_p).view(b, 1, 1, 1), blurred, x)
-        return x.clamp_(0, 1)
+        x = x.clamp_(0, 1)
+        if self.refit_p > 0:
+            x = torch.where((uniform(0, 1) < self.refit_p).view(b, 1, 1, 1), refit(x), x)
+        return x
+
+
+def refit(x: torch.Tensor, ink: float = 0.1) -> torch.Tensor:
+    """Each image [B, 1, 28, 28] framed as the reader frames a candidate (edge/normalize.py): its ink's
+    bounding box (pixels above `ink`) scaled to fit 20x20, its centre of mass at the centre, its peak at 1.
+    A rotated, sheared or shrunk training digit otherwise reaches the model in a frame no candidate has."""
+    b, _, h, w = x.shape
+    rows, cols = x[:, 0].amax(2) > ink, x[:, 0].amax(1) > ink  # [B, H], [B, W]
+    index_h, index_w = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
+
+    def extent(mask: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        first = torch.where(mask, index, len(index)).amin(1)
+        last = torch.where(mask, index, -1).amax(1)
+        return (last - first + 1).clamp(min=1)
+
+    size = torch.maximum(extent(rows, index_h), extent(cols, index_w)).to(x.dtype)
+    scale = 20.0 / size  # DIGIT_BOX over the box's longer side
+    mass = x[:, 0].sum((1, 2)).clamp(min=1e-6)
+    cy = (x[:, 0].sum(2) * index_h.to(x.dtype)).sum(1) / mass
+    cx = (x[:, 0].sum(1) * index_w.to(x.dtype)).sum(1) / mass
+    # Output pixel p maps to input pixel (p - 13.5) / scale + centre; in affine_grid's [-1, 1] coordinates
+    # (align_corners=False) that is u / scale + (2 * centre + 1) / size - 1.
+    zero = torch.zeros_like(scale)
+    theta = torch.stack([torch.stack([1 / scale, zero, (2 * cx + 1) / w - 1], 1),
+                         torch.stack([zero, 1 / scale, (2 * cy + 1) / h - 1], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    peak = out.amax((1, 2, 3), keepdim=True)
+    empty = (rows.sum(1) == 0).view(b, 1, 1, 1)  # no ink: left as it was
+    return torch.where(empty, x, out / peak.clamp(min=1e-6)).clamp_(0, 1)
 
