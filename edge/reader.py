@@ -164,11 +164,10 @@ class DigitReader:
             if not finer and self._small(candidates, search.shape, scale):
                 # Small digits in a large photo: at this size their thin strokes break apart. If
                 # this look does not convince, look again at a finer size before the other polarity;
-                # if their strokes are thinner than settings.thin_stroke, look again in any case.
+                # if they are tiny here or their strokes thin, look again in any case.
                 fine, fine_scale = resize_to(grey_work, self.settings.fine_work_side)
                 looks.insert(0, (dark_ink, fine, fine_scale, f", finer ({max(fine.shape)} px)"))
-                heights = sorted(c.work_box[3] for c in candidates)
-                finer_anyway = (heights[len(heights) // 2] < self.settings.tiny_digit
+                finer_anyway = (_median_height(candidates) < self.settings.tiny_digit
                                 or _stroke_width(candidates) < self.settings.thin_stroke)
             views = [(polarity, candidates, _mapping(grey.shape, scale, margin), stages)]
             if self._closeup(candidates, search.shape):
@@ -225,8 +224,7 @@ class DigitReader:
         """Candidates this small in a picture that was shrunk a lot: a finer look may join their strokes."""
         if scale > self.settings.finer_below_scale or not candidates:
             return False
-        heights = sorted(c.work_box[3] for c in candidates)
-        return heights[len(heights) // 2] < self.settings.small_digit * min(shape)
+        return _median_height(candidates) < self.settings.small_digit * min(shape)
 
     def _closeup(self, candidates: list[Candidate], shape: tuple[int, int]) -> bool:
         sh, sw = shape
@@ -468,6 +466,11 @@ def _which_digit(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     digit_probs = probabilities[:, :10]
     labels = digit_probs.argmax(axis=1)
     return labels, digit_probs[np.arange(len(labels)), labels] / np.maximum(digit_probs.sum(axis=1), 1e-12)
+
+
+def _median_height(candidates: list[Candidate]) -> int:
+    heights = sorted(c.work_box[3] for c in candidates)
+    return heights[len(heights) // 2]
 
 
 def _stroke_width(candidates: list[Candidate], most: int = 15) -> float:

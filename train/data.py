@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from digits.edge.contract import CLASSES
+from digits.edge.contract import CLASSES, DIGIT_BOX
 from digits.edge.errors import DigitsError
 from digits.edge.normalize import normalize_digit
 from digits.edge.finder import dark_ink_guess, to_grey
@@ -197,12 +197,12 @@ def refit(x: torch.Tensor, ink: float = 0.1) -> torch.Tensor:
         return (last - first + 1).clamp(min=1)
 
     size = torch.maximum(extent(rows, index_h), extent(cols, index_w)).to(x.dtype)
-    scale = 20.0 / size  # DIGIT_BOX over the box's longer side
+    scale = DIGIT_BOX / size  # the ink box's longer side becomes the model's 20-px digit box
     mass = x[:, 0].sum((1, 2)).clamp(min=1e-6)
     cy = (x[:, 0].sum(2) * index_h.to(x.dtype)).sum(1) / mass
     cx = (x[:, 0].sum(1) * index_w.to(x.dtype)).sum(1) / mass
-    # Output pixel p maps to input pixel (p - 13.5) / scale + centre; in affine_grid's [-1, 1] coordinates
-    # (align_corners=False) that is u / scale + (2 * centre + 1) / size - 1.
+    # Output pixel p maps to input pixel (p - 13.5) / scale + centre of mass; in affine_grid's [-1, 1]
+    # coordinates (align_corners=False, image side n) that is u / scale + (2 * centre + 1) / n - 1.
     zero = torch.zeros_like(scale)
     theta = torch.stack([torch.stack([1 / scale, zero, (2 * cx + 1) / w - 1], 1),
                          torch.stack([zero, 1 / scale, (2 * cy + 1) / h - 1], 1)], 1)
