@@ -35,7 +35,7 @@ class FinderSettings:
     thin_stroke: float = 1.5  # px at the working size: small digits' strokes thinner than this break into pieces a model
     # may read surely (a 9's stem as a 1), so the finer look is taken even after a convincing first one
     tiny_digit: float = 12  # px at the working size (0.6 of the model's 20-px digit box): small digits shorter than this
-    # have lost the detail that tells digits apart (a 5 blurs into an S), so they too are always looked at finer
+    # have lost detail; the model calls several not a digit while the rest convince, so they too are always looked at finer
     min_work_short_side: int = 120  # tiny scans (16x16 USPS, 40 px cheque amounts) are enlarged to this
 
     # The paper and the noise (ink_image)

@@ -157,9 +157,10 @@ def test_digit_sizes(reader, mnist_test, height):
 
 
 def test_small_digits_in_a_large_photo_are_looked_at_finer(reader, mnist_test):
-    """Digits 80 px high in a 3200x2400 photo (3 % of it) are ~10 px at the first, 320-px look: too
-    few pixels to tell a 5 from an S, and the model reads the blur surely. They are looked at again
-    at 640 px however convincing the first look was."""
+    """Digits 80 px high in a 3200x2400 photo (3 % of it) are ~10 px at the first, 320-px look: the
+    model calls several of them not a digit and reads the rest surely, a convincing but short reading
+    ("280362 1812" for "280362 181210"). They are looked at again at 640 px however convincing the
+    first look was."""
     images, labels = mnist_test
     rng = np.random.default_rng(3200)
     pages = [sheet(images, labels, rng, 2, 6, size=(3200, 2400), digit_height=80) for _ in range(10)]
