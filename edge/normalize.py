@@ -18,11 +18,11 @@ def normalize_digit(ink: np.ndarray) -> np.ndarray:
     ink = np.asarray(ink, dtype=np.float32)
     if ink.ndim != 2:
         raise ValueError(f"expected a 2-D ink image, got shape {ink.shape}")
-    if ink.size and ink.max() > 1.0:
-        ink = ink / 255.0
     out = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32)
     if not ink.size:
         return out
+    if ink.max() > 1.0:
+        ink = ink / 255.0
     # The ink's bounding box (cv2's is ~3x faster than numpy's nonzero; a sheet has hundreds of candidates).
     x, y, w, h = cv2.boundingRect((ink > 0).astype(np.uint8))
     if w == 0:

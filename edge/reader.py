@@ -385,7 +385,8 @@ class DigitReader:
         if np.abs((centres - mean) @ normal).max() > settings.deskew_spread * float(np.median(boxes[:, 3])):
             return None
         upright = [replace(c, ink=turned(c.ink, angle)) for c in candidates]
-        digits, rejected = self.judge(upright, to_original)[:2]
+        judged = self.judge(upright, to_original)
+        digits, rejected = judged.digits, judged.rejected
         # In the line's own frame (along it, across it) the line is level: rescue and order there.
         scale = float(np.median(boxes[:, 3] / np.array([c.work_box[3] for c in candidates])))
         frame, original = {}, {}
