@@ -71,6 +71,10 @@ class FinderSettings:
     rule_tilt: int = 2  # ...allowing this many pixels of drift across them (a page photographed at a slight tilt)
     rule_end_reach: int = 4  # pixels beyond a line's end: ink there at both ends, not itself a line, makes the
     # line part of a drawn shape (a paper clip's wire, a bracket), not a rule; a rule ends at the paper's edge
+    min_box: int = 8  # working pixels: a box drawn around a digit is at least this wide and high...
+    box_max_fill: float = 0.5  # ...and its ink (with the digit's) covers at most this share of it...
+    box_tilt: float = 0.06  # ...its sides tilted at most this much (3.4 degrees), and straight: seen from each side,
+    box_straight: float = 0.8  # this share of its first ink on one line (the rest: corners, a digit, a gap)
     shadow_side: float = 0.25  # share of the paper around a piece as dark as the piece itself: the edge of a
     # shadow (dark on one side), not a stroke (paper on both sides)
     shadow_min_contrast: float = 8.0  # grey levels between paper and piece below which the test says nothing
@@ -211,7 +215,8 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         return []
     otsu, _ = cv2.threshold(ink[writing].reshape(-1, 1), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     threshold = np.maximum(otsu * settings.stroke_of_otsu, floor)
-    mask = _without_rules(writing & (ink > threshold), ink > settings.rule_floor * floor, settings)
+    faint = (ink > settings.rule_floor * floor).astype(np.uint8)  # printed lines are whole in it
+    mask = _without_rules(writing & (ink > threshold), faint, _box_outlines(faint, settings), settings)
     if stages is not None:
         stages.update(grey=grey, ink=ink, mask=mask)
     # Pass 2: the strokes.
@@ -349,7 +354,7 @@ def _along_edges(box: WorkBox, photo_edges: Edges, settings: FinderSettings) -> 
     return vertical or horizontal
 
 
-def _without_rules(mask: np.ndarray, faint: np.ndarray, settings: FinderSettings) -> np.ndarray:
+def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray, settings: FinderSettings) -> np.ndarray:
     """`mask` without the thin straight lines that run much longer than a digit is wide (ruled and
     squared paper, a table's lines): digits written across them would otherwise be joined into
     one piece, and a grid's crossings left behind read as 1s, 7s and 4s. Where a stroke crosses a
@@ -359,7 +364,8 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, settings: FinderSettings
     whole; at the stroke threshold it is often dashes. A stretch of settings.rule_length is a line
     when settings.rule_cover of it is ink, allowing settings.rule_tilt pixels of drift across it
     (a page photographed at a slight tilt steps from one row to the next): a digit's bar is
-    shorter than the stretch, and noise covers far less of it."""
+    shorter than the stretch, and noise covers far less of it. `boxes` (_box_outlines: boxes
+    printed around digits) go as the lines do."""
     h, w = mask.shape
     binary, faint = mask.astype(np.uint8), faint.astype(np.uint8)
     length = max(settings.min_rule_length, int(max(w, h) * settings.rule_length))
@@ -375,7 +381,7 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, settings: FinderSettings
         if covered.any():
             band = cv2.dilate(covered.astype(np.uint8), np.ones(run, np.uint8))
             found.append((horizontal, band & thin, band))
-    lines = np.zeros_like(binary)
+    lines = boxes & binary
     if found:
         # Ink beyond a line's end that lies on no line (a grid's crossings lie on the lines across).
         off_lines = binary & ~np.bitwise_or.reduce([band for *_, band in found])
@@ -391,6 +397,78 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, settings: FinderSettings
     for across in ((span, 1), (1, span)):
         kept |= lines & binary & cv2.morphologyEx(kept, cv2.MORPH_CLOSE, np.ones(across, np.uint8))
     return kept.astype(bool)
+
+
+def _box_outlines(faint: np.ndarray, settings: FinderSettings) -> np.ndarray:
+    """Boxes printed around digits (a form's box for each digit, a table's cells): a piece whose four
+    sides are thin straight lines (a little tilted, as photographed), with any thin straight walls
+    inside it that run from side to side (a row of boxes printed as one). Their pixels, which go
+    like ruled lines: left in, a box merges with the digit inside it and its walls read as 1s.
+    A written 0 is round and a 7's bar ends in a slanting stroke: no digit has four straight sides.
+    `faint`: ink above a low floor (uint8 0/1), where a printed line is whole."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(faint, connectivity=8)
+    x, y, w, h, area = stats.T
+    ids = np.flatnonzero((w >= settings.min_box) & (h >= settings.min_box) & (area <= settings.box_max_fill * w * h))
+    ids = ids[ids > 0]
+    # A box is inked near its four corners (how near: its tilt over its length), a digit's ink
+    # rarely is: counted at once for all pieces in an integral image.
+    summed = cv2.integral(faint)
+    x0, y0, x1, y1 = x[ids], y[ids], x[ids] + w[ids], y[ids] + h[ids]
+    near = np.maximum(2, np.ceil(np.maximum(w[ids], h[ids]) * settings.box_tilt)).astype(int)
+    cornered = np.ones(len(ids), bool)
+    for left, top in ((x0, y0), (x1 - near, y0), (x0, y1 - near), (x1 - near, y1 - near)):
+        cornered &= (summed[top + near, left + near] - summed[top, left + near] - summed[top + near, left]
+                     + summed[top, left]) > 0
+    boxes = np.zeros_like(faint)
+    for i in ids[cornered]:
+        bx, by, bw, bh = stats[i][:4]
+        piece = labels[by : by + bh, bx : bx + bw] == i
+        outline = _box_outline(piece, settings)
+        if outline is not None:
+            boxes[by : by + bh, bx : bx + bw] |= piece & outline
+    return boxes
+
+
+def _box_outline(piece: np.ndarray, settings: FinderSettings) -> np.ndarray | None:
+    """The outline and inner walls of `piece` (a piece's pixels in its bounding box) when it is a
+    box: seen from each side, its first ink runs along a straight line (an inked thin band);
+    None otherwise."""
+    h, w = piece.shape
+    reach = settings.rule_tilt + 1  # past a side's first ink: its line (and soft rim) ends within this
+    rows, cols = np.mgrid[0:h, 0:w]
+    outline = np.zeros_like(piece)
+    for side in range(4):  # top, bottom, left, right: each seen as the top of a turned piece
+        view = (piece, piece[::-1], piece.T, piece.T[::-1])[side]
+        first = view.argmax(0)  # the first ink row of each column
+        # The line through the medians of its two halves (a corner or a digit touching it moves
+        # a few of the first inks, not the medians); most first inks lie on it.
+        n = len(first)
+        at = np.arange(n)
+        half = n // 2
+        slope = (np.median(first[half:]) - np.median(first[:half])) / max(n - half, 1)
+        line = np.median(first[:half]) + slope * (at - (half - 1) / 2)
+        drift = abs(slope) * (n - half)  # pixels between the two halves' middles, one of them rounding
+        if drift > settings.box_tilt * (n - half) + 1 or np.mean(np.abs(first - line) <= settings.rule_tilt) < settings.box_straight:
+            return None
+        inside = view[np.minimum(first + reach + 1, view.shape[0] - 1), at]
+        if inside.mean() > 0.5:
+            return None  # thick, or a solid blot: not a printed line
+        depth = first + reach  # the side's pixels: from the edge to this far in
+        if side < 2:
+            outline |= (rows if side == 0 else h - 1 - rows) <= depth[None, :]
+        else:
+            outline |= (cols if side == 2 else w - 1 - cols) <= depth[:, None]
+    # Walls inside: columns (rows) inked from side to side, in runs no thicker than a rule.
+    for axis in (0, 1):  # 0: upright walls, 1: level ones
+        full = piece.mean(axis) >= settings.rule_cover
+        thickest = settings.rule_thickness
+        if full.any() and np.convolve(full, np.ones(thickest + 1), "valid").max() <= thickest:
+            walls = np.convolve(full, np.ones(3), "same") > 0  # with their soft rims
+            if axis == 0:
+                outline[:, walls] = True
+            else:
+                outline[walls, :] = True
+    return outline
 
 
 def _drop_drawn(lines: np.ndarray, off_lines: np.ndarray, horizontal: bool, settings: FinderSettings) -> np.ndarray:

@@ -211,6 +211,32 @@ def render_sheet(lines: list[list[np.ndarray]], rng: np.random.Generator, *, siz
     return _finish(page, rng, PhotoStyle(size=size, rotation_deg=1.0, perspective=0.01), invert=False)
 
 
+def render_boxes(digits: list[np.ndarray], rng: np.random.Generator, *, size: tuple[int, int] = (640, 480),
+                 box: int = 60, gap: int = 0, ink: str = "ballpoint") -> np.ndarray:
+    """A BGR photo of a form's row of printed boxes, one MNIST digit written in each (60-80 % of the
+    box's height, off centre by a few pixels): the boxes joined into one strip (`gap` 0) or apart."""
+    w, h = size
+    if 40 + len(digits) * (box + gap) > w:
+        raise ValueError(f"render_boxes: {len(digits)} boxes of {box} px do not fit in {w} px")
+    page = np.empty((h, w, 3), np.float32)
+    page[:] = np.float32(PAPERS["white"]) + rng.uniform(-6, 6, 3)
+    x0, y0 = int(rng.integers(20, 41)), int(rng.uniform(0.3, 0.6) * h)
+    colour = np.float32(INKS[ink])
+    for k, digit in enumerate(digits):
+        x = x0 + k * (box + gap)
+        cv2.rectangle(page, (x, y0), (x + box, y0 + box), (70, 70, 70), 1, cv2.LINE_AA)
+        ys, xs = np.nonzero(digit > 30)
+        crop = digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        dh = int(box * rng.uniform(0.6, 0.8))
+        dw = min(box - 6, max(1, round(crop.shape[1] * dh / crop.shape[0])))
+        alpha = cv2.resize(crop, (dw, dh), interpolation=cv2.INTER_CUBIC).astype(np.float32)[..., None] / 255
+        dy, dx = (int(v) for v in rng.integers(-3, 4, 2))
+        top, left = y0 + (box - dh) // 2 + dy, x + (box - dw) // 2 + dx
+        region = page[top : top + dh, left : left + dw]
+        region[:] = region * (1 - alpha) + colour * alpha
+    return _finish(page, rng, PhotoStyle(size=size, rotation_deg=1.0, perspective=0.01), invert=False)
+
+
 def phone_shadow(photo: np.ndarray, rng: np.random.Generator, *, depth: float = 0.45, cover: float = 0.3) -> np.ndarray:
     """The phone's shadow over the bottom `cover` of the picture: dark, hard-edged, rounded corner."""
     h, w = photo.shape[:2]
