@@ -52,6 +52,9 @@ NEGATIVE_MIXES: dict[str, tuple[tuple[str, float], ...]] = {
     "hard": (("texture", 0.5), ("shadow", 0.8), ("lines", 1.2), ("blob", 0.6), ("pen", 1.5), ("clip", 1.5),
              ("face", 1.2), ("ring", 0.6), ("letter", 1.5), ("word", 0.8), ("scribble", 1.5),
              ("half_digit", 0.6), ("two_digits", 1.2)),
+    # The default kinds and the signs written among numbers (+, =, -, divide, <, >, $): a model that
+    # never saw them reads a + as 7. Not in the default mix: the shipped model was trained without them.
+    "signs": TRAIN_STYLE.weights + (("symbol", 0.8),),
 }
 
 
@@ -63,7 +66,7 @@ def training_style(mix: str = "default") -> NegativeStyle:
 # The benchmark set: another canvas size, thicker and thinner strokes, other pen proportions,
 # more italics, and every kind equally often.
 BENCH_STYLE = NegativeStyle(canvas=80, stroke=(1, 7), pen_width=(0.16, 0.4), italic_p=0.5,
-                            weights=tuple((k, 1.0) for k, _ in TRAIN_STYLE.weights))
+                            weights=tuple((k, 1.0) for k, _ in NEGATIVE_MIXES["signs"]))
 
 
 def _ink(canvas: np.ndarray) -> np.ndarray:
@@ -227,6 +230,52 @@ def _word(rng, s, style, digits):
     return _ink(_put_text(rng, "".join(WORD_LETTERS[i] for i in rng.integers(0, 26, n)), style, s))
 
 
+SIGNS = "+=-÷<>"  # drawn by hand below; x, %, # are letters
+FONT_SIGNS = "+=<>$"
+
+
+def _symbol(rng, s, style, digits):
+    """A sign written among numbers, by hand or in a font: a sum's + and =, a minus or a dash, a
+    divide sign, < and >, a dollar sign. A model that never saw them reads a + as 7 or 4 and an =
+    as 7 or 2."""
+    if rng.random() < 0.3:
+        return _ink(_put_text(rng, FONT_SIGNS[int(rng.integers(len(FONT_SIGNS)))], style, s))
+    canvas = np.zeros((s, s), np.float32)
+    t = max(1, int(rng.integers(*style.stroke)))
+    value = rng.uniform(0.6, 1.0)
+    c, arm = s / 2, rng.uniform(0.25, 0.45) * s
+
+    def stroke(x0, y0, x1, y1):
+        wobble = rng.normal(0, 0.03 * s, 4)
+        cv2.line(canvas, (int(x0 + wobble[0]), int(y0 + wobble[1])), (int(x1 + wobble[2]), int(y1 + wobble[3])),
+                 value, t, cv2.LINE_AA)
+
+    sign = SIGNS[int(rng.integers(len(SIGNS)))]
+    if sign == "+":  # the bars cross near their middles
+        dx, dy = rng.uniform(-0.15, 0.15, 2) * arm
+        stroke(c - arm, c + dy, c + arm, c + dy)
+        stroke(c + dx, c - arm * rng.uniform(0.8, 1.2), c + dx, c + arm * rng.uniform(0.8, 1.2))
+    elif sign == "=":
+        gap = rng.uniform(0.15, 0.5) * arm
+        for side in (-1, 1):
+            stroke(c - arm, c + side * gap, c + arm * rng.uniform(0.8, 1.1), c + side * gap)
+    elif sign == "-":
+        stroke(c - arm, c, c + arm, c)
+    elif sign == "÷":  # a bar with a dot above and below
+        stroke(c - arm, c, c + arm, c)
+        gap = rng.uniform(0.3, 0.6) * arm
+        for side in (-1, 1):
+            cv2.circle(canvas, (int(c), int(c + side * gap)), max(1, t), value, -1, cv2.LINE_AA)
+    else:  # < or >: two strokes from one point
+        tip = c - arm if sign == "<" else c + arm
+        back = c + arm if sign == "<" else c - arm
+        spread = rng.uniform(0.5, 1.0) * arm
+        stroke(back, c - spread, tip, c)
+        stroke(tip, c, back, c + spread)
+    turn = cv2.getRotationMatrix2D((c, c), rng.uniform(-12, 12), 1.0)
+    return _ink(cv2.warpAffine(canvas, turn, (s, s)))
+
+
 def _scribble(rng, s, style, digits):
     """Random pen strokes: a winding line with many turns, a zigzag or hatching."""
     canvas = np.zeros((s, s), np.float32)
@@ -280,7 +329,7 @@ def _two_digits(rng, s, style, digits):
 KINDS = {
     "texture": _texture, "shadow": _shadow, "lines": _lines, "blob": _blob, "pen": _pen, "clip": _clip,
     "face": _face, "ring": _ring, "letter": _letter, "word": _word, "scribble": _scribble,
-    "half_digit": _half_digit, "two_digits": _two_digits,
+    "half_digit": _half_digit, "two_digits": _two_digits, "symbol": _symbol,
 }
 
 
