@@ -202,7 +202,7 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     floor = np.maximum(settings.noise_floor_sigmas * noise, settings.min_floor)
     # Pass 1: everything above the noise floor; what is not on the paper (the desk, a shadow
     # at the edge) is set aside before the stroke threshold is chosen, or it would dominate it.
-    count, labels, stats, _ = cv2.connectedComponentsWithStats((ink > floor).astype(np.uint8), connectivity=8)
+    count, labels, stats, _ = _pieces((ink > floor).astype(np.uint8))
     # In a padded close-up, only a ring around the whole photo is the desk: its strokes may hug an edge.
     is_background = _background(labels, count, photo_edges or (0, 0, w, h),
                                 settings.closeup_desk_edge_share if photo_edges else settings.desk_edge_share)
@@ -220,7 +220,7 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     if stages is not None:
         stages.update(grey=grey, ink=ink, mask=mask)
     # Pass 2: the strokes.
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    count, labels, stats, _ = _pieces(mask.astype(np.uint8))
 
     short_side = min(h, w)
     pieces: list[list[int]] = []  # [x0, y0, x1, y1, label...]
@@ -270,6 +270,13 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         soft = np.clip((crop - low) / max(full - low, 1.0), 0.0, 1.0)
         candidates.append(Candidate((x0, y0, x1 - x0, y1 - y0), soft))
     return _with_frames(candidates)
+
+
+def _pieces(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """8-connected pieces of a uint8 mask: (count, labels, stats, centroids), as
+    cv2.connectedComponentsWithStats gives them. Grana's algorithm: its statistics cost a quarter
+    of the default's (0.12 vs 0.47 ms on an empty 320x240 mask, one thread)."""
+    return cv2.connectedComponentsWithStatsWithAlgorithm(binary, 8, cv2.CV_32S, cv2.CCL_GRANA)
 
 
 def _with_frames(candidates: list[Candidate]) -> list[Candidate]:
@@ -406,7 +413,7 @@ def _box_outlines(faint: np.ndarray, settings: FinderSettings) -> np.ndarray:
     like ruled lines: left in, a box merges with the digit inside it and its walls read as 1s.
     A written 0 is round and a 7's bar ends in a slanting stroke: no digit has four straight sides.
     `faint`: ink above a low floor (uint8 0/1), where a printed line is whole."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(faint, connectivity=8)
+    count, labels, stats, _ = _pieces(faint)
     x, y, w, h, area = stats.T
     ids = np.flatnonzero((w >= settings.min_box) & (h >= settings.min_box) & (area <= settings.box_max_fill * w * h))
     ids = ids[ids > 0]
@@ -485,7 +492,7 @@ def _drop_drawn(lines: np.ndarray, off_lines: np.ndarray, horizontal: bool, sett
     X0, Y0 = max(0, bx - reach - pad), max(0, by - reach - pad)
     X1, Y1 = min(w, bx + bw + reach + pad), min(h, by + bh + reach + pad)
     part, other = lines[Y0:Y1, X0:X1], off_lines[Y0:Y1, X0:X1]
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(part, connectivity=8)
+    count, labels, stats, _ = _pieces(part)
     drawn = []
     for i in range(1, count):
         x, y, lw, lh = stats[i][:4]  # one line's box, in `part`
