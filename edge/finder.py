@@ -422,6 +422,7 @@ def _box_outlines(faint: np.ndarray, settings: FinderSettings) -> np.ndarray:
     summed = cv2.integral(faint)
     x0, y0, x1, y1 = x[ids], y[ids], x[ids] + w[ids], y[ids] + h[ids]
     near = np.maximum(2, np.ceil(np.maximum(w[ids], h[ids]) * settings.box_tilt)).astype(int)
+    near = np.minimum(near, np.minimum(w[ids], h[ids]))  # the window stays inside the piece's box
     cornered = np.ones(len(ids), bool)
     for left, top in ((x0, y0), (x1 - near, y0), (x0, y1 - near), (x1 - near, y1 - near)):
         cornered &= (summed[top + near, left + near] - summed[top, left + near] - summed[top + near, left]

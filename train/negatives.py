@@ -236,8 +236,7 @@ FONT_SIGNS = "+=<>$"
 
 def _symbol(rng, s, style, digits):
     """A sign written among numbers, by hand or in a font: a sum's + and =, a minus or a dash, a
-    divide sign, < and >, a dollar sign. A model that never saw them reads a + as 7 or 4 and an =
-    as 7 or 2."""
+    divide sign, < and >, a dollar sign. A model that never saw them reads a + as 7 or 1."""
     if rng.random() < 0.3:
         return _ink(_put_text(rng, FONT_SIGNS[int(rng.integers(len(FONT_SIGNS)))], style, s))
     canvas = np.zeros((s, s), np.float32)
