@@ -367,14 +367,14 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray, setti
     one piece, and a grid's crossings left behind read as 1s, 7s and 4s. Where a stroke crosses a
     line its pixels stay; a thick bar (a close-up's 7) is not thin and stays.
 
-    The lines are looked for in `faint` (ink above a low floor), where a printed line is nearly
+    The lines are looked for in `faint` (ink above a low floor, uint8 0/1), where a printed line is nearly
     whole; at the stroke threshold it is often dashes. A stretch of settings.rule_length is a line
     when settings.rule_cover of it is ink, allowing settings.rule_tilt pixels of drift across it
     (a page photographed at a slight tilt steps from one row to the next): a digit's bar is
     shorter than the stretch, and noise covers far less of it. `boxes` (_box_outlines: boxes
     printed around digits) go as the lines do."""
     h, w = mask.shape
-    binary, faint = mask.astype(np.uint8), faint.astype(np.uint8)
+    binary = mask.astype(np.uint8)
     length = max(settings.min_rule_length, int(max(w, h) * settings.rule_length))
     found = []  # per direction: (horizontal, its lines' thin pixels, the stretches they run along)
     for horizontal in (True, False):
@@ -467,9 +467,9 @@ def _box_outline(piece: np.ndarray, settings: FinderSettings) -> np.ndarray | No
         else:
             outline |= (cols if side == 2 else w - 1 - cols) <= depth[:, None]
     # Walls inside: columns (rows) inked from side to side, in runs no thicker than a rule.
+    thickest = settings.rule_thickness
     for axis in (0, 1):  # 0: upright walls, 1: level ones
         full = piece.mean(axis) >= settings.rule_cover
-        thickest = settings.rule_thickness
         if full.any() and np.convolve(full, np.ones(thickest + 1), "valid").max() <= thickest:
             walls = np.convolve(full, np.ones(3), "same") > 0  # with their soft rims
             if axis == 0:
