@@ -111,6 +111,9 @@ class FinderSettings:
     rescue_digit_share: float = 0.9  # a not-a-digit candidate in a line of digits is one when its digit is this clear,
     rescue_overlap: float = 0.5  # ...it overlaps this much of a digit's height vertically,
     rescue_height_ratio: float = 1.33  # ...is within this ratio of its height,
+    rescue_small_ratio: float = 2.0  # ...or smaller, down to 1/this, standing on the line, if it reads as one
+    small_digits: tuple[int, ...] = (0,)  # of these (a 0 written small)...
+    small_stands: float = 0.75  # ...its bottom at least this far down a digit beside it (on the line, not raised)
     rescue_neighbours: int = 2  # ...for at least this many digits
     rescue_scan_height: float = 0.6  # in a tiny scan (a crop around digits), one spanning this much of its height
     split_min_aspect: float = 0.8  # a set-aside candidate at least this wide (of its height) may be touching

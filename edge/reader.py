@@ -420,15 +420,29 @@ class DigitReader:
             if scan_height is not None and h >= self.settings.rescue_scan_height * scan_height:
                 digits.append(Digit(aside.best_digit, aside.digit_share, aside.box, aside.image))
                 continue
-            ratio = self.settings.rescue_height_ratio
-            neighbours = sum(1 for d in digits
-                             if min(y + h, d.box[1] + d.box[3]) - max(y, d.box[1]) >= self.settings.rescue_overlap * min(h, d.box[3])
-                             and 1 / ratio <= d.box[3] / h <= ratio)
+            small_ok = aside.best_digit in self.settings.small_digits
+            neighbours = sum(1 for d in digits if self._beside(aside.box, d.box, small_ok))
             if neighbours >= self.settings.rescue_neighbours:
                 digits.append(Digit(aside.best_digit, aside.digit_share, aside.box, aside.image))
             else:
                 kept.append(aside)
         return digits, kept
+
+    def _beside(self, box: Box, digit: Box, small_ok: bool) -> bool:
+        """Whether a mark at `box` stands in the line of the digit at `digit` as a digit of its own:
+        it overlaps the digit's height, and is about as tall; or, `small_ok` (it reads as a 0), smaller
+        (down to half as tall) and standing on the line, as some hands write a 0 small: no higher than
+        the digit's top, its bottom in the digit's lowest quarter (a degree sign or a raised mark is not).
+        (Other digits are not taken small: a piece broken off a digit's stroke reads as a 1.)"""
+        x, y, w, h = box
+        dy, dh = digit[1], digit[3]
+        if min(y + h, dy + dh) - max(y, dy) < self.settings.rescue_overlap * min(h, dh):
+            return False
+        ratio = self.settings.rescue_height_ratio
+        if 1 / ratio <= dh / h <= ratio:
+            return True
+        return (small_ok and dh / h <= self.settings.rescue_small_ratio and y >= dy
+                and y + h >= dy + self.settings.small_stands * dh)
 
     def _letters_in_words(self, digits: list[Digit], rejected: list[Rejected]) -> tuple[list[Digit], list[Rejected]]:
         """1 and 0 are also the letters l, I, o and O. In a word (marks in one line with no wider

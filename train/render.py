@@ -169,9 +169,11 @@ INKS = {"ballpoint": (150, 60, 30), "black": (35, 30, 30), "pencil": (110, 110, 
 
 def render_sheet(lines: list[list[np.ndarray]], rng: np.random.Generator, *, size: tuple[int, int] = (640, 480),
                  paper: str = "white", rules: str | None = None, ink: str = "ballpoint", slant_deg: float = 0.0,
-                 digit_height: float | None = None) -> np.ndarray:
+                 digit_height: float | None = None, heights: list[list[float]] | None = None) -> np.ndarray:
     """A BGR photo of several lines of MNIST digits on `paper` ("white", "grey", "yellow"), with ruled
-    or squared lines (`rules`: None, "ruled", "squared"), in `ink`, each line at `slant_deg`."""
+    or squared lines (`rules`: None, "ruled", "squared"), in `ink`, each line at `slant_deg`.
+    `heights`: each digit's height as a share of its line's (as `lines`; default all 1), standing on
+    the line as a 0 written small does."""
     w, h = size
     page = np.empty((h, w, 3), np.float32)
     page[:] = np.float32(PAPERS[paper]) + rng.uniform(-6, 6, 3)
@@ -195,12 +197,13 @@ def render_sheet(lines: list[list[np.ndarray]], rng: np.random.Generator, *, siz
     for row, digits in enumerate(lines):
         x = rng.uniform(0.04, 0.08) * w
         y_base = pitch * (row + 1) - height / 2
-        for digit in digits:
+        for col, digit in enumerate(digits):
             ys, xs = np.nonzero(digit > 30)
             crop = digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-            dw, dh = max(1, round(crop.shape[1] * height / crop.shape[0])), max(1, round(height))
+            tall = height * (heights[row][col] if heights else 1.0)
+            dw, dh = max(1, round(crop.shape[1] * tall / crop.shape[0])), max(1, round(tall))
             alpha = cv2.resize(crop, (dw, dh), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255 * strength
-            y = int(y_base + np.tan(np.radians(slant_deg)) * (x - 0.05 * w) + rng.uniform(-0.05, 0.05) * height)
+            y = int(y_base + height - tall + np.tan(np.radians(slant_deg)) * (x - 0.05 * w) + rng.uniform(-0.05, 0.05) * height)
             x0 = int(x)
             if y < 0 or y + dh > h or x0 + dw > w:
                 raise ValueError(f"render_sheet: a digit falls off the page ({x0},{y} {dw}x{dh} on {w}x{h}); "
