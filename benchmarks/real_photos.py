@@ -16,6 +16,7 @@ import platform
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from digits.edge.reader import DigitReader
@@ -35,11 +36,18 @@ def edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
-def read_set(reader: DigitReader, folder: Path, labels: dict[str, str]) -> list[tuple[str, str, str, float]]:
-    """(name, label, text read, ms) for each labelled file."""
+def read_set(reader: DigitReader, folder: Path, labels: dict[str, str], scale: float = 1.0
+             ) -> list[tuple[str, str, str, float]]:
+    """(name, label, text read, ms) for each labelled file, resized by `scale` first when it is not 1
+    (shrunk with area averaging, enlarged with cubic interpolation, as a camera of another resolution)."""
     rows = []
     for name, label in sorted(labels.items()):
-        reading = reader.read(read_image(folder / name))
+        image = read_image(folder / name)
+        if scale != 1.0:
+            h, w = image.shape[:2]
+            image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                               interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+        reading = reader.read(image)
         rows.append((name, label, reading.text, reading.ms))
     return rows
 
@@ -49,7 +57,16 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
     parser.add_argument("--root", type=Path, default=REPO.parent / "shared" / "real-photos")
     parser.add_argument("--wrong", action="store_true", help="list every photo read wrongly")
+    parser.add_argument("--scales", default="", metavar="S,S,...",
+                        help="also read the photos resized by each factor (e.g. 0.5,0.75,1.5,2): the same handwriting "
+                             "from cameras of other resolutions, which the reader should read alike")
     args = parser.parse_args()
+    try:
+        scales = [float(v) for v in args.scales.split(",") if v.strip()]
+    except ValueError:
+        parser.error(f"--scales takes factors separated by commas, not {args.scales!r}")
+    if any(not 0.05 <= v <= 8 for v in scales):
+        parser.error("--scales: each factor between 0.05 and 8")
     if not (args.root / "labels.json").is_file():
         print(f"skipped: no real photos at {args.root} (labels.json absent)")
         return
@@ -85,6 +102,11 @@ def main() -> None:
     print(f"EXIF copies: exact {rate(exif)}; same text as their upright twin {twins}/{len(exif)}")
     print(f"ms per photo: median {np.median(ms):.1f}, p95 {np.percentile(ms, 95):.1f}, max {ms.max():.1f} "
           f"({photos[int(ms.argmax())][0]})")
+    for scale in scales:
+        resized = [r for r in read_set(reader, args.root / "photos", labels, scale) if r[1]]
+        kept = sum(r[1] == r[2] for r, original in zip(resized, numbers) if original[1] == original[2])
+        print(f"photos resized x{scale:g}: exact {rate(resized)} ({kept} of the {sum(r[1] == r[2] for r in numbers)} "
+              "read exactly as they are)")
     if args.wrong:
         for name, label, text, _ in numbers + blanks + exif:
             if text != label:

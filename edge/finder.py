@@ -90,6 +90,8 @@ class FinderSettings:
     stack_max_aspect: float = 0.75  # ...and the union no wider than this share of its height (a digit's shape)
     min_height_frac: float = 0.025  # of the working image's shorter side; the model rejects what is smaller junk
     min_relative_height: float = 0.5  # of the median candidate height; drops dots, specks and stray marks
+    piece_within: float = 0.5  # a mark inside a candidate's box, in none of its holes, at most this share of its
+    # height, is a piece of its strokes
     border_sliver: int = 2  # working pixels: a piece at the picture's border this narrow is a line cut by it...
     border_max_height: float = 2.0  # ...and one this many median heights tall runs along it: neither is a digit
 
@@ -272,7 +274,7 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         low = _quantile(threshold[y0:y1, x0:x1].ravel(), 0.5) * settings.soft_rim_of_threshold
         soft = np.clip((crop - low) / max(full - low, 1.0), 0.0, 1.0)
         candidates.append(Candidate((x0, y0, x1 - x0, y1 - y0), soft))
-    return _with_frames(candidates)
+    return _with_frames(candidates, settings)
 
 
 def _pieces(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
@@ -282,10 +284,12 @@ def _pieces(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray
     return cv2.connectedComponentsWithStatsWithAlgorithm(binary, 8, cv2.CV_32S, cv2.CCL_GRANA)
 
 
-def _with_frames(candidates: list[Candidate]) -> list[Candidate]:
+def _with_frames(candidates: list[Candidate], settings: FinderSettings) -> list[Candidate]:
     """`candidates`, those whose strokes enclose another candidate marked as frames: a circle drawn
     around a number, a box on a form, a face's outline around its eyes. A digit's loop holds no
-    other mark (a stray speck inside it is too small to be a candidate)."""
+    other mark (a stray speck inside it is too small to be a candidate). A much smaller mark within
+    a candidate's box but in none of its holes is a piece of its strokes (a stroke broken by the
+    pen's shine or a faint join, or a mark crossing it): it joins that candidate's ink."""
     if len(candidates) < 2:
         return candidates
     boxes = np.array([c.work_box for c in candidates], np.int64)
@@ -293,20 +297,40 @@ def _with_frames(candidates: list[Candidate]) -> list[Candidate]:
     x1, y1 = x0 + boxes[:, 2], y0 + boxes[:, 3]
     # inside[i, j]: j's box lies within i's box
     inside = (x0[:, None] < x0[None]) & (y0[:, None] < y0[None]) & (x1[:, None] > x1[None]) & (y1[:, None] > y1[None])
-    marked = []
+    marked = list(candidates)
+    pieces_of: dict[int, list[int]] = {}  # container -> the marks that join it
+    framed: set[int] = set()  # marks in a frame's hole stay marks of their own
     for i, candidate in enumerate(candidates):
         if not inside[i].any():
-            marked.append(candidate)
             continue
         strokes = np.pad((candidate.ink > 0).astype(np.uint8), 1)
         outside = strokes.copy()
         cv2.floodFill(outside, None, (0, 0), 1)  # paper reachable from beyond the box: not a hole
         holes = outside == 0
-        centres = [(int(y0[j] + boxes[j, 3] // 2 - y0[i]) + 1, int(x0[j] + boxes[j, 2] // 2 - x0[i]) + 1)
-                   for j in np.flatnonzero(inside[i])]
-        frame = any(holes[r, c] for r, c in centres)
-        marked.append(replace(candidate, frame=True) if frame else candidate)
-    return marked
+        within = np.flatnonzero(inside[i])
+        in_hole = [bool(holes[int(y0[j] + boxes[j, 3] // 2 - y0[i]) + 1, int(x0[j] + boxes[j, 2] // 2 - x0[i]) + 1])
+                   for j in within]
+        if any(in_hole):
+            marked[i] = replace(candidate, frame=True)
+            framed.update(int(j) for j in within)
+            continue
+        for j in within:
+            if boxes[j, 3] <= settings.piece_within * boxes[i, 3]:
+                pieces_of.setdefault(i, []).append(int(j))
+    joined: set[int] = set()
+    for i in sorted(pieces_of, key=lambda i: -boxes[i, 3]):  # the largest container takes a mark first
+        if marked[i].frame or i in joined:
+            continue
+        ink = marked[i].ink.copy()
+        for j in pieces_of[i]:
+            if j in framed or j in joined:
+                continue
+            top, left = int(y0[j] - y0[i]), int(x0[j] - x0[i])
+            region = ink[top : top + boxes[j, 3], left : left + boxes[j, 2]]
+            np.maximum(region, candidates[j].ink, out=region)
+            joined.add(j)
+        marked[i] = replace(marked[i], ink=ink)
+    return [c for k, c in enumerate(marked) if k not in joined]
 
 
 def _shadow_side(grey: np.ndarray, labels: np.ndarray, member: np.ndarray, box: Edges, dark_ink: bool,

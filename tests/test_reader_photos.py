@@ -136,6 +136,28 @@ def test_a_sliver_cut_by_the_pictures_border_is_not_a_digit(mnist_test):
     assert len(kept) == 5
 
 
+def test_a_piece_inside_a_digits_box_is_part_of_it(mnist_test):
+    """A large 7 and a stroke under its bar, inside its box but in none of its holes (the piece a
+    pen's shine cuts from a large digit's stroke), with small digits beside them (so the merge of
+    broken strokes, which stays within 1.5 typical heights, does not join the two): one candidate,
+    whose ink holds the stroke. (Marks in a hole stay marks of their own, in a frame: the circle
+    drawn around a number, below.)"""
+    images, labels = mnist_test
+    seven = images[int(np.flatnonzero(labels == 7)[0])]
+    page = np.full((320, 320), 225, np.uint8)
+    page[30:290, 60:260] = np.minimum(page[30:290, 60:260], 255 - cv2.resize(seven, (200, 260)))
+    cv2.line(page, (115, 150), (128, 230), 40, 6, cv2.LINE_AA)  # under the bar, left of the down stroke
+    for k in range(3):  # small digits beside it: the merge of broken strokes then joins nothing as tall as the 7
+        page[200:260, 225 + 30 * k : 253 + 30 * k] = np.minimum(page[200:260, 225 + 30 * k : 253 + 30 * k],
+                                                                255 - cv2.resize(images[k], (28, 60)))
+    found = sorted(find_candidates(page, dark_ink=True), key=lambda c: c.work_box[0])
+    assert len(found) == 4 and not found[0].frame
+    x, y = found[0].work_box[:2]
+    assert found[0].ink[190 - y, 121 - x] > 0.5  # the stroke's middle is in the 7's ink
+    apart = find_candidates(page, FinderSettings(piece_within=0.0), dark_ink=True)
+    assert len(apart) == 5  # without the rule: the 7 and a stroke the model reads as a 1
+
+
 def test_phone_shadow_is_not_a_digit(reader, mnist_test):
     images, labels = mnist_test
     rng = np.random.default_rng(300)
