@@ -434,7 +434,7 @@ class DigitReader:
         (down to half as tall) and standing on the line, as some hands write a 0 small: no higher than
         the digit's top, its bottom in the digit's lowest quarter (a degree sign or a raised mark is not).
         (Other digits are not taken small: a piece broken off a digit's stroke reads as a 1.)"""
-        x, y, w, h = box
+        y, h = box[1], box[3]
         dy, dh = digit[1], digit[3]
         if min(y + h, dy + dh) - max(y, dy) < self.settings.rescue_overlap * min(h, dh):
             return False
