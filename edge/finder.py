@@ -298,7 +298,7 @@ def _with_frames(candidates: list[Candidate], settings: FinderSettings) -> list[
     # inside[i, j]: j's box lies within i's box
     inside = (x0[:, None] < x0[None]) & (y0[:, None] < y0[None]) & (x1[:, None] > x1[None]) & (y1[:, None] > y1[None])
     marked = list(candidates)
-    pieces_of: dict[int, list[int]] = {}  # container -> the marks that join it
+    pieces_of: dict[int, list[int]] = {}  # container (never a frame) -> the marks that join it
     framed: set[int] = set()  # marks in a frame's hole stay marks of their own
     for i, candidate in enumerate(candidates):
         if not inside[i].any():
@@ -308,9 +308,7 @@ def _with_frames(candidates: list[Candidate], settings: FinderSettings) -> list[
         cv2.floodFill(outside, None, (0, 0), 1)  # paper reachable from beyond the box: not a hole
         holes = outside == 0
         within = np.flatnonzero(inside[i])
-        in_hole = [bool(holes[int(y0[j] + boxes[j, 3] // 2 - y0[i]) + 1, int(x0[j] + boxes[j, 2] // 2 - x0[i]) + 1])
-                   for j in within]
-        if any(in_hole):
+        if any(holes[int(y0[j] + boxes[j, 3] // 2 - y0[i]) + 1, int(x0[j] + boxes[j, 2] // 2 - x0[i]) + 1] for j in within):
             marked[i] = replace(candidate, frame=True)
             framed.update(int(j) for j in within)
             continue
@@ -319,7 +317,7 @@ def _with_frames(candidates: list[Candidate], settings: FinderSettings) -> list[
                 pieces_of.setdefault(i, []).append(int(j))
     joined: set[int] = set()
     for i in sorted(pieces_of, key=lambda i: -boxes[i, 3]):  # the largest container takes a mark first
-        if marked[i].frame or i in joined:
+        if i in joined:  # itself a piece of a larger one, which took its marks too (they lie within both)
             continue
         ink = marked[i].ink.copy()
         for j in pieces_of[i]:

@@ -416,8 +416,7 @@ class DigitReader:
             if aside.reason != REASON_NOT_A_DIGIT or aside.digit_share < self.settings.rescue_digit_share:
                 kept.append(aside)
                 continue
-            x, y, w, h = aside.box
-            if scan_height is not None and h >= self.settings.rescue_scan_height * scan_height:
+            if scan_height is not None and aside.box[3] >= self.settings.rescue_scan_height * scan_height:
                 digits.append(Digit(aside.best_digit, aside.digit_share, aside.box, aside.image))
                 continue
             small_ok = aside.best_digit in self.settings.small_digits

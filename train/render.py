@@ -85,16 +85,19 @@ def _finish(image: np.ndarray, rng: np.random.Generator, style: PhotoStyle, inve
     return cv2.imdecode(encoded, cv2.IMREAD_COLOR)
 
 
+def ink_crop(digit: np.ndarray) -> np.ndarray:
+    """An MNIST digit (uint8, light ink on black) cut to its ink's bounding box (pixels above 30)."""
+    ys, xs = np.nonzero(digit > 30)
+    return digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+
 def render_number(digits: list[np.ndarray], rng: np.random.Generator, style: PhotoStyle = PhotoStyle(),
                   *, invert: bool = False) -> np.ndarray:
     """A BGR photo of `digits` (MNIST uint8 28x28 each) written left to right on a sheet of paper."""
     w, h = style.size
     paper = _paper(rng, style)
     height = int(rng.integers(*style.digit_height))
-    crops = []
-    for digit in digits:
-        ys, xs = np.nonzero(digit > 30)
-        crops.append(digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
+    crops = [ink_crop(digit) for digit in digits]
     gaps = rng.uniform(*style.gap, size=len(digits)) * height
     widths = [c.shape[1] * height / c.shape[0] for c in crops]
     total = sum(widths) + gaps[1:].sum()
@@ -186,8 +189,8 @@ def render_sheet(lines: list[list[np.ndarray]], rng: np.random.Generator, *, siz
             for x in np.arange(0, w, pitch / 2):
                 cv2.line(page, (int(x), 0), (int(x), h), rule.tolist(), 1, cv2.LINE_AA)
     def aspect(digit):  # width / height of the digit's ink
-        ys, xs = np.nonzero(digit > 30)
-        return (np.ptp(xs) + 1) / (np.ptp(ys) + 1)
+        crop = ink_crop(digit)
+        return crop.shape[1] / crop.shape[0]
     # Every digit must fit on its line (the caller's truth lists them all): the widest line, with
     # the largest gaps drawn below, fits in 90 % of the width.
     widest = max(sum(aspect(d) for d in line) + 0.45 * (len(line) - 1) for line in lines if len(line)) if any(lines) else 1
@@ -198,8 +201,7 @@ def render_sheet(lines: list[list[np.ndarray]], rng: np.random.Generator, *, siz
         x = rng.uniform(0.04, 0.08) * w
         y_base = pitch * (row + 1) - height / 2
         for col, digit in enumerate(digits):
-            ys, xs = np.nonzero(digit > 30)
-            crop = digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+            crop = ink_crop(digit)
             tall = height * (heights[row][col] if heights else 1.0)
             dw, dh = max(1, round(crop.shape[1] * tall / crop.shape[0])), max(1, round(tall))
             alpha = cv2.resize(crop, (dw, dh), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255 * strength
@@ -228,8 +230,7 @@ def render_boxes(digits: list[np.ndarray], rng: np.random.Generator, *, size: tu
     for k, digit in enumerate(digits):
         x = x0 + k * (box + gap)
         cv2.rectangle(page, (x, y0), (x + box, y0 + box), (70, 70, 70), 1, cv2.LINE_AA)
-        ys, xs = np.nonzero(digit > 30)
-        crop = digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        crop = ink_crop(digit)
         dh = int(box * rng.uniform(0.6, 0.8))
         dw = min(box - 6, max(1, round(crop.shape[1] * dh / crop.shape[0])))
         alpha = cv2.resize(crop, (dw, dh), interpolation=cv2.INTER_CUBIC).astype(np.float32)[..., None] / 255
@@ -270,8 +271,7 @@ def corner_light(photo: np.ndarray, *, strength: float = 0.45) -> np.ndarray:
 
 def tiny_scan(digit: np.ndarray, side: int = 16) -> np.ndarray:
     """A USPS-like scan: the digit alone, filling a `side` x `side` picture, dark on light."""
-    ys, xs = np.nonzero(digit > 30)
-    crop = digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    crop = ink_crop(digit)
     scale = side / max(crop.shape)
     small = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))), interpolation=cv2.INTER_AREA)
     out = np.zeros((side, side), np.uint8)
