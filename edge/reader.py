@@ -187,7 +187,10 @@ class DigitReader:
                         entry["chosen"] = entry["chosen"] and not chosen
                     trace.append({"name": name, "stages": view_stages, "work_boxes": [c.work_box for c in found],
                                   "reading": reading, "chosen": chosen})
-            if best is not None and self._convincing(best) and not finer_anyway:
+            # Dark ink on light paper is what handwriting nearly always is: a light-ink guess (a white
+            # sheet on a dark desk is itself the bright minority) is checked against dark ink.
+            dark_pending = not dark_ink and any(look[0] for look in looks)
+            if best is not None and self._convincing(best) and not finer_anyway and not dark_pending:
                 break
         # Touching digits are cut apart in the chosen way of looking only (it costs a model call).
         split = self._split_touching(best_judged, best_to_original)

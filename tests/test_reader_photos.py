@@ -24,7 +24,7 @@ from digits.edge.session import DigitModel
 from digits.edge.sources import read_image
 
 from digits.train.render import (corner_light, jpeg_with_orientation, on_desk, phone_shadow, render_blank, render_number,
-                    random_number, render_boxes, render_sheet, tiny_scan, transparent_png, turned_photo)
+                    random_number, render_boxes, render_sheet, shadow_across, tiny_scan, transparent_png, turned_photo)
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +166,34 @@ def test_phone_shadow_is_not_a_digit(reader, mnist_test):
         return phone_shadow(photo, rng, cover=0.3), truth
 
     assert exact(reader, shadowed, 6) >= 5
+
+
+def test_a_hard_shadow_across_the_digits(reader, mnist_test):
+    # A shadow's straight edge through two lines of digits, the paper under it at 0.4 of its light:
+    # the paper estimate follows the step (no band of false ink along it joining the digits it
+    # crosses), ink is measured against its own paper, and digits half in the shadow are not taken
+    # for its edge. The reader before this read none of 10 (20 of these: 0 before, 12 after).
+    images, labels = mnist_test
+    rng = np.random.default_rng(330)
+    def shadowed():
+        photo, truth = sheet(images, labels, rng, 2, 5)
+        return shadow_across(photo, rng, depth=0.6), truth
+
+    assert exact(reader, shadowed, 10) >= 5
+
+
+def test_ink_polarity_is_guessed_locally(mnist_test):
+    # Dark ink on a page half in a deep shadow, and light ink on dark: the guess weighs the picture's
+    # departures from its local mean (their skew), not its median against its range (which took
+    # 13 of these 20 shadowed pages for light ink).
+    from digits.edge.finder import dark_ink_guess, to_grey
+
+    images, labels = mnist_test
+    rng = np.random.default_rng(340)
+    shadowed = [shadow_across(render_sheet([pick(images, labels, rng, 5)[0]], rng), rng, depth=0.6) for _ in range(20)]
+    light = [render_number(pick(images, labels, rng, 4)[0], rng, invert=True) for _ in range(20)]
+    assert sum(dark_ink_guess(to_grey(p)) for p in shadowed) >= 19
+    assert sum(not dark_ink_guess(to_grey(p)) for p in light) >= 19
 
 
 def test_a_shadow_edge_is_told_from_a_pen_stroke():

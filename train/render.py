@@ -255,6 +255,18 @@ def phone_shadow(photo: np.ndarray, rng: np.random.Generator, *, depth: float = 
     return np.clip(photo * (1 - depth * mask), 0, 255).astype(np.uint8)
 
 
+def shadow_across(photo: np.ndarray, rng: np.random.Generator, *, depth: float = 0.4) -> np.ndarray:
+    """A hard-edged shadow (a phone, a hand, a lamp's arm) over part of the picture, its straight edge
+    crossing the middle at a random angle, through the writing."""
+    h, w = photo.shape[:2]
+    angle = rng.uniform(0, np.pi)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy = w * rng.uniform(0.35, 0.65), h * rng.uniform(0.35, 0.65)
+    mask = ((xx - cx) * np.sin(angle) - (yy - cy) * np.cos(angle) > 0).astype(np.float32)
+    mask = cv2.GaussianBlur(mask, (0, 0), 1.5)[..., None]
+    return np.clip(photo * (1 - depth * mask), 0, 255).astype(np.uint8)
+
+
 def turned_photo(photo: np.ndarray, angle_deg: float) -> np.ndarray:
     """`photo` as a camera held at `angle_deg` (counter-clockwise) sees it: the whole picture turned,
     the paper continued into the corners."""
