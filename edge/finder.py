@@ -50,7 +50,7 @@ class FinderSettings:
     relative_ink: bool = True  # dark ink measured against its own paper's brightness (Weber contrast), so a
     # stroke in a shadow or at the dim end of a lighting gradient is as strong as one in full light
     step_kernel_share: float = 0.33  # the paper follows hard lighting steps (a shadow's edge) with a closing at full
-    # size this share of the coarse one wide (a stroke wider than it: a close-up, read padded)
+    # size this share of the coarse one wide (skipped when some ink is as wide: a bold close-up's strokes)
     lit_paper: float = 90.0  # percentile of the paper's brightness taken as fully lit: ink elsewhere is scaled to it...
     max_gain: float = 2.5  # ...by at most this much (paper in a deep shadow, a desk beside the sheet: no endless gain)...
     min_paper: float = 24.0  # ...and never for paper darker than this grey level
@@ -177,9 +177,9 @@ def dark_ink_guess(grey: np.ndarray) -> bool:
 
 
 def ink_image(grey: np.ndarray, dark_ink: bool | None = None,
-              settings: FinderSettings = FinderSettings()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(ink strength uint8, local noise level float32, paper uint8): the paper, lit unevenly, removed;
-    ink bright whatever its polarity.
+              settings: FinderSettings = FinderSettings()) -> tuple[np.ndarray, np.ndarray]:
+    """(ink strength uint8, local noise level float32): the paper, lit unevenly, removed; ink
+    bright whatever its polarity.
 
     `dark_ink` says the polarity (None: `dark_ink_guess`). The paper is estimated
     by a morphological closing (opening for light ink) much wider than a stroke, on a small
@@ -220,7 +220,7 @@ def ink_image(grey: np.ndarray, dark_ink: bool | None = None,
         ink = cv2.divide(ink, lit, scale=reference)
         local *= reference / cv2.resize(lit, cells, interpolation=cv2.INTER_AREA).astype(np.float32)
     noise = cv2.resize(local, (w, h), interpolation=cv2.INTER_LINEAR)
-    return ink, noise, paper
+    return ink, noise
 
 
 def _paper_at_steps(grey: np.ndarray, paper: np.ndarray, dark_ink: bool, side: int) -> np.ndarray:
@@ -245,7 +245,7 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     h, w = grey.shape
     if dark_ink is None:
         dark_ink = dark_ink_guess(grey)
-    ink, noise, paper = ink_image(grey, dark_ink, settings)
+    ink, noise = ink_image(grey, dark_ink, settings)
     floor = np.maximum(settings.noise_floor_sigmas * noise, settings.min_floor)
     # Pass 1: everything above the noise floor; what is not on the paper (the desk, a shadow
     # at the edge) is set aside before the stroke threshold is chosen, or it would dominate it.
