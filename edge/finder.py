@@ -205,14 +205,14 @@ def ink_image(grey: np.ndarray, dark_ink: bool | None = None,
     cells = (max(1, w // cell), max(1, h // cell))
     local = cv2.medianBlur(cv2.resize(detail, cells, interpolation=cv2.INTER_AREA), settings.noise_cells)
     local = local.astype(np.float32) / settings.detail_per_sigma + 1.0
+    ink = cv2.subtract(paper, grey) if dark_ink else cv2.subtract(grey, paper)  # saturating at 0
     if settings.step_kernel_share:
         side = 2 * int(settings.step_kernel_share * settings.paper_kernel / small_scale / 2) + 1
-        ink = cv2.subtract(paper, grey) if dark_ink else cv2.subtract(grey, paper)
         floor = np.maximum(settings.noise_floor_sigmas * cv2.resize(local, (w, h), interpolation=cv2.INTER_LINEAR),
                            settings.min_floor)
         if not cv2.erode((ink > floor).astype(np.uint8), np.ones((side, side), np.uint8)).any():
             paper = _paper_at_steps(grey, paper, dark_ink, side)  # (no ink as wide as it: not a bold close-up)
-    ink = cv2.subtract(paper, grey) if dark_ink else cv2.subtract(grey, paper)  # saturating at 0
+            ink = cv2.subtract(paper, grey) if dark_ink else cv2.subtract(grey, paper)
     reference = float(percentiles_u8(paper_small, (settings.lit_paper,))[0]) if dark_ink and settings.relative_ink else 0.0
     if reference > settings.min_paper:
         # ink * reference / paper, with the paper held between its darkest allowed level and the reference

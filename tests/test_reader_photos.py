@@ -158,14 +158,18 @@ def test_a_piece_inside_a_digits_box_is_part_of_it(mnist_test):
     assert len(apart) == 5  # without the rule: the 7 and a stroke the model reads as a 1
 
 
-def test_phone_shadow_is_not_a_digit(reader, mnist_test):
+def shaded_sheets(mnist_test, seed, rows, shade):
+    """make() for `exact`: sheets of `rows` lines of five digits, each passed through shade(photo, rng)."""
     images, labels = mnist_test
-    rng = np.random.default_rng(300)
-    def shadowed():
-        photo, truth = sheet(images, labels, rng, 1, 5)
-        return phone_shadow(photo, rng, cover=0.3), truth
+    rng = np.random.default_rng(seed)
+    def make():
+        photo, truth = sheet(images, labels, rng, rows, 5)
+        return shade(photo, rng), truth
+    return make
 
-    assert exact(reader, shadowed, 6) >= 5
+
+def test_phone_shadow_is_not_a_digit(reader, mnist_test):
+    assert exact(reader, shaded_sheets(mnist_test, 300, 1, lambda p, rng: phone_shadow(p, rng, cover=0.3)), 6) >= 5
 
 
 def test_a_hard_shadow_across_the_digits(reader, mnist_test):
@@ -173,13 +177,7 @@ def test_a_hard_shadow_across_the_digits(reader, mnist_test):
     # the paper estimate follows the step (no band of false ink along it joining the digits it
     # crosses), ink is measured against its own paper, and digits half in the shadow are not taken
     # for its edge. The reader before this read none of 10 (20 of these: 0 before, 12 after).
-    images, labels = mnist_test
-    rng = np.random.default_rng(330)
-    def shadowed():
-        photo, truth = sheet(images, labels, rng, 2, 5)
-        return shadow_across(photo, rng, depth=0.6), truth
-
-    assert exact(reader, shadowed, 10) >= 5
+    assert exact(reader, shaded_sheets(mnist_test, 330, 2, lambda p, rng: shadow_across(p, rng, depth=0.6)), 10) >= 5
 
 
 def test_ink_polarity_is_guessed_locally(mnist_test):
