@@ -19,6 +19,11 @@ class Candidate:
     work_box: WorkBox
     ink: np.ndarray  # float32 ink strength in [0, 1] inside the box, other components masked out
     frame: bool = False  # its strokes enclose another candidate: a ring or box drawn around marks, not a digit
+    mark: str | None = None  # set aside by the finder as MARK_SMALL or MARK_LINE (find_candidates' `marks`)
+
+
+MARK_SMALL = "small"  # under half the height of the digits beside it: a dot, a dash, a blot, a stray mark
+MARK_LINE = "line"  # a long thin line inside the picture: a pen, a ruler, a line drawn across the page
 
 
 @dataclass(frozen=True)
@@ -237,11 +242,15 @@ def _paper_at_steps(grey: np.ndarray, paper: np.ndarray, dark_ink: bool, side: i
 
 def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(),
                     photo_edges: Edges | None = None, dark_ink: bool | None = None,
-                    stages: dict | None = None) -> list[Candidate]:
+                    stages: dict | None = None, marks: list[Candidate] | None = None) -> list[Candidate]:
     """Digit-sized groups of ink in a working-size grey image, each with its own ink crop.
 
     `photo_edges` is where the photo's own edges are, when it has been padded (a close-up).
-    `stages`, when given, receives the intermediate images (for --debug): "grey", "ink", "mask"."""
+    `stages`, when given, receives the intermediate images (for --debug): "grey", "ink", "mask".
+    `marks`, when given, receives what was set aside by its shape alone, with `mark` saying why: marks
+    at least as big as the smallest digit but under half the digits' height, and long thin lines that
+    do not run to the picture's border (a pen, a ruler). Specks, the desk, shadows' edges, ruled lines
+    and the sheet's own edges are not marks."""
     h, w = grey.shape
     if dark_ink is None:
         dark_ink = dark_ink_guess(grey)
@@ -270,7 +279,9 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     count, labels, stats, _ = _pieces(mask.astype(np.uint8))
 
     short_side = min(h, w)
+    bx0, by0, bx1, by1 = photo_edges or (0, 0, w, h)
     pieces: list[list[int]] = []  # [x0, y0, x1, y1, label...]
+    lines: list[list[int]] = []  # long thin pieces inside the picture, for `marks`
     for i in range(1, count):
         x, y, bw, bh, area = stats[i]
         if area < settings.min_piece_area:
@@ -278,7 +289,12 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         long_side, short = max(bw, bh), max(min(bw, bh), 1)
         if long_side >= settings.hairline * short or long_side >= settings.long_line * short and (
                 bw >= settings.long_line_span * w or bh >= settings.long_line_span * h):
-            continue  # a hairline, or a line across much of the picture: a paper edge or a ruled line
+            # A hairline, or a line across much of the picture: a paper edge or a ruled line. One
+            # that stays inside the picture may be a thing on the page (a pen): a mark.
+            if marks is not None and long_side >= settings.min_height_frac * short_side and \
+                    x > bx0 and y > by0 and x + bw < bx1 and y + bh < by1:
+                lines.append([x, y, x + bw, y + bh, i])
+            continue
         if area < settings.outline_fill * bw * bh and long_side >= settings.outline_extent * max(w, h):
             continue  # a thin outline around much of the picture: a sheet's edge, a frame, a box
         if photo_edges is not None and _along_edges((x, y, bw, bh), photo_edges, settings):
@@ -287,19 +303,23 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
 
     groups = _merge_pieces(pieces, settings)
     groups = [g for g in groups if g[3] - g[1] >= settings.min_height_frac * short_side]
+    small: list[list[int]] = []
     if groups:
         median_h = float(np.median([g[3] - g[1] for g in groups]))
+        small = [g for g in groups if g[3] - g[1] < settings.min_relative_height * median_h]
         groups = [g for g in groups if g[3] - g[1] >= settings.min_relative_height * median_h and not (
             g[3] - g[1] > settings.edge_relative_height * median_h and _straight(labels, g, settings.edge_straight))]
         # Cut by the picture's border: a sliver (a line or the paper's edge seen at the border) or a
         # piece much taller than the digits (an edge running down the picture) is not a digit.
-        bx0, by0, bx1, by1 = photo_edges or (0, 0, w, h)
         groups = [g for g in groups
                   if not (g[0] <= bx0 or g[1] <= by0 or g[2] >= bx1 or g[3] >= by1)
                   or (g[2] - g[0] > settings.border_sliver and g[3] - g[1] <= settings.border_max_height * median_h)]
 
     candidates = []
-    for x0, y0, x1, y1, *members in groups:
+    marked = [(g, None) for g in groups]
+    if marks is not None:
+        marked += [(g, MARK_SMALL) for g in small] + [(g, MARK_LINE) for g in lines]
+    for (x0, y0, x1, y1, *members), mark in marked:
         box_labels = labels[y0:y1, x0:x1]
         member = np.zeros(count, bool)
         member[members] = True
@@ -316,7 +336,11 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         full = float(percentiles_u8(strokes, (75,))[0])
         low = _quantile(threshold[y0:y1, x0:x1].ravel(), 0.5) * settings.soft_rim_of_threshold
         soft = np.clip((crop - low) / max(full - low, 1.0), 0.0, 1.0)
-        candidates.append(Candidate((x0, y0, x1 - x0, y1 - y0), soft))
+        candidate = Candidate((x0, y0, x1 - x0, y1 - y0), soft, mark=mark)
+        if mark is None:
+            candidates.append(candidate)
+        else:
+            marks.append(candidate)
     return _with_frames(candidates, settings)
 
 

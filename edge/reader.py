@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 
 from .contract import IMAGE_SIZE
-from .finder import Candidate, FinderSettings, WorkBox, dark_ink_guess, find_candidates, resize_to, to_grey
+from .finder import (MARK_LINE, MARK_SMALL, Candidate, FinderSettings, WorkBox, dark_ink_guess, find_candidates,
+                     resize_to, to_grey)
 from .normalize import normalize_digit
 from .session import DigitModel
 
@@ -37,8 +38,8 @@ class Rejected:
     label: int | None  # the model's best digit for it (None: it called it not a digit)
     confidence: float  # of that decision: P(not a digit), or the best digit's probability
     box: Box
-    reason: str  # REASON_NOT_A_DIGIT, REASON_UNSURE, REASON_TOO_WIDE, REASON_FRAME, REASON_SOLID, REASON_ROUND
-    # or REASON_LETTER
+    reason: str  # REASON_NOT_A_DIGIT, REASON_UNSURE, REASON_TOO_WIDE, REASON_FRAME, REASON_SOLID, REASON_ROUND,
+    # REASON_LETTER, or the finder's REASON_SMALL and REASON_LINE
     image: np.ndarray = field(repr=False)
     best_digit: int = 0  # the likeliest digit, and its share of the ten digits' probability
     digit_share: float = 0.0
@@ -62,8 +63,10 @@ REASON_FRAME = "frame"  # its strokes enclose other marks: a circle or box drawn
 REASON_SOLID = "solid"  # a filled shape, no strokes: a blot, a dot, a pen's cap seen end on
 REASON_LETTER = "letter"  # a 1 or 0 in a word whose other marks are letters: the letter l, I, o or O
 REASON_ROUND = "round"  # a true circle: the rim of a cup or a coffee ring seen from above, a coin, a lid; no written 0
+REASON_SMALL = MARK_SMALL  # under half the digits' height: a dot, a dash, a small blot (the finder sets it aside)
+REASON_LINE = MARK_LINE  # a long thin line inside the picture: a pen, a ruler (the finder sets it aside)
 _SHAPE_CAPTIONS = {REASON_TOO_WIDE: "too wide", REASON_FRAME: "frame", REASON_SOLID: "blot", REASON_LETTER: "letter",
-                   REASON_ROUND: "round"}
+                   REASON_ROUND: "round", REASON_SMALL: "small", REASON_LINE: "line"}
 
 
 class Judged(NamedTuple):
@@ -154,11 +157,13 @@ class DigitReader:
         best_judged: Judged | None = None  # the chosen way's model answers, before the rescue: for cutting
         best_to_original = None  # touching digits; its mapping to the picture,
         best_found = None  # and all its candidates: for turning a slanted line upright
+        best_marks: list[Candidate] = []  # what its finder set aside by shape, listed at the end
         looks = [(dark_ink, search, scale, "") for dark_ink in (guess, not guess)]
         while looks:
             dark_ink, search, scale, finer = looks.pop(0)
             stages: dict | None = {} if trace is not None else None
-            candidates = find_candidates(search, self.settings, dark_ink=dark_ink, stages=stages)
+            marks: list[Candidate] = []
+            candidates = find_candidates(search, self.settings, dark_ink=dark_ink, stages=stages, marks=marks)
             polarity = ("dark ink" if dark_ink else "light ink") + finer
             finer_anyway = False  # the next look is finer and is taken however convincing this one
             if not finer and self._small(candidates, search.shape, scale):
@@ -169,11 +174,11 @@ class DigitReader:
                 looks.insert(0, (dark_ink, fine, fine_scale, f", finer ({max(fine.shape)} px)"))
                 finer_anyway = (_median_height(candidates) < self.settings.tiny_digit
                                 or _stroke_width(candidates) < self.settings.thin_stroke)
-            views = [(polarity, candidates, _mapping(grey.shape, scale, margin), stages)]
+            views = [(polarity, candidates, _mapping(grey.shape, scale, margin), stages, marks)]
             if self._closeup(candidates, search.shape):
                 views.append((f"{polarity}, close-up", *self._closeup_view(search, scale, grey.shape, dark_ink, margin,
                                                                          {} if trace is not None else None)))
-            for name, found, to_original, view_stages in views:
+            for name, found, to_original, view_stages, view_marks in views:
                 judged = self.judge(found, to_original)
                 reading = self.reading(judged.digits, judged.rejected, scan_height=scan_height)
                 # Another way of looking replaces the first only with a convincing reading: tried
@@ -182,6 +187,7 @@ class DigitReader:
                 chosen = best is None or (reading.score(penalty) > best.score(penalty) and self._convincing(reading))
                 if chosen:
                     best, best_judged, best_to_original, best_found = reading, judged, to_original, found
+                    best_marks = view_marks
                 if trace is not None:
                     for entry in trace:
                         entry["chosen"] = entry["chosen"] and not chosen
@@ -213,6 +219,8 @@ class DigitReader:
                               "reading": reading, "chosen": chosen})
             if chosen:
                 best = reading
+        # Nothing is dropped without a trace: what the finder set aside by its shape is listed too.
+        best.rejected = best.rejected + self._marks_judged(best_marks, best_to_original)
         best.ms = (time.perf_counter() - started) * 1e3
         return best
 
@@ -245,8 +253,9 @@ class DigitReader:
         padded = cv2.copyMakeBorder(search, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=int(np.median(search)))
         padded, shrink = resize_to(padded, self.settings.work_side)
         inside = (round(pad * shrink), round(pad * shrink), round((pad + sw) * shrink), round((pad + sh) * shrink))
-        candidates = find_candidates(padded, self.settings, photo_edges=inside, dark_ink=dark_ink, stages=stages)
-        return candidates, _mapping(shape, scale * shrink, pad / scale + margin), stages
+        marks: list[Candidate] = []
+        candidates = find_candidates(padded, self.settings, photo_edges=inside, dark_ink=dark_ink, stages=stages, marks=marks)
+        return candidates, _mapping(shape, scale * shrink, pad / scale + margin), stages, marks
 
     def _answers(self, candidates: list[Candidate]) -> tuple[np.ndarray, np.ndarray]:
         """(the 28x28 inputs, the model's probabilities) for `candidates`, in one model call."""
@@ -276,6 +285,24 @@ class DigitReader:
                 rejected.append(Rejected(label, confidence, box, reason, image28))
                 aside_candidates.append(candidate)
         return Judged(digits, rejected, aside_candidates, digit_candidates, digit_probabilities)
+
+    def _marks_judged(self, marks: list[Candidate], to_original: Callable[[WorkBox], Box] | None) -> list[Rejected]:
+        """The finder's marks (too small, a long line) as set aside, with the model's answer: not a
+        digit when it says so, else a shape's reason (a blot, too wide) or the finder's, with its best
+        digit. They never join the number (one more model call, only when there are marks)."""
+        if not marks or to_original is None:
+            return []
+        batch, probabilities = self._answers(marks)
+        reject = self.onnx_model.reject_index
+        aside = []
+        for mark, image28, probs, label, share in zip(marks, batch, probabilities, *_which_digit(probabilities)):
+            box = to_original(mark.work_box)
+            if reject is not None and probs[reject] >= self.settings.not_a_digit:
+                aside.append(Rejected(None, float(probs[reject]), box, REASON_NOT_A_DIGIT, image28, int(label), float(share)))
+            else:
+                reason = self._shape_reason(mark, image28, int(label)) or mark.mark
+                aside.append(Rejected(int(label), float(share), box, reason, image28, int(label), float(share)))
+        return aside
 
     def _shape_reason(self, candidate: Candidate, image28: np.ndarray, label: int) -> str | None:
         """Why a candidate cannot be one digit, however surely the model reads it, or None. (Roundness

@@ -124,8 +124,6 @@ KNOWN_LIMITS = {
     "test_sheets_of_many_lines[1]": "a wide single line at 960 px: one of MNIST's odd 9s read as 4",
     "test_sheets_of_many_lines[12]": "a 12-line sheet: one 5 of 120 digits read as 6",
     "test_corner_light_and_desk": "corner light on a sheet on a desk: 4 of 6 (a 9 written like a 4 read 4, a thin 9 set aside)",
-    "test_non_digits_beside_a_number_are_set_aside_with_a_trace": "the finder drops the pen (a bar across the page) "
-    "and the blot (under half the digits' height) before the model sees them, so nothing lists them",
 }
 
 
