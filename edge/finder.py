@@ -306,7 +306,8 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     small: list[list[int]] = []
     if groups:
         median_h = float(np.median([g[3] - g[1] for g in groups]))
-        small = [g for g in groups if g[3] - g[1] < settings.min_relative_height * median_h]
+        small = [g for g in groups if g[3] - g[1] < settings.min_relative_height * median_h
+                 and not (g[0] <= bx0 or g[1] <= by0 or g[2] >= bx1 or g[3] >= by1)]  # at the border: the picture's
         groups = [g for g in groups if g[3] - g[1] >= settings.min_relative_height * median_h and not (
             g[3] - g[1] > settings.edge_relative_height * median_h and _straight(labels, g, settings.edge_straight))]
         # Cut by the picture's border: a sliver (a line or the paper's edge seen at the border) or a
