@@ -279,7 +279,7 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     count, labels, stats, _ = _pieces(mask.astype(np.uint8))
 
     short_side = min(h, w)
-    bx0, by0, bx1, by1 = photo_edges or (0, 0, w, h)
+    edges = photo_edges or (0, 0, w, h)
     pieces: list[list[int]] = []  # [x0, y0, x1, y1, label...]
     lines: list[list[int]] = []  # long thin pieces inside the picture, for `marks`
     for i in range(1, count):
@@ -292,7 +292,7 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
             # A hairline, or a line across much of the picture: a paper edge or a ruled line. One
             # that stays inside the picture may be a thing on the page (a pen): a mark.
             if marks is not None and long_side >= settings.min_height_frac * short_side and \
-                    x > bx0 and y > by0 and x + bw < bx1 and y + bh < by1:
+                    not _at_border((x, y, x + bw, y + bh), edges):
                 lines.append([x, y, x + bw, y + bh, i])
             continue
         if area < settings.outline_fill * bw * bh and long_side >= settings.outline_extent * max(w, h):
@@ -307,13 +307,13 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     if groups:
         median_h = float(np.median([g[3] - g[1] for g in groups]))
         small = [g for g in groups if g[3] - g[1] < settings.min_relative_height * median_h
-                 and not (g[0] <= bx0 or g[1] <= by0 or g[2] >= bx1 or g[3] >= by1)]  # at the border: the picture's
+                 and not _at_border(g, edges)]  # at the border: the picture's
         groups = [g for g in groups if g[3] - g[1] >= settings.min_relative_height * median_h and not (
             g[3] - g[1] > settings.edge_relative_height * median_h and _straight(labels, g, settings.edge_straight))]
         # Cut by the picture's border: a sliver (a line or the paper's edge seen at the border) or a
         # piece much taller than the digits (an edge running down the picture) is not a digit.
         groups = [g for g in groups
-                  if not (g[0] <= bx0 or g[1] <= by0 or g[2] >= bx1 or g[3] >= by1)
+                  if not _at_border(g, edges)
                   or (g[2] - g[0] > settings.border_sliver and g[3] - g[1] <= settings.border_max_height * median_h)]
 
     candidates = []
@@ -343,6 +343,11 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         else:
             marks.append(candidate)
     return _with_frames(candidates, settings)
+
+
+def _at_border(box: list[int] | Edges, edges: Edges) -> bool:
+    """Whether a box (x0, y0, x1, y1, ...) reaches the photo's edges (x0, y0, x1, y1)."""
+    return box[0] <= edges[0] or box[1] <= edges[1] or box[2] >= edges[2] or box[3] >= edges[3]
 
 
 def _straight(labels: np.ndarray, group: list[int], most: float) -> bool:

@@ -276,7 +276,8 @@ class DigitReader:
                 rejected.append(Rejected(None, float(probs[reject]), box, REASON_NOT_A_DIGIT, image28, label, confidence))
                 aside_candidates.append(candidate)
                 continue
-            reason = self._shape_reason(candidate, image28, label) or (REASON_UNSURE if confidence < self.min_confidence else None)
+            reason = (self._shape_reason(candidate, image28, label) or candidate.mark
+                      or (REASON_UNSURE if confidence < self.min_confidence else None))
             if reason is None:
                 digits.append(Digit(label, confidence, box, image28))
                 digit_candidates.append(candidate)
@@ -287,22 +288,12 @@ class DigitReader:
         return Judged(digits, rejected, aside_candidates, digit_candidates, digit_probabilities)
 
     def _marks_judged(self, marks: list[Candidate], to_original: Callable[[WorkBox], Box] | None) -> list[Rejected]:
-        """The finder's marks (too small, a long line) as set aside, with the model's answer: not a
-        digit when it says so, else a shape's reason (a blot, too wide) or the finder's, with its best
-        digit. They never join the number (one more model call, only when there are marks)."""
+        """The finder's marks (too small, a long line) as set aside, with the model's answer (judge):
+        not a digit when it says so, else a shape's reason (a blot, too wide) or the finder's. They
+        never join the number (one more model call, only when there are marks)."""
         if not marks or to_original is None:
             return []
-        batch, probabilities = self._answers(marks)
-        reject = self.onnx_model.reject_index
-        aside = []
-        for mark, image28, probs, label, share in zip(marks, batch, probabilities, *_which_digit(probabilities)):
-            box = to_original(mark.work_box)
-            if reject is not None and probs[reject] >= self.settings.not_a_digit:
-                aside.append(Rejected(None, float(probs[reject]), box, REASON_NOT_A_DIGIT, image28, int(label), float(share)))
-            else:
-                reason = self._shape_reason(mark, image28, int(label)) or mark.mark
-                aside.append(Rejected(int(label), float(share), box, reason, image28, int(label), float(share)))
-        return aside
+        return self.judge(marks, to_original).rejected
 
     def _shape_reason(self, candidate: Candidate, image28: np.ndarray, label: int) -> str | None:
         """Why a candidate cannot be one digit, however surely the model reads it, or None. (Roundness
