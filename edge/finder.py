@@ -70,6 +70,7 @@ class FinderSettings:
     hairline: float = 15.0  # a piece this many times longer than thick is a hairline...
     long_line: float = 8.0  # ...as is one this elongated...
     long_line_span: float = 0.35  # ...spanning this much of the picture (a paper edge, a ruled line)
+    thin_one_height: float = 1.33  # an upright hairline within this ratio of the digits' median height is a thin 1
     outline_fill: float = 0.08  # ink over box area below which a large piece is an outline, not a digit...
     outline_extent: float = 0.3  # ...when it spans this much of the picture
     edge_reach: int = 2  # pixels: a thin piece this near a padded photo's own edge is that edge...
@@ -281,7 +282,7 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     short_side = min(h, w)
     edges = photo_edges or (0, 0, w, h)
     pieces: list[list[int]] = []  # [x0, y0, x1, y1, label...]
-    lines: list[list[int]] = []  # long thin pieces inside the picture, for `marks`
+    lines: list[list[int]] = []  # long thin pieces inside the picture: marks, or thin 1s
     for i in range(1, count):
         x, y, bw, bh, area = stats[i]
         if area < settings.min_piece_area:
@@ -291,8 +292,7 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
                 bw >= settings.long_line_span * w or bh >= settings.long_line_span * h):
             # A hairline, or a line across much of the picture: a paper edge or a ruled line. One
             # that stays inside the picture may be a thing on the page (a pen): a mark.
-            if marks is not None and long_side >= settings.min_height_frac * short_side and \
-                    not _at_border((x, y, x + bw, y + bh), edges):
+            if long_side >= settings.min_height_frac * short_side and not _at_border((x, y, x + bw, y + bh), edges):
                 lines.append([x, y, x + bw, y + bh, i])
             continue
         if area < settings.outline_fill * bw * bh and long_side >= settings.outline_extent * max(w, h):
@@ -303,6 +303,16 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
 
     groups = _merge_pieces(pieces, settings)
     groups = [g for g in groups if g[3] - g[1] >= settings.min_height_frac * short_side]
+    if groups and lines:
+        # A hairline as tall as the digits, upright, inside the picture, is a 1 written with a fine
+        # pen (held upright, 20 times taller than thick): it joins the pieces.
+        median_h = float(np.median([g[3] - g[1] for g in groups]))
+        thin_ones = [g for g in lines if g[3] - g[1] > g[2] - g[0]
+                     and 1 / settings.thin_one_height <= (g[3] - g[1]) / median_h <= settings.thin_one_height]
+        if thin_ones:
+            lines = [g for g in lines if g not in thin_ones]
+            groups = _merge_pieces(pieces + thin_ones, settings)
+            groups = [g for g in groups if g[3] - g[1] >= settings.min_height_frac * short_side]
     small: list[list[int]] = []
     if groups:
         median_h = float(np.median([g[3] - g[1] for g in groups]))

@@ -410,6 +410,19 @@ def test_non_digits_beside_a_number_are_set_aside_with_a_trace(reader, mnist_tes
     assert all(r.reason for r in reading.rejected)
 
 
+def test_a_one_written_upright_with_a_fine_pen_is_read(reader, mnist_test):
+    """A 1 drawn as one straight upright stroke with a fine pen is 20 times taller than thick, as
+    thin as a hairline (a crease, a paper's edge): as tall as the digits beside it, it is a 1."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(740)
+    one = np.zeros((28, 28), np.uint8)
+    one[4:24, 14] = 255  # 20 px tall, 1 px wide: drawn 60 px tall, 3 px wide
+    for seed in range(3):
+        digits, truth = pick(images, labels, rng, 3)
+        photo = render_sheet([digits[:1] + [one] + digits[1:]], rng, digit_height=60)
+        assert reader.read(photo).text == truth[0] + "1" + truth[1:]
+
+
 def test_a_circle_drawn_around_a_number_is_a_frame_not_a_zero(reader, mnist_test):
     """People circle the number that matters: the circle encloses the digits, so it is set aside
     as a frame (a round 0 alone is still a 0), and the number inside is read."""
