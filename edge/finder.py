@@ -135,6 +135,10 @@ class FinderSettings:
     small_stands: float = 0.75  # ...its bottom at least this far down a digit beside it (on the line, not raised)
     rescue_neighbours: int = 2  # ...for at least this many digits
     rescue_scan_height: float = 0.6  # in a tiny scan (a crop around digits), one spanning this much of its height
+    hand_doubt: float = 0.9  # a digit read with a lower share, whose runner-up has at least...
+    hand_runner_up: float = 0.01  # ...this share, is read as the one of the two that its line's digits read
+    hand_sure: float = 0.9  # at least this surely look more like (writer consistency)...
+    hand_margin: float = 0.02  # ...by this much of their likeness (the cosine of their strokes' directions)
     split_min_aspect: float = 0.8  # a set-aside candidate at least this wide (of its height) may be touching
     # digits: it is cut at up to split_cuts columns (its thinnest, and evenly spaced)...
     split_cuts: int = 16

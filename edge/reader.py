@@ -25,6 +25,8 @@ class Digit:
     confidence: float  # its share of the ten digits' probability (which digit; whether one is the reject output's)
     box: Box
     image: np.ndarray = field(repr=False)  # the 28x28 input the model saw
+    runner_up: int = -1  # the model's second digit for it, and that digit's share (-1, 0: not known)
+    runner_up_share: float = 0.0
 
     def as_dict(self) -> dict:
         return {"label": self.label, "confidence": round(self.confidence, 4), "box": list(self.box)}
@@ -219,10 +221,46 @@ class DigitReader:
                               "reading": reading, "chosen": chosen})
             if chosen:
                 best = reading
+        best = self._in_the_writers_hand(best)
+        for entry in trace or []:
+            if entry["chosen"]:
+                entry["reading"] = best
         # Nothing is dropped without a trace: what the finder set aside by its shape is listed too.
         best.rejected = best.rejected + self._marks_judged(best_marks, best_to_original)
         best.ms = (time.perf_counter() - started) * 1e3
         return best
+
+    def _in_the_writers_hand(self, reading: Reading) -> Reading:
+        """A digit the model doubts between two (a 7 with a short bar: 1 or 7) is read as the one whose
+        sure examples in its own line its strokes are more like: one hand writes a number, and writes
+        its 7s alike (writer consistency). Only when the line holds a sure digit of each of the two. The
+        digit keeps the model's share for the label it gets, which may be under min_confidence (the
+        runner-up's share is at most a half): the writer's own digits decided it, not the model."""
+        settings = self.settings
+        doubted = [i for i, d in enumerate(reading.digits) if d.confidence < settings.hand_doubt
+                   and d.runner_up >= 0 and d.runner_up_share >= settings.hand_runner_up]
+        if not doubted:
+            return reading
+        line_of = np.cumsum([c == " " for c in reading.text])[[i for i, c in enumerate(reading.text) if c != " "]]
+        digits, changed = list(reading.digits), False
+        for i in doubted:
+            d = digits[i]
+
+            def likeness(label: int) -> float | None:  # to the most alike sure `label` in its line (None: none)
+                sure = [o.image for j, o in enumerate(reading.digits) if j != i and o.label == label
+                        and line_of[j] == line_of[i] and o.confidence >= settings.hand_sure]
+                return max((_likeness(d.image, o) for o in sure), default=None)
+
+            own, other = likeness(d.label), likeness(d.runner_up)
+            if own is not None and other is not None and other > own + settings.hand_margin:
+                digits[i] = replace(d, label=d.runner_up, confidence=d.runner_up_share,
+                                    runner_up=d.label, runner_up_share=d.confidence)
+                changed = True
+        if not changed:
+            return reading
+        labels = iter(digits)
+        text = "".join(c if c == " " else str(next(labels).label) for c in reading.text)
+        return replace(reading, text=text, digits=digits)
 
     def _convincing(self, reading: Reading) -> bool:
         """Sure digits and little set aside: no need to look at the picture another way."""
@@ -279,7 +317,9 @@ class DigitReader:
             reason = (self._shape_reason(candidate, image28, label) or candidate.mark
                       or (REASON_UNSURE if confidence < self.min_confidence else None))
             if reason is None:
-                digits.append(Digit(label, confidence, box, image28))
+                ten = probs[:10] / max(float(probs[:10].sum()), 1e-12)
+                second = int(np.argsort(ten)[-2])
+                digits.append(Digit(label, confidence, box, image28, second, float(ten[second])))
                 digit_candidates.append(candidate)
                 digit_probabilities.append(probs)
             else:
@@ -501,6 +541,24 @@ def _which_digit(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     digit_probs = probabilities[:, :10]
     labels = digit_probs.argmax(axis=1)
     return labels, digit_probs[np.arange(len(labels)), labels] / np.maximum(digit_probs.sum(axis=1), 1e-12)
+
+
+def _likeness(a: np.ndarray, b: np.ndarray) -> float:
+    """How alike two 28x28 model inputs are as handwriting: the cosine of their strokes' directions,
+    counted per 7x7 cell (a histogram of oriented gradients; 1 for the same strokes in the same places)."""
+    fa, fb = _stroke_directions(a), _stroke_directions(b)
+    return float(fa @ fb / max(float(np.linalg.norm(fa) * np.linalg.norm(fb)), 1e-9))
+
+
+def _stroke_directions(image28: np.ndarray, bins: int = 8, cell: int = 7) -> np.ndarray:
+    """Per cell of `cell` pixels, the gradient's strength in each of `bins` directions (0-180 degrees)."""
+    soft = cv2.GaussianBlur(image28.astype(np.float32), (0, 0), 0.8)
+    gx, gy = cv2.Sobel(soft, cv2.CV_32F, 1, 0), cv2.Sobel(soft, cv2.CV_32F, 0, 1)
+    direction = np.minimum((np.mod(np.arctan2(gy, gx), np.pi) / np.pi * bins).astype(np.int64), bins - 1)
+    cells = np.indices(soft.shape) // cell
+    n = -(-soft.shape[0] // cell)
+    index = (cells[0] * n + cells[1]) * bins + direction
+    return np.bincount(index.ravel(), weights=np.hypot(gx, gy).ravel(), minlength=n * n * bins)
 
 
 def _median_height(candidates: list[Candidate]) -> int:
