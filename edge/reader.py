@@ -200,7 +200,15 @@ class DigitReader:
             dark_pending = not dark_ink and any(look[0] for look in looks)
             if best is not None and self._convincing(best) and not finer_anyway and not dark_pending:
                 break
-        # Touching digits are cut apart in the chosen way of looking only (it costs a model call).
+        # Broken digits are joined and touching digits cut apart in the chosen way of looking only
+        # (each costs a model call, only when there is something to try).
+        joined = self._join_broken(best_judged, best_to_original) if best_judged is not None else None
+        if joined is not None:
+            best_judged = joined
+            best = self.reading(joined.digits, joined.rejected, scan_height=scan_height)
+            for entry in trace or []:
+                if entry["chosen"]:
+                    entry["reading"] = best
         split = self._split_touching(best_judged, best_to_original)
         if split is not None:
             best = self.reading(*split, scan_height=scan_height)
@@ -361,6 +369,72 @@ class DigitReader:
         ordered = [digits[i] for line in lines for i in line]
         text = " ".join("".join(str(digits[i].label) for i in line) for line in lines)
         return Reading(text, ordered, 0.0, rejected)
+
+    def _join_broken(self, judged: Judged, to_original: Callable[[WorkBox], Box]) -> Judged | None:
+        """A digit whose strokes broke apart side by side (a 4 whose stem stands apart from its
+        corner) is two candidates: one the model calls not a digit, the other often a sure 1. Each
+        such candidate that is not a clear digit alone is read joined with each candidate beside it in
+        its line (all such pairs in one model call); a pair as narrow as a digit that reads clearly as
+        one (surest pairs first, each candidate in one pair at most) becomes that digit (the model's
+        recognition decides the merge, as it decides the cuts of touching digits). The chosen way's
+        judged candidates with the pairs joined, or None: nothing joined."""
+        settings = self.settings
+        everyone = [(c, True, i) for i, c in enumerate(judged.digit_candidates)] + \
+                   [(c, False, i) for i, c in enumerate(judged.aside_candidates)]
+        pairs = []
+        for k, aside in enumerate(judged.aside_candidates):
+            aside_read = judged.rejected[k]
+            if aside_read.reason != REASON_NOT_A_DIGIT or aside.frame or aside_read.digit_share >= settings.rescue_digit_share:
+                continue  # a clear digit alone (it may be rescued in its line) is no broken piece
+            ax, ay, aw, ah = aside.work_box
+            for other, is_digit, j in everyone:
+                if other is aside or other.frame:
+                    continue
+                ox, oy, ow, oh = other.work_box
+                if min(ay + ah, oy + oh) - max(ay, oy) < settings.rescue_overlap * min(ah, oh):
+                    continue  # not in its line
+                gap = max(ox - (ax + aw), ax - (ox + ow))
+                x0, y0 = min(ax, ox), min(ay, oy)
+                x1, y1 = max(ax + aw, ox + ow), max(ay + ah, oy + oh)
+                if gap > settings.join_gap * max(ah, oh) or x1 - x0 > settings.join_aspect * (y1 - y0):
+                    continue
+                ink = np.zeros((y1 - y0, x1 - x0), np.float32)
+                for c in (aside, other):
+                    cx, cy, cw, ch = c.work_box
+                    region = ink[cy - y0 : cy - y0 + ch, cx - x0 : cx - x0 + cw]
+                    np.maximum(region, c.ink, out=region)
+                pairs.append((k, is_digit, j, Candidate((x0, y0, x1 - x0, y1 - y0), ink)))
+        if not pairs:
+            return None
+        batch, probabilities = self._answers([pair[3] for pair in pairs])
+        reject = self.onnx_model.reject_index
+        labels, sure = _which_digit(probabilities)
+        digits, digit_candidates = list(judged.digits), list(judged.digit_candidates)
+        digit_probabilities = list(judged.digit_probabilities)
+        gone_digits: set[int] = set()
+        gone_aside: set[int] = set()
+        for n in np.argsort(-sure):
+            k, is_digit, j, union = pairs[n]
+            if sure[n] < settings.join_confidence or (reject is not None and probabilities[n, reject] >= settings.not_a_digit):
+                continue
+            if k in gone_aside or (j in gone_digits if is_digit else j in gone_aside):
+                continue
+            if self._shape_reason(union, batch[n], int(labels[n])) is not None:
+                continue
+            gone_aside.add(k)
+            (gone_digits if is_digit else gone_aside).add(j)
+            ten = probabilities[n, :10] / max(float(probabilities[n, :10].sum()), 1e-12)
+            second = int(np.argsort(ten)[-2])
+            digits.append(Digit(int(labels[n]), float(sure[n]), to_original(union.work_box), batch[n], second, float(ten[second])))
+            digit_candidates.append(union)
+            digit_probabilities.append(probabilities[n])
+        if not gone_aside:
+            return None
+        keep = [i for i in range(len(digits)) if i not in gone_digits]
+        return Judged([digits[i] for i in keep],
+                      [r for i, r in enumerate(judged.rejected) if i not in gone_aside],
+                      [c for i, c in enumerate(judged.aside_candidates) if i not in gone_aside],
+                      [digit_candidates[i] for i in keep], [digit_probabilities[i] for i in keep])
 
     def _split_touching(self, judged: Judged, to_original: Callable[[WorkBox], Box]
                         ) -> tuple[list[Digit], list[Rejected]] | None:
