@@ -460,7 +460,8 @@ def test_a_doubted_digit_is_read_as_its_lines_own_digits_look(reader, mnist_test
 
 def test_a_4_whose_stem_stands_apart_is_read_as_one_4(reader, mnist_test):
     """MNIST 4s with a gap cut between their corner and their stem: two pieces side by side. Where
-    the model calls the corner not a digit, the two are read joined, as a 4; never worse."""
+    the model calls the corner not a digit, the two are read joined, as a 4 (20 of 45); never worse.
+    (Where it reads the corner as a 6 beside a 1, "2618", nothing is tried.)"""
     images, labels = mnist_test
     two, eight = images[np.flatnonzero(labels == 2)[0]], images[np.flatnonzero(labels == 8)[0]]
     apart = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), join_confidence=1.1))
@@ -478,7 +479,7 @@ def test_a_4_whose_stem_stands_apart_is_read_as_one_4(reader, mnist_test):
         joined, unjoined = reader.read(photo).text, apart.read(photo).text
         assert joined == "248" or joined == unjoined, (i, joined, unjoined)
         mended += joined == "248" and unjoined != "248"
-    assert tried >= 30 and mended >= 8, (tried, mended)
+    assert tried >= 30 and mended >= 15, (tried, mended)
 
 
 def test_a_circle_drawn_around_a_number_is_a_frame_not_a_zero(reader, mnist_test):
