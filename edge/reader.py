@@ -202,7 +202,7 @@ class DigitReader:
                 break
         # Broken digits are joined and touching digits cut apart in the chosen way of looking only
         # (each costs a model call, only when there is something to try).
-        joined = self._join_broken(best_judged, best_to_original) if best_judged is not None else None
+        joined = self._join_broken(best_judged, best_to_original, best_marks) if best_judged is not None else None
         if joined is not None:
             best_judged = joined
             best = self.reading(joined.digits, joined.rejected, scan_height=scan_height)
@@ -368,7 +368,7 @@ class DigitReader:
         text = " ".join("".join(str(digits[i].label) for i in line) for line in lines)
         return Reading(text, ordered, 0.0, rejected)
 
-    def _join_broken(self, judged: Judged, to_original: Callable[[WorkBox], Box]) -> Judged | None:
+    def _join_broken(self, judged: Judged, to_original: Callable[[WorkBox], Box], marks: list[Candidate]) -> Judged | None:
         """A digit whose strokes broke apart side by side (a 4 whose stem stands apart from its
         corner) is two candidates: one the model calls not a digit, the other often a sure 1. Each
         such candidate that is no clear digit alone, or is not as tall as the candidate beside it in
@@ -377,7 +377,10 @@ class DigitReader:
         at most) becomes that digit: the model's recognition decides the merge, as it decides the cuts
         of touching digits. (Two digits are not tried: a short one beside a tall one is often a real
         digit; trying those read 18 fewer of the shared photos under the changes of light and camera.)
-        The chosen way's judged candidates with the pairs joined, or None: nothing joined."""
+        A small mark right beside a digit, within its height (a 9's faint loop cut off from its stem),
+        is read joined with it too, and joins it when the pair reads clearly as another digit; it is
+        then no longer listed as set aside (`marks`, the finder's, loses it). The chosen way's judged
+        candidates with the pairs joined, or None: nothing joined."""
         settings = self.settings
         everyone = [(c, (True, i)) for i, c in enumerate(judged.digit_candidates)] + \
                    [(c, (False, i)) for i, c in enumerate(judged.aside_candidates)]
@@ -396,17 +399,24 @@ class DigitReader:
                 if min(ay + ah, oy + oh) - max(ay, oy) < settings.rescue_overlap * min(ah, oh):
                     continue  # not in one line
                 gap = max(ox - (ax + aw), ax - (ox + ow))
-                x0, y0 = min(ax, ox), min(ay, oy)
-                x1, y1 = max(ax + aw, ox + ow), max(ay + ah, oy + oh)
+                x0, x1 = min(ax, ox), max(ax + aw, ox + ow)
+                y0, y1 = min(ay, oy), max(ay + ah, oy + oh)
                 if gap > settings.join_gap * max(ah, oh) or x1 - x0 > settings.join_aspect * (y1 - y0):
                     continue
-                ink = np.zeros((y1 - y0, x1 - x0), np.float32)
-                for c in (aside, other):
-                    cx, cy, cw, ch = c.work_box
-                    region = ink[cy - y0 : cy - y0 + ch, cx - x0 : cx - x0 + cw]
-                    np.maximum(region, c.ink, out=region)
                 seen.add(frozenset(((False, k), key)))
-                pairs.append(((False, k), key, Candidate((x0, y0, x1 - x0, y1 - y0), ink)))
+                pairs.append(((False, k), key, _joined(aside, other)))
+        small = [m for m in marks if m.mark == MARK_SMALL]
+        for m, mark in enumerate(small):
+            mx, my, mw, mh = mark.work_box
+            for i, digit in enumerate(judged.digit_candidates):
+                dx, dy, dw, dh = digit.work_box
+                reach = settings.join_mark_reach * dh
+                if max(dx - (mx + mw), mx - (dx + dw)) > reach or my < dy - reach or my + mh > dy + dh + reach:
+                    continue  # not right beside the digit, within its height
+                x0, y0 = min(mx, dx), min(my, dy)
+                x1, y1 = max(mx + mw, dx + dw), max(my + mh, dy + dh)
+                if x1 - x0 <= settings.join_aspect * (y1 - y0):
+                    pairs.append((("mark", m), (True, i), _joined(mark, digit)))
         if not pairs:
             return None
         batch, probabilities = self._answers([pair[2] for pair in pairs])
@@ -414,13 +424,15 @@ class DigitReader:
         labels, sure = _which_digit(probabilities)
         digits, digit_candidates = list(judged.digits), list(judged.digit_candidates)
         digit_probabilities = list(judged.digit_probabilities)
-        gone: set[tuple[bool, int]] = set()  # (is a digit, its index)
+        gone: set[tuple[bool | str, int]] = set()  # (is a digit, or "mark"; its index)
         for n in np.argsort(-sure):
             a, b, union = pairs[n]
             if sure[n] < settings.join_confidence or (reject is not None and probabilities[n, reject] >= settings.not_a_digit):
                 continue
             if a in gone or b in gone or self._shape_reason(union, batch[n], int(labels[n])) is not None:
                 continue
+            if a[0] == "mark" and int(labels[n]) == judged.digits[b[1]].label:
+                continue  # the mark changes nothing: it stays a mark (a full stop beside a 2)
             gone.update((a, b))
             digits.append(Digit(int(labels[n]), float(sure[n]), to_original(union.work_box), batch[n],
                                 *_runner_up(probabilities[n])))
@@ -428,6 +440,8 @@ class DigitReader:
             digit_probabilities.append(probabilities[n])
         if not gone:
             return None
+        joined_marks = [small[m] for kind, m in gone if kind == "mark"]
+        marks[:] = [mark for mark in marks if not any(mark is j for j in joined_marks)]  # part of a digit now
         keep = [i for i in range(len(digits)) if (True, i) not in gone]
         return Judged([digits[i] for i in keep],
                       [r for i, r in enumerate(judged.rejected) if (False, i) not in gone],
@@ -613,6 +627,19 @@ def _which_digit(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     digit_probs = probabilities[:, :10]
     labels = digit_probs.argmax(axis=1)
     return labels, digit_probs[np.arange(len(labels)), labels] / np.maximum(digit_probs.sum(axis=1), 1e-12)
+
+
+def _joined(a: Candidate, b: Candidate) -> Candidate:
+    """One candidate of two: their boxes' union, each one's ink in it."""
+    ax, ay, aw, ah = a.work_box
+    bx, by, bw, bh = b.work_box
+    x0, y0 = min(ax, bx), min(ay, by)
+    ink = np.zeros((max(ay + ah, by + bh) - y0, max(ax + aw, bx + bw) - x0), np.float32)
+    for c in (a, b):
+        cx, cy, cw, ch = c.work_box
+        region = ink[cy - y0 : cy - y0 + ch, cx - x0 : cx - x0 + cw]
+        np.maximum(region, c.ink, out=region)
+    return Candidate((x0, y0, ink.shape[1], ink.shape[0]), ink)
 
 
 def _runner_up(probabilities: np.ndarray) -> tuple[int, float]:
