@@ -202,19 +202,13 @@ class DigitReader:
                 break
         # Broken digits are joined and touching digits cut apart in the chosen way of looking only
         # (each costs a model call, only when there is something to try).
-        joined = self._join_broken(best_judged, best_to_original, best_marks) if best_judged is not None else None
+        joined = self._join_broken(best_judged, best_to_original, best_marks)
         if joined is not None:
             best_judged = joined
-            best = self.reading(joined.digits, joined.rejected, scan_height=scan_height)
-            for entry in trace or []:
-                if entry["chosen"]:
-                    entry["reading"] = best
+            best = _as_chosen(trace, self.reading(joined.digits, joined.rejected, scan_height=scan_height))
         split = self._split_touching(best_judged, best_to_original)
         if split is not None:
-            best = self.reading(*split, scan_height=scan_height)
-            for entry in trace or []:
-                if entry["chosen"]:
-                    entry["reading"] = best
+            best = _as_chosen(trace, self.reading(*split, scan_height=scan_height))
         upright = self._deskewed(best_found, best_to_original)
         if upright is not None:
             reading, angle = upright
@@ -229,10 +223,7 @@ class DigitReader:
                               "reading": reading, "chosen": chosen})
             if chosen:
                 best = reading
-        best = self._in_the_writers_hand(best)
-        for entry in trace or []:
-            if entry["chosen"]:
-                entry["reading"] = best
+        best = _as_chosen(trace, self._in_the_writers_hand(best))
         # Nothing is dropped without a trace: what the finder set aside by its shape is listed too.
         best.rejected = best.rejected + self._marks_judged(best_marks, best_to_original)
         best.ms = (time.perf_counter() - started) * 1e3
@@ -627,6 +618,15 @@ def _which_digit(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     digit_probs = probabilities[:, :10]
     labels = digit_probs.argmax(axis=1)
     return labels, digit_probs[np.arange(len(labels)), labels] / np.maximum(digit_probs.sum(axis=1), 1e-12)
+
+
+def _as_chosen(trace: list[dict] | None, reading: Reading) -> Reading:
+    """`reading`, also put in the trace's chosen entry (the chosen way's reading after joining,
+    cutting or the writer's hand changed it)."""
+    for entry in trace or []:
+        if entry["chosen"]:
+            entry["reading"] = reading
+    return reading
 
 
 def _joined(a: Candidate, b: Candidate) -> Candidate:
