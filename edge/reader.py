@@ -389,13 +389,12 @@ class DigitReader:
                     continue  # a clear digit alone, as tall as the other: no broken piece (it may be rescued)
                 if min(ay + ah, oy + oh) - max(ay, oy) < settings.rescue_overlap * min(ah, oh):
                     continue  # not in one line
-                gap = max(ox - (ax + aw), ax - (ox + ow))
-                x0, x1 = min(ax, ox), max(ax + aw, ox + ow)
-                y0, y1 = min(ay, oy), max(ay + ah, oy + oh)
-                if gap > settings.join_gap * max(ah, oh) or x1 - x0 > settings.join_aspect * (y1 - y0):
-                    continue
-                seen.add(frozenset(((False, k), key)))
-                pairs.append(((False, k), key, _joined(aside, other)))
+                if max(ox - (ax + aw), ax - (ox + ow)) > settings.join_gap * max(ah, oh):
+                    continue  # not beside it
+                union = _joined(aside, other)
+                if union.work_box[2] <= settings.join_aspect * union.work_box[3]:
+                    seen.add(frozenset(((False, k), key)))
+                    pairs.append(((False, k), key, union))
         small = [m for m in marks if m.mark == MARK_SMALL]
         for m, mark in enumerate(small):
             mx, my, mw, mh = mark.work_box
@@ -404,10 +403,9 @@ class DigitReader:
                 reach = settings.join_mark_reach * dh
                 if max(dx - (mx + mw), mx - (dx + dw)) > reach or my < dy - reach or my + mh > dy + dh + reach:
                     continue  # not right beside the digit, within its height
-                x0, y0 = min(mx, dx), min(my, dy)
-                x1, y1 = max(mx + mw, dx + dw), max(my + mh, dy + dh)
-                if x1 - x0 <= settings.join_aspect * (y1 - y0):
-                    pairs.append((("mark", m), (True, i), _joined(mark, digit)))
+                union = _joined(mark, digit)
+                if union.work_box[2] <= settings.join_aspect * union.work_box[3]:
+                    pairs.append((("mark", m), (True, i), union))
         if not pairs:
             return None
         batch, probabilities = self._answers([pair[2] for pair in pairs])
