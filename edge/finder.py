@@ -70,7 +70,8 @@ class FinderSettings:
     hairline: float = 15.0  # a piece this many times longer than thick is a hairline...
     long_line: float = 8.0  # ...as is one this elongated...
     long_line_span: float = 0.35  # ...spanning this much of the picture (a paper edge, a ruled line)
-    thin_one_height: float = 1.33  # an upright hairline within this ratio of the digits' median height is a thin 1
+    thin_one_height: float = 1.33  # an upright hairline within this ratio of the digits' median height, or of a piece
+    # beside it in its line, is a thin 1
     outline_fill: float = 0.08  # ink over box area below which a large piece is an outline, not a digit...
     outline_extent: float = 0.3  # ...when it spans this much of the picture
     edge_reach: int = 2  # pixels: a thin piece this near a padded photo's own edge is that edge...
@@ -313,10 +314,13 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     groups = [g for g in groups if g[3] - g[1] >= settings.min_height_frac * short_side]
     if groups and lines:
         # A hairline as tall as the digits, upright, inside the picture, is a 1 written with a fine
-        # pen (held upright, 20 times taller than thick): it joins the pieces.
+        # pen (held upright, 20 times taller than thick): it joins the pieces. As tall as the digits'
+        # median height, or as a piece beside it in its line (specks and blots elsewhere on the page
+        # pull the median far below the digits').
         median_h = float(np.median([g[3] - g[1] for g in groups]))
-        thin_ones = [g for g in lines if g[3] - g[1] > g[2] - g[0]
-                     and 1 / settings.thin_one_height <= (g[3] - g[1]) / median_h <= settings.thin_one_height]
+        thin_ones = [g for g in lines if g[3] - g[1] > g[2] - g[0] and (
+            1 / settings.thin_one_height <= (g[3] - g[1]) / median_h <= settings.thin_one_height
+            or any(_beside_in_line(g, group, settings.thin_one_height) for group in groups))]
         if thin_ones:
             lines = [g for g in lines if g not in thin_ones]
             groups = _merge_pieces(pieces + thin_ones, settings)
@@ -361,6 +365,15 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         else:
             marks.append(candidate)
     return _with_frames(candidates, settings)
+
+
+def _beside_in_line(line: list[int], group: list[int], ratio: float) -> bool:
+    """Whether `group` stands beside the upright hairline `line` in one line of writing: as tall
+    within `ratio`, over at least half the shorter one's height, at most the taller one's height away."""
+    lh, gh = line[3] - line[1], group[3] - group[1]
+    overlap = min(line[3], group[3]) - max(line[1], group[1])
+    gap = max(group[0] - line[2], line[0] - group[2])
+    return 1 / ratio <= lh / max(gh, 1) <= ratio and overlap >= 0.5 * min(lh, gh) and gap <= max(lh, gh)
 
 
 def _at_border(box: list[int] | Edges, edges: Edges) -> bool:

@@ -423,6 +423,24 @@ def test_a_one_written_upright_with_a_fine_pen_is_read(reader, mnist_test):
         assert reader.read(photo).text == truth[0] + "1" + truth[1:]
 
 
+def test_a_fine_pen_1_is_read_among_many_small_marks(reader, mnist_test):
+    """The fine-pen 1 is as tall as the digits beside it in its line, however many smaller marks
+    (specks of dirt, blots) the page has elsewhere: they pull the median height of what the finder
+    found far below the digits'."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(741)
+    one = np.zeros((28, 28), np.uint8)
+    one[4:24, 14] = 255
+    for _ in range(3):
+        digits, truth = pick(images, labels, rng, 3)
+        photo = render_sheet([digits[:1] + [one] + digits[1:]], rng, digit_height=60)
+        height, width = photo.shape[:2]
+        for k in range(12):  # blots 20 px across, in a row well below the number
+            cv2.circle(photo, (40 + k * (width - 80) // 11, height - 40), 10, (70, 70, 70), -1)
+        reading = reader.read(photo)
+        assert reading.text == truth[0] + "1" + truth[1:]
+
+
 def short_barred_sevens(images, labels, count):
     """The first `count` MNIST test 7s, each with a twin whose bar's left half is rubbed out: the 7
     some hands write, close to a 1."""
