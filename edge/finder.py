@@ -51,7 +51,10 @@ class FinderSettings:
     noise_cells: int = 9  # ...and the median over this many cells across is the local noise (strokes are a minority)
     detail_per_sigma: float = 0.75  # departure from a 3x3 blur, per sigma of pixel noise, on average
     noise_floor_sigmas: float = 5.0  # ink must depart from the paper by this many local noise sigmas...
-    min_floor: float = 20.0  # ...and by at least this many grey levels
+    min_floor: float = 20.0  # ...and by at least this many grey levels...
+    min_floor_of_strongest: float = 0.4  # ...or this share of the picture's strongest ink, if less (low contrast)...
+    strongest_ink: float = 99.9  # (the strongest ink: this percentile of the ink image)
+    lowest_floor: float = 8.0  # ...but never less than this many grey levels
     relative_ink: bool = True  # dark ink measured against its own paper's brightness (Weber contrast), so a
     # stroke in a shadow or at the dim end of a lighting gradient is as strong as one in full light
     step_kernel_share: float = 0.33  # the paper follows hard lighting steps (a shadow's edge) with a closing at full
@@ -265,7 +268,12 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     if dark_ink is None:
         dark_ink = dark_ink_guess(grey)
     ink, noise = ink_image(grey, dark_ink, settings)
-    floor = np.maximum(settings.noise_floor_sigmas * noise, settings.min_floor)
+    # The least departure from the paper that is ink: min_floor grey levels, but in a picture of low
+    # contrast (faint pencil, half-lit, a dim webcam: its strongest ink only 20-50 levels from the
+    # paper) a share of its strongest ink, or its strokes fall under the floor and it reads nothing.
+    strongest = float(percentiles_u8(ink, (settings.strongest_ink,))[0])
+    min_floor = float(np.clip(settings.min_floor_of_strongest * strongest, settings.lowest_floor, settings.min_floor))
+    floor = np.maximum(settings.noise_floor_sigmas * noise, min_floor)
     # Pass 1: everything above the noise floor; what is not on the paper (the desk, a shadow
     # at the edge) is set aside before the stroke threshold is chosen, or it would dominate it.
     count, labels, stats, _ = _pieces((ink > floor).astype(np.uint8))

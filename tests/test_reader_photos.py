@@ -229,6 +229,25 @@ def test_corner_light_and_desk(reader, mnist_test):
     assert exact(reader, on_a_lit_desk, 6) >= 5
 
 
+def faded(photo: np.ndarray, contrast: float) -> np.ndarray:
+    """`photo` with its contrast to the paper cut to `contrast` (a dim webcam, faint pencil, a page half lit)."""
+    paper = np.median(photo.astype(np.float32), axis=(0, 1))
+    return np.clip(paper + (photo.astype(np.float32) - paper) * contrast, 0, 255).astype(np.uint8)
+
+
+def test_a_photo_of_low_contrast_reads(reader, mnist_test):
+    """Ink only ~20 grey levels darker than the paper, less than the least departure that counts as
+    ink in a photo of normal contrast: the floor follows the picture's strongest ink down. A blank
+    page faded as much still reads nothing."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        lines, truths = zip(*(pick(images, labels, rng, 5) for _ in range(2)))
+        assert reader.read(faded(render_sheet(list(lines), rng), 0.12)).text == " ".join(truths)
+    for rules in (None, "ruled", "squared"):
+        assert reader.read(faded(render_sheet([[]], rng, paper="grey", rules=rules), 0.12)).text == ""
+
+
 @pytest.mark.parametrize("height", [15, 30, 200, 420])  # 3 % to 90 % of a 480-pixel picture
 def test_digit_sizes(reader, mnist_test, height):
     images, labels = mnist_test
