@@ -538,7 +538,11 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray, setti
         widened = cv2.dilate(thin, np.ones(across, np.uint8))
         covered = cv2.blur(widened.astype(np.float32), run[::-1]) >= settings.rule_cover  # cv2 sizes are (w, h)
         if covered.any():
-            band = cv2.dilate(covered.astype(np.uint8), np.ones(run, np.uint8))
+            # A printed line runs across the page: found along one stretch, it is followed across
+            # the whole picture, through the digits crowded on it (there too little of it is thin
+            # ink for a stretch of it to be found, and its pieces between them joined the digits).
+            across_page = (1, 2 * w + 1) if horizontal else (2 * h + 1, 1)
+            band = cv2.dilate(covered.astype(np.uint8), np.ones(across_page, np.uint8))
             found.append((horizontal, band & thin, band))
     lines = boxes & binary
     if found:
