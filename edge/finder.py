@@ -541,8 +541,11 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray, setti
             # A printed line runs across the page: found along one stretch, it is followed across
             # the whole picture, through the digits crowded on it (there too little of it is thin
             # ink for a stretch of it to be found, and its pieces between them joined the digits).
-            across_page = (1, 2 * w + 1) if horizontal else (2 * h + 1, 1)
-            band = cv2.dilate(covered.astype(np.uint8), np.ones(across_page, np.uint8))
+            band = np.zeros_like(thin)
+            if horizontal:
+                band[covered.any(axis=1)] = 1
+            else:
+                band[:, covered.any(axis=0)] = 1
             found.append((horizontal, band & thin, band))
     lines = boxes & binary
     if found:
