@@ -173,9 +173,13 @@ class DigitReader:
                 # this look does not convince, look again at a finer size before the other polarity;
                 # if they are tiny here or their strokes thin, look again in any case.
                 fine, fine_scale = resize_to(grey_work, self.settings.fine_work_side)
-                looks.insert(0, (dark_ink, fine, fine_scale, f", finer ({max(fine.shape)} px)"))
                 finer_anyway = (_median_height(candidates) < self.settings.tiny_digit
                                 or _stroke_width(candidates) < self.settings.thin_stroke)
+                # A light-ink look that does not convince is looked at finer only after the dark-ink
+                # look that is checked anyway (a sheet on a dark desk: the sheet is the bright
+                # minority, and light ink is guessed), which often convinces and ends the search.
+                later = 0 if dark_ink else sum(1 for look in looks if look[0] and not look[3])
+                looks.insert(later, (dark_ink, fine, fine_scale, f", finer ({max(fine.shape)} px)"))
             views = [(polarity, candidates, _mapping(grey.shape, scale, margin), stages, marks)]
             if self._closeup(candidates, search.shape):
                 views.append((f"{polarity}, close-up", *self._closeup_view(search, scale, grey.shape, dark_ink, margin,
