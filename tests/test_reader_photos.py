@@ -273,6 +273,19 @@ def test_small_digits_in_a_large_photo_are_looked_at_finer(reader, mnist_test):
     assert finer >= sum(first_look_only.read(page).text == truth for page, truth in pages) + 3  # 3 of 10 when written
 
 
+def test_small_digits_in_a_small_photo_are_looked_at_in_full(reader, mnist_test):
+    """A 460x345 photo (a low-resolution camera) is looked at first shrunk to 320 px, where digits
+    14 px high break into pieces; a second look at its own size joins their strokes."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(9)
+    pages = [sheet(images, labels, rng, 2, 7, size=(460, 345), digit_height=14, ink=ink)
+             for ink in ("ballpoint", "pencil") for _ in range(8)]
+    shrunk_only = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), finer_below_scale=0.5))
+    in_full = sum(reader.read(page).text == truth for page, truth in pages)
+    assert in_full >= 9  # 10 of 16 when written
+    assert in_full >= sum(shrunk_only.read(page).text == truth for page, truth in pages) + 3  # 6 of 16 when written
+
+
 @pytest.mark.parametrize("side", [16, 28, 60])
 def test_tiny_scans(reader, mnist_test, side):
     images, labels = mnist_test
