@@ -375,12 +375,13 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     return _with_frames(candidates, settings)
 
 
-def _beside_in_line(line: list[int], group: list[int], ratio: float) -> bool:
-    """Whether `group` stands beside the upright hairline `line` in one line of writing: as tall
-    within `ratio`, over at least half the shorter one's height, at most the taller one's height away."""
-    lh, gh = line[3] - line[1], group[3] - group[1]
-    overlap = min(line[3], group[3]) - max(line[1], group[1])
-    gap = max(group[0] - line[2], line[0] - group[2])
+def _beside_in_line(hairline: list[int], group: list[int], ratio: float) -> bool:
+    """Whether `group` stands beside the upright `hairline` in one line of writing (boxes x0, y0, x1,
+    y1, ...): as tall within `ratio`, over at least half the shorter one's height, at most the taller
+    one's height away."""
+    lh, gh = hairline[3] - hairline[1], group[3] - group[1]
+    overlap = min(hairline[3], group[3]) - max(hairline[1], group[1])
+    gap = max(group[0] - hairline[2], hairline[0] - group[2])
     return 1 / ratio <= lh / max(gh, 1) <= ratio and overlap >= 0.5 * min(lh, gh) and gap <= max(lh, gh)
 
 

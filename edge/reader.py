@@ -170,14 +170,15 @@ class DigitReader:
             finer_anyway = False  # the next look is finer and is taken however convincing this one
             if not finer and self._small(candidates, search.shape, scale):
                 # Small digits in a large photo: at this size their thin strokes break apart. If
-                # this look does not convince, look again at a finer size before the other polarity;
-                # if they are tiny here or their strokes thin, look again in any case.
+                # this look does not convince, look again at a finer size before the other polarity
+                # (light ink: after the dark look, below); if they are tiny here or their strokes
+                # thin, look again in any case.
                 fine, fine_scale = resize_to(grey_work, self.settings.fine_work_side)
                 finer_anyway = (_median_height(candidates) < self.settings.tiny_digit
                                 or _stroke_width(candidates) < self.settings.thin_stroke)
-                # A light-ink look that does not convince is looked at finer only after the dark-ink
-                # look that is checked anyway (a sheet on a dark desk: the sheet is the bright
-                # minority, and light ink is guessed), which often convinces and ends the search.
+                # A light-ink look is looked at finer only after the dark-ink look that is checked
+                # anyway (a sheet on a dark desk: the sheet is the bright minority, and light ink is
+                # guessed): when that convinces, the search ends there.
                 later = 0 if dark_ink else sum(1 for look in looks if look[0] and not look[3])
                 looks.insert(later, (dark_ink, fine, fine_scale, f", finer ({max(fine.shape)} px)"))
             views = [(polarity, candidates, _mapping(grey.shape, scale, margin), stages, marks)]

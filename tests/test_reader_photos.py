@@ -442,13 +442,19 @@ def test_non_digits_beside_a_number_are_set_aside_with_a_trace(reader, mnist_tes
     assert all(r.reason for r in reading.rejected)
 
 
+def fine_pen_one() -> np.ndarray:
+    """A 1 as one straight upright stroke: 20 px tall, 1 px wide (drawn 60 px tall, 3 px wide)."""
+    one = np.zeros((28, 28), np.uint8)
+    one[4:24, 14] = 255
+    return one
+
+
 def test_a_one_written_upright_with_a_fine_pen_is_read(reader, mnist_test):
     """A 1 drawn as one straight upright stroke with a fine pen is 20 times taller than thick, as
     thin as a hairline (a crease, a paper's edge): as tall as the digits beside it, it is a 1."""
     images, labels = mnist_test
     rng = np.random.default_rng(740)
-    one = np.zeros((28, 28), np.uint8)
-    one[4:24, 14] = 255  # 20 px tall, 1 px wide: drawn 60 px tall, 3 px wide
+    one = fine_pen_one()
     for _ in range(3):
         digits, truth = pick(images, labels, rng, 3)
         photo = render_sheet([digits[:1] + [one] + digits[1:]], rng, digit_height=60)
@@ -461,16 +467,14 @@ def test_a_fine_pen_1_is_read_among_many_small_marks(reader, mnist_test):
     found far below the digits'."""
     images, labels = mnist_test
     rng = np.random.default_rng(741)
-    one = np.zeros((28, 28), np.uint8)
-    one[4:24, 14] = 255
+    one = fine_pen_one()
     for _ in range(3):
         digits, truth = pick(images, labels, rng, 3)
         photo = render_sheet([digits[:1] + [one] + digits[1:]], rng, digit_height=60)
         height, width = photo.shape[:2]
         for k in range(12):  # blots 20 px across, in a row well below the number
             cv2.circle(photo, (40 + k * (width - 80) // 11, height - 40), 10, (70, 70, 70), -1)
-        reading = reader.read(photo)
-        assert reading.text == truth[0] + "1" + truth[1:]
+        assert reader.read(photo).text == truth[0] + "1" + truth[1:]
 
 
 def short_barred_sevens(images, labels, count):
