@@ -553,7 +553,7 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray, setti
         # Ink beyond a line's end that lies on no line (a grid's crossings lie on the lines across).
         off_lines = binary & ~np.bitwise_or.reduce([band for *_, band in found])
         for horizontal, thin_lines, _ in found:
-            lines |= _drop_drawn(thin_lines, off_lines, horizontal, settings)
+            lines |= _drop_drawn(thin_lines, off_lines, horizontal, length, settings)
     if not lines.any():
         return mask
     kept = binary & ~lines
@@ -639,11 +639,14 @@ def _box_outline(piece: np.ndarray, settings: FinderSettings) -> np.ndarray | No
     return outline
 
 
-def _drop_drawn(lines: np.ndarray, off_lines: np.ndarray, horizontal: bool, settings: FinderSettings) -> np.ndarray:
+def _drop_drawn(lines: np.ndarray, off_lines: np.ndarray, horizontal: bool, length: int,
+                settings: FinderSettings) -> np.ndarray:
     """`lines` (one direction's) without those whose both ends run on into ink on no line
     (`off_lines`): a printed rule ends at the paper's edge or on a rule across it; a drawn shape's
     straight stretch (a paper clip's wire, a bracket) bends into the rest of the shape, which is
-    then one piece, judged as a whole (too wide for a digit)."""
+    then one piece, judged as a whole (too wide for a digit). Only a straight piece at least `length`
+    long (a stretch found as a line) can be such a stretch: a shorter one is a rule's piece between
+    the strokes that cross it (digits crowded on a ruled line), and goes as the rule does."""
     bx, by, bw, bh = cv2.boundingRect(lines)
     if bw == 0:
         return lines
@@ -663,6 +666,8 @@ def _drop_drawn(lines: np.ndarray, off_lines: np.ndarray, horizontal: bool, sett
         else:
             ends = (other[max(0, y - reach) : y, max(0, x - pad) : x + lw + pad],
                     other[y + lh : y + lh + reach, max(0, x - pad) : x + lw + pad])
+        if (lw if horizontal else lh) < length:
+            continue  # shorter than any stretch found as a line: a piece of one between strokes crossing it
         if all(end.any() for end in ends):
             drawn.append(i)
     if not drawn:

@@ -120,7 +120,6 @@ def write_bad_checkpoint(path: Path, kind: str, good: Path | None = None) -> Non
 # "What does not work yet"). strict: a case that starts passing fails the run until it is
 # taken off this list, so the list stays the truth.
 KNOWN_LIMITS = {
-    "test_papers_and_inks[white-ruled-pencil]": "faint pencil on ruled paper: rule segments join digits (4 of 6)",
     "test_sheets_of_many_lines[1]": "a wide single line at 960 px: one of MNIST's odd 9s read as 4",
     "test_sheets_of_many_lines[12]": "a 12-line sheet: one 5 of 120 digits read as 6",
     "test_corner_light_and_desk": "corner light on a sheet on a desk: 4 of 6 (a 9 written like a 4 read 4, a thin 9 set aside)",
