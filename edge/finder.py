@@ -36,7 +36,8 @@ class FinderSettings:
     work_side: int = 320  # the longer side the picture is scaled to before searching (speed vs small digits)
     fine_work_side: int = 640  # ...and for a second look when the digits found are small (below)
     small_digit: float = 0.09  # of the working image's shorter side: digits this small may have broken strokes
-    finer_below_scale: float = 0.75  # the finer look only for pictures shrunk more than this (else it adds little)
+    finer_below_scale: float = 0.5  # the finer look only for pictures shrunk more than this (else it adds little)...
+    enlarge_tiny: float = 2.0  # ...or for tiny digits (below): at least this much finer, the picture enlarged if need be
     thin_stroke: float = 1.5  # px at the working size: small digits' strokes thinner than this break into pieces a model
     # may read surely (a 9's stem as a 1), so the finer look is taken even after a convincing first one
     tiny_digit: float = 12  # px at the working size (0.6 of the model's 20-px digit box): small digits shorter than this

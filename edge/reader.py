@@ -174,8 +174,14 @@ class DigitReader:
                 # (light ink: after the dark look, below); if they are tiny here or their strokes
                 # thin, look again in any case.
                 fine, fine_scale = resize_to(grey_work, self.settings.fine_work_side)
-                finer_anyway = (_median_height(candidates) < self.settings.tiny_digit
-                                or _stroke_width(candidates) < self.settings.thin_stroke)
+                tiny = _median_height(candidates) < self.settings.tiny_digit
+                if tiny and fine_scale < self.settings.enlarge_tiny * scale:
+                    # Tiny digits in a picture with no finer copy (a 320-640 px camera's): their strokes
+                    # are a pixel wide and break apart. Looked at enlarged, as a finer copy would be.
+                    fine_scale = self.settings.enlarge_tiny * scale
+                    fine = cv2.resize(grey_work, (max(1, round(grey_work.shape[1] * fine_scale)),
+                                                  max(1, round(grey_work.shape[0] * fine_scale))), interpolation=cv2.INTER_CUBIC)
+                finer_anyway = tiny or _stroke_width(candidates) < self.settings.thin_stroke
                 # A light-ink look is looked at finer only after the dark-ink look that is checked
                 # anyway (a sheet on a dark desk: the sheet is the bright minority, and light ink is
                 # guessed): when that convinces, the search ends there.
@@ -274,9 +280,12 @@ class DigitReader:
         return mean >= self.settings.convincing_confidence and len(reading.rejected) <= len(reading.digits)
 
     def _small(self, candidates: list[Candidate], shape: tuple[int, int], scale: float) -> bool:
-        """Candidates this small in a picture that was shrunk a lot: a finer look may join their strokes."""
-        if scale > self.settings.finer_below_scale or not candidates:
+        """Candidates this small in a picture that was shrunk a lot, or tiny in one that was not (then
+        looked at enlarged): a finer look may join their strokes."""
+        if not candidates:
             return False
+        if scale > self.settings.finer_below_scale:
+            return _median_height(candidates) < self.settings.tiny_digit
         return _median_height(candidates) < self.settings.small_digit * min(shape)
 
     def _closeup(self, candidates: list[Candidate], shape: tuple[int, int]) -> bool:

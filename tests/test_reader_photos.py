@@ -273,17 +273,18 @@ def test_small_digits_in_a_large_photo_are_looked_at_finer(reader, mnist_test):
     assert finer >= sum(first_look_only.read(page).text == truth for page, truth in pages) + 3  # 3 of 10 when written
 
 
-def test_small_digits_in_a_small_photo_are_looked_at_in_full(reader, mnist_test):
-    """A 460x345 photo (a low-resolution camera) is looked at first shrunk to 320 px, where digits
-    14 px high break into pieces; a second look at its own size joins their strokes."""
+def test_tiny_digits_in_a_small_photo_are_looked_at_enlarged(reader, mnist_test):
+    """A 400x300 or 460x345 photo (a low-resolution camera) is looked at near its own size, where
+    digits 10-14 px high have strokes a pixel wide, which break apart. No finer copy of it exists:
+    a second look enlarges it to twice the first look's size (cubic)."""
     images, labels = mnist_test
-    rng = np.random.default_rng(9)
-    pages = [sheet(images, labels, rng, 2, 7, size=(460, 345), digit_height=14, ink=ink)
-             for ink in ("ballpoint", "pencil") for _ in range(8)]
-    shrunk_only = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), finer_below_scale=0.5))
-    in_full = sum(reader.read(page).text == truth for page, truth in pages)
-    assert in_full >= 9  # 10 of 16 when written
-    assert in_full >= sum(shrunk_only.read(page).text == truth for page, truth in pages) + 3  # 6 of 16 when written
+    rng = np.random.default_rng(12)
+    pages = [sheet(images, labels, rng, 2, 6, size=size, digit_height=height, ink=ink)
+             for size, height in (((400, 300), 10), ((460, 345), 14)) for ink in ("ballpoint", "pencil") for _ in range(6)]
+    as_it_is = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), tiny_digit=0))
+    enlarged = sum(reader.read(page).text == truth for page, truth in pages)
+    assert enlarged >= 7  # 9 of 24 when written
+    assert enlarged >= sum(as_it_is.read(page).text == truth for page, truth in pages) + 4  # 4 of 24 when written
 
 
 @pytest.mark.parametrize("side", [16, 28, 60])
