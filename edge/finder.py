@@ -177,8 +177,13 @@ def to_grey(image: np.ndarray) -> np.ndarray:
 
 
 def percentiles_u8(values: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
-    """Percentiles of uint8 values from their histogram: many times faster than np.percentile."""
-    cumulative = np.bincount(values.ravel(), minlength=256).cumsum()
+    """Percentiles of uint8 values from their histogram: many times faster than np.percentile (and
+    OpenCV's histogram twice as fast as numpy's on a whole picture, slower on a few values)."""
+    if values.size > 4096:
+        counts = cv2.calcHist([np.ascontiguousarray(values).reshape(-1, 1)], [0], None, [256], [0, 256]).ravel()
+        cumulative = counts.astype(np.int64).cumsum()
+    else:
+        cumulative = np.bincount(values.ravel(), minlength=256).cumsum()
     return np.searchsorted(cumulative, np.asarray(qs) / 100.0 * (cumulative[-1] - 1), side="right").astype(np.float64)
 
 
