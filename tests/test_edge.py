@@ -19,7 +19,7 @@ import pytest
 
 from conftest import REPO, SAMPLES, SHIPPED_MODEL, STANDINS, assert_one_line_error, launch, run_cli, stop
 from digits.edge import contract
-from digits.edge.finder import FinderSettings
+from digits.edge.finder import FinderSettings, percentiles_u8
 from digits.edge.live import Smoother, read_stream
 from digits.edge.normalize import normalize_digit
 from digits.edge.reader import DigitReader, reading_order
@@ -649,3 +649,14 @@ def test_a_pi_camera_is_read_through_picamera2_like_a_webcam(video):
     assert_one_line_error(result, 2, "camera 1")
     doctor = run_cli("digits-edge", "--doctor", env=env, timeout=120)
     assert "Picamera2: installed, cameras 0 (stand-in (recorded frames))" in doctor.stdout
+
+
+@pytest.mark.parametrize("shape", [(1,), (37,), (4096,), (4097,), (240, 320)])
+def test_percentiles_from_histograms_are_numpys_lower_percentiles(shape):
+    """The finder's fast percentiles (numpy's histogram for a few values, OpenCV's for a picture)
+    are np.percentile's with method="lower", at either size."""
+    rng = np.random.default_rng(len(shape) * 1000 + shape[-1])
+    for _ in range(10):
+        values = (rng.random(shape) ** 3 * 255).astype(np.uint8)
+        for q in (0, 5, 50, 75, 99.9, 100):
+            assert percentiles_u8(values, (q,))[0] == np.percentile(values, q, method="lower")
