@@ -106,7 +106,9 @@ def debug_sheet(picture: np.ndarray, reading: Reading, trace: list[dict], source
         if "grey" in stages:
             parts.append(_caption(_fit(stages["grey"]), f"{entry['name']}: working image"))
             ink = cv2.normalize(stages["ink"], None, 0, 255, cv2.NORM_MINMAX) if stages["ink"].max() > 0 else stages["ink"]
-            parts.append(_caption(_fit(ink.astype(np.uint8)), "ink (paper removed)"))
+            least = stages.get("least_ink")
+            parts.append(_caption(_fit(ink.astype(np.uint8)), "ink (paper removed)" if least is None
+                                  else f"ink (paper removed; least {least:.0f} levels)"))
             mask = (stages["mask"] > 0).astype(np.uint8) * 255
             parts.append(_caption(_fit(_boxes(mask, entry["work_boxes"], RED)), f"strokes, {len(entry['work_boxes'])} candidates"))
         parts.append(_caption(_fit(_lines(picture, reading_of_view)),
