@@ -243,7 +243,14 @@ def test_a_photo_of_low_contrast_reads(reader, mnist_test):
     rng = np.random.default_rng(5)
     for _ in range(3):
         lines, truths = zip(*(pick(images, labels, rng, 5) for _ in range(2)))
-        assert reader.read(faded(render_sheet(list(lines), rng), 0.12)).text == " ".join(truths)
+        photo = render_sheet(list(lines), rng)
+        assert reader.read(faded(photo, 0.12)).text == " ".join(truths)
+        least = []  # the least ink taken, as --debug shows it: 20 levels, lower in the faded copy
+        for picture in (photo, faded(photo, 0.12)):
+            stages: dict = {}
+            find_candidates(cv2.cvtColor(cv2.resize(picture, (320, 240)), cv2.COLOR_BGR2GRAY), stages=stages)
+            least.append(stages["least_ink"])
+        assert least[0] == 20 and 8 <= least[1] < 20
     for rules in (None, "ruled", "squared"):
         assert reader.read(faded(render_sheet([[]], rng, paper="grey", rules=rules), 0.12)).text == ""
 
