@@ -1,0 +1,61 @@
+"""Faint pencil on ruled and squared paper: rendered sheets of three lines of five MNIST test digits,
+in pencil on white, grey and yellow ruled and white squared paper (6 each), read exactly by the
+shipped reader. Printed lines run through the digits' middles, as on squared paper, where a line
+crowded with digits is hard to tell from them.
+
+    python benchmarks/ruled_pencil.py [--model artifacts/digits.onnx]
+
+The sheets are drawn as tests/test_reader_photos.py's test_papers_and_inks draws its own (the same
+seeds for the same paper, rules and ink).
+"""
+
+from __future__ import annotations
+
+import argparse
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from digits.edge.errors import DigitsError
+from digits.edge.reader import DigitReader
+from digits.edge.session import DigitModel
+from digits.train.render import load_mnist_test, render_sheet
+
+PAGES = [("white", "ruled"), ("grey", "ruled"), ("white", "squared"), ("yellow", "ruled")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
+    parser.add_argument("--data", default=None)
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    images, labels = load_mnist_test(args.data)
+    reader = DigitReader(DigitModel(args.model, threads=1))
+    total = 0
+    for paper, rules in PAGES:
+        rng = np.random.default_rng(zlib.crc32(f"{paper}-{rules}-pencil".encode()))
+        exact, wrong = 0, []
+        for _ in range(6):
+            lines, truths = [], []
+            for _ in range(3):
+                picked = rng.integers(0, len(images), 5)
+                lines.append([images[i] for i in picked])
+                truths.append("".join(str(labels[i]) for i in picked))
+            truth = " ".join(truths)
+            text = reader.read(render_sheet(lines, rng, paper=paper, rules=rules, ink="pencil")).text
+            exact += text == truth
+            if text != truth:
+                wrong.append(f"{truth!r} read {text!r}")
+        total += exact
+        print(f"pencil on {paper} {rules} paper: {exact}/6 exact" + "".join(f"\n  {w}" for w in wrong))
+    print(f"all: {total}/{6 * len(PAGES)} exact")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except DigitsError as exc:  # no MNIST, a model that does not load: one line
+        raise SystemExit(f"error: {exc}") from None
