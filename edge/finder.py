@@ -325,8 +325,10 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
             continue  # the step from the photo's own border to the padding around it, not a stroke
         pieces.append([x, y, x + bw, y + bh, i])
 
-    groups = _merge_pieces(pieces, settings)
-    groups = [g for g in groups if g[3] - g[1] >= settings.min_height_frac * short_side]
+    def merged(found: list[list[int]]) -> list[list[int]]:  # pieces of one digit joined; too short ones dropped
+        return [g for g in _merge_pieces(found, settings) if g[3] - g[1] >= settings.min_height_frac * short_side]
+
+    groups = merged(pieces)
     if groups and lines:
         # A hairline as tall as the digits, upright, inside the picture, is a 1 written with a fine
         # pen (held upright, 20 times taller than thick): it joins the pieces. As tall as the digits'
@@ -338,8 +340,7 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
             or any(_beside_in_line(g, group, settings.thin_one_height) for group in groups))]
         if thin_ones:
             lines = [g for g in lines if g not in thin_ones]
-            groups = _merge_pieces(pieces + thin_ones, settings)
-            groups = [g for g in groups if g[3] - g[1] >= settings.min_height_frac * short_side]
+            groups = merged(pieces + thin_ones)
     small: list[list[int]] = []
     if groups:
         median_h = float(np.median([g[3] - g[1] for g in groups]))
@@ -667,14 +668,14 @@ def _drop_drawn(lines: np.ndarray, off_lines: np.ndarray, horizontal: bool, leng
     drawn = []
     for i in range(1, count):
         x, y, lw, lh = stats[i][:4]  # one line's box, in `part`
+        if (lw if horizontal else lh) < length:
+            continue  # shorter than any stretch found as a line: a piece of one between strokes crossing it
         if horizontal:
             ends = (other[max(0, y - pad) : y + lh + pad, max(0, x - reach) : x],
                     other[max(0, y - pad) : y + lh + pad, x + lw : x + lw + reach])
         else:
             ends = (other[max(0, y - reach) : y, max(0, x - pad) : x + lw + pad],
                     other[y + lh : y + lh + reach, max(0, x - pad) : x + lw + pad])
-        if (lw if horizontal else lh) < length:
-            continue  # shorter than any stretch found as a line: a piece of one between strokes crossing it
         if all(end.any() for end in ends):
             drawn.append(i)
     if not drawn:
@@ -755,9 +756,14 @@ def resize_to(grey: np.ndarray, side: int, short_side: int = 0) -> tuple[np.ndar
     scale = min(1.0, side / max(h, w))
     if min(h, w) * scale < short_side:
         scale = min(short_side / min(h, w), 2 * side / max(h, w))
-        return cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_CUBIC), scale
+        return rescaled(grey, scale, cv2.INTER_CUBIC), scale
     if scale < 1.0:
         # Area averaging is needed against aliasing only when shrinking a lot; it is slow otherwise.
-        interpolation = cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR
-        grey = cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interpolation)
+        grey = rescaled(grey, scale, cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR)
     return grey, scale
+
+
+def rescaled(grey: np.ndarray, scale: float, interpolation: int) -> np.ndarray:
+    """`grey` resized by `scale` (at least 1 px each way)."""
+    h, w = grey.shape
+    return cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interpolation)

@@ -12,7 +12,7 @@ import numpy as np
 
 from .contract import IMAGE_SIZE
 from .finder import (MARK_LINE, MARK_SMALL, Candidate, FinderSettings, WorkBox, dark_ink_guess, find_candidates,
-                     resize_to, to_grey)
+                     rescaled, resize_to, to_grey)
 from .normalize import normalize_digit
 from .session import DigitModel
 
@@ -179,8 +179,7 @@ class DigitReader:
                     # Tiny digits in a picture with no finer copy (a 320-640 px camera's): their strokes
                     # are a pixel wide and break apart. Looked at enlarged, as a finer copy would be.
                     fine_scale = self.settings.enlarge_tiny * scale
-                    fine = cv2.resize(grey_work, (max(1, round(grey_work.shape[1] * fine_scale)),
-                                                  max(1, round(grey_work.shape[0] * fine_scale))), interpolation=cv2.INTER_CUBIC)
+                    fine = rescaled(grey_work, fine_scale, cv2.INTER_CUBIC)
                 finer_anyway = tiny or _stroke_width(candidates) < self.settings.thin_stroke
                 # A light-ink look is looked at finer only after the dark-ink look that is checked
                 # anyway (a sheet on a dark desk: the sheet is the bright minority, and light ink is

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from digits.edge.finder import FinderSettings, find_candidates
+from digits.edge.finder import FinderSettings, find_candidates, resize_to, to_grey
 from digits.edge.reader import (REASON_FRAME, REASON_LETTER, REASON_NOT_A_DIGIT, REASON_ROUND, REASON_SOLID, REASON_TOO_WIDE,
                                 Digit, DigitReader, Rejected)
 from digits.edge.session import DigitModel
@@ -184,7 +184,7 @@ def test_ink_polarity_is_guessed_locally(mnist_test):
     # Dark ink on a page half in a deep shadow, and light ink on dark: the guess weighs the picture's
     # departures from its local mean (their skew), not its median against its range (which took
     # 13 of these 20 shadowed pages for light ink).
-    from digits.edge.finder import dark_ink_guess, to_grey
+    from digits.edge.finder import dark_ink_guess
 
     images, labels = mnist_test
     rng = np.random.default_rng(340)
@@ -248,7 +248,7 @@ def test_a_photo_of_low_contrast_reads(reader, mnist_test):
         least = []  # the least ink taken, as --debug shows it: 20 levels, lower in the faded copy
         for picture in (photo, faded(photo, 0.12)):
             stages: dict = {}
-            find_candidates(cv2.cvtColor(cv2.resize(picture, (320, 240)), cv2.COLOR_BGR2GRAY), stages=stages)
+            find_candidates(resize_to(to_grey(picture), 320)[0], stages=stages)
             least.append(stages["least_ink"])
         assert least[0] == 20 and 8 <= least[1] < 20
     for rules in (None, "ruled", "squared"):
@@ -450,39 +450,34 @@ def test_non_digits_beside_a_number_are_set_aside_with_a_trace(reader, mnist_tes
     assert all(r.reason for r in reading.rejected)
 
 
-def fine_pen_one() -> np.ndarray:
-    """A 1 as one straight upright stroke: 20 px tall, 1 px wide (drawn 60 px tall, 3 px wide)."""
+def numbers_with_a_fine_pen_1(mnist_test, seed):
+    """Three rendered numbers of three MNIST digits with a 1 drawn as one straight upright stroke
+    after the first (20 px tall, 1 px wide: drawn 60 px tall, 3 px wide): (photo, its number)."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(seed)
     one = np.zeros((28, 28), np.uint8)
     one[4:24, 14] = 255
-    return one
+    for _ in range(3):
+        digits, truth = pick(images, labels, rng, 3)
+        yield render_sheet([digits[:1] + [one] + digits[1:]], rng, digit_height=60), truth[0] + "1" + truth[1:]
 
 
 def test_a_one_written_upright_with_a_fine_pen_is_read(reader, mnist_test):
     """A 1 drawn as one straight upright stroke with a fine pen is 20 times taller than thick, as
     thin as a hairline (a crease, a paper's edge): as tall as the digits beside it, it is a 1."""
-    images, labels = mnist_test
-    rng = np.random.default_rng(740)
-    one = fine_pen_one()
-    for _ in range(3):
-        digits, truth = pick(images, labels, rng, 3)
-        photo = render_sheet([digits[:1] + [one] + digits[1:]], rng, digit_height=60)
-        assert reader.read(photo).text == truth[0] + "1" + truth[1:]
+    for photo, number in numbers_with_a_fine_pen_1(mnist_test, 740):
+        assert reader.read(photo).text == number
 
 
 def test_a_fine_pen_1_is_read_among_many_small_marks(reader, mnist_test):
     """The fine-pen 1 is as tall as the digits beside it in its line, however many smaller marks
     (specks of dirt, blots) the page has elsewhere: they pull the median height of what the finder
     found far below the digits'."""
-    images, labels = mnist_test
-    rng = np.random.default_rng(741)
-    one = fine_pen_one()
-    for _ in range(3):
-        digits, truth = pick(images, labels, rng, 3)
-        photo = render_sheet([digits[:1] + [one] + digits[1:]], rng, digit_height=60)
+    for photo, number in numbers_with_a_fine_pen_1(mnist_test, 741):
         height, width = photo.shape[:2]
         for k in range(12):  # blots 20 px across, in a row well below the number
             cv2.circle(photo, (40 + k * (width - 80) // 11, height - 40), 10, (70, 70, 70), -1)
-        assert reader.read(photo).text == truth[0] + "1" + truth[1:]
+        assert reader.read(photo).text == number
 
 
 def short_barred_sevens(images, labels, count):
