@@ -68,7 +68,11 @@ def annotate(image: np.ndarray, reading: Reading, *, fps: float | None = None, s
         _label(out, text, origin, label_scale, colour)
     shown = reading.text if stable_text is None else stable_text
     banner = f"read: {shown or NOTHING_READ}" + (f"   {len(reading.rejected)} set aside" if reading.rejected else "") + (f"   {fps:.1f} fps" if fps is not None else "") + f"   {reading.ms:.1f} ms"
-    _label(out, banner, (8, round(34 * scale)), scale, WHITE)
+    # A long reading on a narrow picture (a sheet photographed upright) is drawn smaller, whole.
+    banner_scale = scale
+    while banner_scale > 0.35 and 8 + cv2.getTextSize(banner, cv2.FONT_HERSHEY_SIMPLEX, banner_scale, 2)[0][0] + 4 > w:
+        banner_scale *= 0.95
+    _label(out, banner, (8, round(34 * scale)), banner_scale, WHITE)
     # The 28x28 images the model saw, enlarged, along the bottom edge.
     size = max(28, round(56 * scale))
     for i, digit in enumerate(reading.digits[: max(1, w // (size + 4))]):

@@ -660,3 +660,16 @@ def test_percentiles_from_histograms_are_numpys_lower_percentiles(shape):
         values = (rng.random(shape) ** 3 * 255).astype(np.uint8)
         for q in (0, 5, 50, 75, 99.9, 100):
             assert percentiles_u8(values, (q,))[0] == np.percentile(values, q, method="lower")
+
+
+def test_a_long_reading_on_a_narrow_picture_is_drawn_whole():
+    """The banner of a sheet photographed upright (33 digits on a 692-px-wide picture) is drawn
+    smaller so that it ends inside the picture: its white box leaves the right edge untouched."""
+    from digits.edge.annotate import annotate
+    from digits.edge.reader import Reading
+
+    picture = np.zeros((922, 692, 3), np.uint8)
+    out = annotate(picture, Reading("13124579613 287836761 516 13582737", [], 61.0))
+    banner_rows = out[: out.shape[0] // 10]
+    assert (banner_rows == 255).all(axis=2).any()  # the banner is there
+    assert not (banner_rows[:, -1] == 255).all(axis=1).any()  # and stops short of the right edge
