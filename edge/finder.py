@@ -161,6 +161,15 @@ class FinderSettings:
     split_pair_middle: float = 0.3  # wide is cut in two, no nearer either end than this share of its width,
     split_read_confidence: float = 0.99  # where both halves are clear digits (this sure which digit and under
     split_read_not_a_digit: float = 0.1  # this P(not a digit)) read more surely than the whole.
+    faint_share: float = 0.5  # a piece beside digits that reads as no digit, or a digit much shorter than its line's,
+    # is looked at again with the fainter ink around it, above this share of the stroke threshold
+    faint_reach: float = 1 / 3  # ...within this share of its line's digit height on either side...
+    faint_line_gap: float = 3.0  # ...(its line: digits overlapping its height, this many of their heights away at most)
+    faint_short: float = 0.75  # (a digit shorter than this share of its line's median height is looked at again)
+    faint_more_ink: float = 1.2  # ...when that adds ink (this many times its own pixels)...
+    faint_full: float = 0.75  # ...each stroke full ink from this share of its own ridge's strength (a 5x5 maximum)...
+    faint_grow: float = 1.25  # ...and it becomes a digit read surely (join_confidence); a short digit only when it
+    # grows this much taller
     deskew_min_deg: float = 20.0  # candidates in one straight line sloping at least this much (a number written,
     deskew_max_deg: float = 65.0  # ...or photographed, on a slant; steeper is a column of digits, not a line)...
     deskew_spread: float = 0.35  # ...their centres within this share of the median height of the line...
@@ -266,7 +275,8 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
 
     `photo_edges` is where the photo's own edges are, when it has been padded (a close-up).
     `stages`, when given, receives the intermediate images (for --debug): "grey", "ink", "mask", and
-    "least_ink", the least departure from the paper taken as ink (grey levels, before the noise floor).
+    "least_ink", the least departure from the paper taken as ink (grey levels, before the noise floor);
+    and the maps "floor" (the noise floor) and "threshold" (the stroke threshold), for faint_strokes.
     `marks`, when given, receives what was set aside by its shape alone, with `mark` saying why: marks
     at least as big as the smallest digit but under half the digits' height, and long thin lines that
     do not run to the picture's border (a pen, a ruler). Specks, the desk, shadows' edges, ruled lines
@@ -299,7 +309,7 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     faint = (ink > settings.rule_floor * floor).astype(np.uint8)  # printed lines are whole in it
     mask = _without_rules(writing & (ink > threshold), faint, _box_outlines(faint, settings), settings)
     if stages is not None:
-        stages.update(grey=grey, ink=ink, mask=mask, least_ink=min_floor)
+        stages.update(grey=grey, ink=ink, mask=mask, least_ink=min_floor, floor=floor, threshold=threshold)
     # Pass 2: the strokes.
     count, labels, stats, _ = _pieces(mask.astype(np.uint8))
 
@@ -381,6 +391,45 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         else:
             marks.append(candidate)
     return _with_frames(candidates, settings)
+
+
+def faint_strokes(stages: dict, piece: Candidate, window: tuple[int, int, int, int], others: list[WorkBox],
+                  settings: FinderSettings = FinderSettings()) -> Candidate | None:
+    """`piece` (a candidate of the look whose `stages` find_candidates filled) with the fainter ink
+    around it: the ink within `window` (x0, y0, x1, y1) above settings.faint_share of the stroke
+    threshold (never under the noise floor) that connects to the piece, outside `others` (the other
+    candidates' boxes). A stroke drawn lightly (a pen skipping, a pencil's light pressure, a part of
+    the page in a shadow or a gradient) falls under the threshold that the picture's strong strokes
+    set, and its digit breaks into a piece that reads as no digit or as another. Each stroke's ink is
+    scaled to its own ridge's strength, so a faint stroke is full ink, as the strong ones are. None:
+    it gains no ink."""
+    ink, floor, threshold = stages["ink"], stages["floor"], stages["threshold"]
+    h, w = ink.shape
+    x0, y0, x1, y1 = max(0, window[0]), max(0, window[1]), min(w, window[2]), min(h, window[3])
+    lowered = np.maximum(settings.faint_share * threshold[y0:y1, x0:x1], floor[y0:y1, x0:x1])
+    area = ink[y0:y1, x0:x1]
+    fainter = (area > lowered).astype(np.uint8)
+    for ox, oy, ow, oh in others:
+        fainter[max(0, oy - y0):max(0, oy + oh - y0), max(0, ox - x0):max(0, ox + ow - x0)] = 0
+    px, py, pw, ph = piece.work_box
+    strokes = np.zeros(fainter.shape, bool)
+    strokes[py - y0:py - y0 + ph, px - x0:px - x0 + pw] = piece.ink > 0
+    count, labels, _, _ = _pieces(fainter)
+    member = np.zeros(count, bool)
+    member[labels[strokes & (fainter > 0)]] = True
+    member[0] = False
+    keep = member[labels]
+    if np.count_nonzero(keep) <= settings.faint_more_ink * np.count_nonzero(strokes):
+        return None
+    ys, xs = np.nonzero(keep)
+    bx0, by0, bx1, by1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+    keep = cv2.dilate(keep[by0:by1, bx0:bx1].astype(np.uint8), np.ones((3, 3), np.uint8))  # the strokes' soft rims
+    crop = area[by0:by1, bx0:bx1].astype(np.float32) * keep
+    low = _quantile(lowered[by0:by1, bx0:bx1].ravel(), 0.5) * settings.soft_rim_of_threshold
+    full = np.minimum(settings.faint_full * cv2.dilate(crop, np.ones((5, 5), np.uint8)),
+                      float(percentiles_u8(area[by0:by1, bx0:bx1][keep > 0], (75,))[0]))
+    soft = np.clip((crop - low) / np.maximum(full - low, 1.0), 0.0, 1.0) * keep
+    return Candidate((x0 + bx0, y0 + by0, bx1 - bx0, by1 - by0), soft)
 
 
 def _beside_in_line(hairline: list[int], group: list[int], ratio: float) -> bool:

@@ -255,6 +255,31 @@ def test_a_photo_of_low_contrast_reads(reader, mnist_test):
         assert reader.read(faded(render_sheet([[]], rng, paper="grey", rules=rules), 0.12)).text == ""
 
 
+def numbers_with_a_digit_written_lightly(mnist_test, seed, count):
+    """`count` rendered numbers of four MNIST digits, one of them written lightly in its upper half
+    (at 0.3 of its ink: a pen skipping, a pencil pressed lightly): (photo, its number)."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        digits, truth = pick(images, labels, rng, 4)
+        k = int(rng.integers(0, 4))
+        light = digits[k].astype(np.float32)
+        rows = np.flatnonzero(light.max(axis=1) > 30)
+        light[: (rows[0] + rows[-1]) // 2] *= 0.3
+        digits[k] = light.astype(np.uint8)
+        yield render_sheet([digits], rng, digit_height=60), truth
+
+
+def test_a_digit_written_lightly_in_part_is_read_whole(reader, mnist_test):
+    """Half a digit written lightly breaks at the stroke threshold the other digits' strong strokes
+    set: its strong half reads as no digit or as another (the foot of a 4 as a 7). Beside digits in
+    its line, it is looked at again with the fainter ink connected to it, each stroke full ink."""
+    numbers = list(numbers_with_a_digit_written_lightly(mnist_test, 4040, 10))
+    assert sum(reader.read(photo).text == number for photo, number in numbers) >= 8
+    without = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), faint_line_gap=-1.0))
+    assert sum(without.read(photo).text == number for photo, number in numbers) <= 4  # what it was before
+
+
 @pytest.mark.parametrize("height", [15, 30, 200, 420])  # 3 % to 90 % of a 480-pixel picture
 def test_digit_sizes(reader, mnist_test, height):
     images, labels = mnist_test
