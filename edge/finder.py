@@ -517,7 +517,7 @@ def _with_frames(candidates: list[Candidate], settings: FinderSettings) -> list[
 
 def _shadow_side(grey: np.ndarray, labels: np.ndarray, member: np.ndarray, box: Edges, dark_ink: bool,
                  settings: FinderSettings = FinderSettings()) -> float:
-    """The share of a ring of pixels around a piece's strokes that is as dark as the strokes.
+    """The share of a ring of pixels around a piece's strokes that is as dark as the strokes near it.
 
     A pen stroke has paper on both sides: its ring is paper, lighter than the stroke (bar where
     another stroke or a line crosses it). A shadow's edge, or the rim of a dark object, is a
@@ -546,7 +546,14 @@ def _shadow_side(grey: np.ndarray, labels: np.ndarray, member: np.ndarray, box: 
     paper = _quantile(around, 0.9)
     if paper - stroke_level < settings.shadow_min_contrast:
         return 0.0
-    dark = min(stroke_level + settings.shadow_level * (paper - stroke_level), stroke_level * (1 + settings.shadow_ratio))
+    # "As dark as the strokes" near each ring pixel: the mean of the strokes within the ring's reach.
+    # A stroke that runs from the light into a shadow is darker in the shadow, as its paper is there;
+    # against the strokes' median (one level for the piece) the shadowed paper beside it counted.
+    reach = (2 * (2 + width) + 1,) * 2
+    weight = local.astype(np.float32)
+    near = cv2.boxFilter(patch.astype(np.float32) * weight, -1, reach, normalize=False)[ring > 0]
+    level = near / np.maximum(cv2.boxFilter(weight, -1, reach, normalize=False)[ring > 0], 1e-6)
+    dark = np.minimum(level + settings.shadow_level * (paper - level), level * (1 + settings.shadow_ratio))
     return np.count_nonzero(around < dark) / around.size
 
 
