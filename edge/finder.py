@@ -539,7 +539,8 @@ def _shadow_side(grey: np.ndarray, labels: np.ndarray, member: np.ndarray, box: 
     patch = grey[Y0:Y1, X0:X1]
     if not dark_ink:
         patch = 255 - patch
-    around = patch[ring > 0]
+    in_ring = ring > 0
+    around = patch[in_ring]
     if around.size < 10:
         return 0.0
     stroke_level = _quantile(patch[local > 0], 0.5)
@@ -549,10 +550,9 @@ def _shadow_side(grey: np.ndarray, labels: np.ndarray, member: np.ndarray, box: 
     # "As dark as the strokes" near each ring pixel: the mean of the strokes within the ring's reach.
     # A stroke that runs from the light into a shadow is darker in the shadow, as its paper is there;
     # against the strokes' median (one level for the piece) the shadowed paper beside it counted.
-    reach = (2 * (2 + width) + 1,) * 2
-    weight = local.astype(np.float32)
-    near = cv2.boxFilter(patch.astype(np.float32) * weight, -1, reach, normalize=False)[ring > 0]
-    level = near / np.maximum(cv2.boxFilter(weight, -1, reach, normalize=False)[ring > 0], 1e-6)
+    reach = (2 * (2 + width) + 1,) * 2  # every ring pixel has strokes within it
+    summed = cv2.boxFilter(patch * local, cv2.CV_32F, reach, normalize=False)[in_ring]
+    level = summed / cv2.boxFilter(local, cv2.CV_32F, reach, normalize=False)[in_ring]
     dark = np.minimum(level + settings.shadow_level * (paper - level), level * (1 + settings.shadow_ratio))
     return np.count_nonzero(around < dark) / around.size
 
