@@ -465,7 +465,7 @@ class DigitReader:
         candidates with those digits, or None: none changed. (`marks`, the finder's, loses the marks
         that became digits.)"""
         settings = self.settings
-        if "threshold" not in stages or not judged.digit_candidates:
+        if not judged.digit_candidates:
             return None
         pieces = [(("aside", k), c) for k, c in enumerate(judged.aside_candidates)
                   if judged.rejected[k].reason in (REASON_NOT_A_DIGIT, REASON_UNSURE) and not c.frame]
@@ -485,7 +485,9 @@ class DigitReader:
         line[digit_pieces, [pieces[n][0][1] for n in digit_pieces]] = False  # a digit is not in its own line
         in_line = line.any(axis=1)
         tall, top, bottom = (_row_medians(v, line) for v in (dh, dy, dy + dh))
-        everyone = np.array([c.work_box for c in judged.digit_candidates + judged.aside_candidates + marks], np.int64)
+        everyone = judged.digit_candidates + judged.aside_candidates + marks
+        boxes = np.array([c.work_box for c in everyone], np.int64)
+        bx, by, bw, bh = boxes.T
         tries = []
         for n, (key, piece) in enumerate(pieces):
             x, y, w, h = piece.work_box
@@ -493,7 +495,9 @@ class DigitReader:
                 continue
             reach = int(settings.faint_reach * tall[n])
             window = (x - reach, int(min(y, top[n])) - reach, x + w + reach, int(max(y + h, bottom[n])) + reach)
-            found = faint_strokes(stages, piece, window, _within(everyone, window, piece.work_box), settings)
+            reaching = (bx < window[2]) & (bx + bw > window[0]) & (by < window[3]) & (by + bh > window[1])
+            walls = [tuple(boxes[j]) for j in np.flatnonzero(reaching) if everyone[j] is not piece]
+            found = faint_strokes(stages, piece, window, walls, settings)
             if found is not None and (key[0] != "digit" or found.work_box[3] >= settings.faint_grow * h):
                 tries.append((key, found))
         if not tries:
@@ -723,13 +727,6 @@ def _row_medians(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     ordered = np.sort(np.where(mask, values, np.inf), axis=1)
     rows = np.arange(len(mask))
     return (ordered[rows, np.maximum(count - 1, 0) // 2] + ordered[rows, count // 2]) / 2
-
-
-def _within(boxes: np.ndarray, window: tuple[int, int, int, int], own: WorkBox) -> list[WorkBox]:
-    """The boxes (an [N, 4] array of x, y, w, h) that reach into `window` (x0, y0, x1, y1), but `own`."""
-    x, y, w, h = boxes.T
-    inside = (x < window[2]) & (x + w > window[0]) & (y < window[3]) & (y + h > window[1])
-    return [box for box in map(tuple, boxes[inside].tolist()) if box != tuple(own)]
 
 
 def _overlapping(a: WorkBox, b: WorkBox, share: float = 0.3) -> bool:
