@@ -387,7 +387,9 @@ class DigitReader:
         digit; trying those read 18 fewer of the shared photos under the changes of light and camera.)
         A small mark right beside a digit, within its height (a 9's faint loop cut off from its stem),
         is read joined with it too, and joins it when the pair reads clearly as another digit; it is
-        then no longer listed as set aside (`marks`, the finder's, loses it). The chosen way's judged
+        then no longer listed as set aside (`marks`, the finder's, loses it). So is a small mark beside
+        a piece the model calls not a digit, within a digit's height of the line around that piece (a
+        5's bar lifted above a body read alone as no digit). The chosen way's judged
         candidates with the pairs joined, or None: nothing joined."""
         settings = self.settings
         everyone = [(c, (True, i)) for i, c in enumerate(judged.digit_candidates)] + \
@@ -413,16 +415,22 @@ class DigitReader:
                     seen.add(frozenset(((False, k), key)))
                     pairs.append(((False, k), key, union))
         small = [m for m in marks if m.mark == MARK_SMALL]
+        line_height = _median_height(judged.digit_candidates) if judged.digit_candidates else 0
+        broken = [((False, k), c) for k, c in enumerate(judged.aside_candidates)
+                  if judged.rejected[k].reason == REASON_NOT_A_DIGIT and not c.frame]
         for m, mark in enumerate(small):
             mx, my, mw, mh = mark.work_box
-            for i, digit in enumerate(judged.digit_candidates):
-                dx, dy, dw, dh = digit.work_box
+            for key, piece in [((True, i), c) for i, c in enumerate(judged.digit_candidates)] + broken:
+                dx, dy, dw, dh = piece.work_box
+                if not key[0]:  # a broken piece, shorter than a digit: the mark may stand above or below it
+                    dh = max(dh, line_height)
+                    dy = min(max(my, dy + piece.work_box[3] - dh), dy)
                 reach = settings.join_mark_reach * dh
                 if max(dx - (mx + mw), mx - (dx + dw)) > reach or my < dy - reach or my + mh > dy + dh + reach:
-                    continue  # not right beside the digit, within its height
-                union = _joined(mark, digit)
+                    continue  # not right beside the piece, within a digit's height
+                union = _joined(mark, piece)
                 if union.work_box[2] <= settings.join_aspect * union.work_box[3]:
-                    pairs.append((("mark", m), (True, i), union))
+                    pairs.append((("mark", m), key, union))
         if not pairs:
             return None
         batch, probabilities = self._answers([pair[2] for pair in pairs])
@@ -437,7 +445,7 @@ class DigitReader:
                 continue
             if a in gone or b in gone or self._shape_reason(union, batch[n], int(labels[n])) is not None:
                 continue
-            if a[0] == "mark" and int(labels[n]) == judged.digits[b[1]].label:
+            if a[0] == "mark" and b[0] and int(labels[n]) == judged.digits[b[1]].label:
                 continue  # the mark changes nothing: it stays a mark (a full stop beside a 2)
             gone.update((a, b))
             digits.append(Digit(int(labels[n]), float(sure[n]), to_original(union.work_box), batch[n],
