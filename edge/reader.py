@@ -566,22 +566,37 @@ class DigitReader:
                 if read and stretches[0][:2] == (0, candidate.work_box[2]):
                     known[len(pieces)] = judged.digit_probabilities[index]
                 pieces.extend(piece for _, _, piece in stretches)
-        unread = [k for k in range(len(pieces)) if k not in known]
-        if not unread:
+        if len(known) == len(pieces):
             return None
-        inputs, answers = self._answers([pieces[k] for k in unread])
         batch = np.zeros((len(pieces), IMAGE_SIZE, IMAGE_SIZE), np.float32)  # a whole is never one of the pieces cut
-        batch[unread] = inputs
-        probabilities = np.zeros((len(pieces), answers.shape[1]), answers.dtype)
-        probabilities[unread] = answers
-        for k, answer in known.items():
-            probabilities[k] = answer
+        labels, sure = np.zeros(len(pieces), int), np.zeros(len(pieces))
+        readable, clear = np.zeros(len(pieces), bool), np.zeros(len(pieces), bool)
         reject = self.onnx_model.reject_index
-        labels, sure = _which_digit(probabilities)
-        doubt = probabilities[:, reject] if reject is not None else np.zeros(len(pieces))
-        readable = (sure >= settings.split_confidence) & (doubt < settings.not_a_digit)
-        # To overrule the model's sure reading of the whole, each piece must be a clear digit.
-        clear = readable & (sure >= settings.split_read_confidence) & (doubt < settings.split_read_not_a_digit)
+        # Read in rounds: a stretch starting at a cut that no surely read way from the left edge reaches
+        # is on no way through, and is read only once one does (a round per digit of the longest way:
+        # a sheet's small marks, cut in 20-50 stretches each, read a handful).
+        reached = [{0} for _ in plans]
+        answered: set[int] = set()
+        while True:
+            todo = sorted({k for (_, _, _, plan), at in zip(plans, reached) for a, _, k in plan
+                           if a in at and k not in answered})
+            if not todo:
+                break
+            answered.update(todo)
+            unread = [k for k in todo if k not in known]
+            answers = dict(known)
+            if unread:  # one model call a round
+                batch[unread], read_now = self._answers([pieces[k] for k in unread])
+                answers.update(zip(unread, read_now))
+            probabilities = np.array([answers[k] for k in todo])
+            labels[todo], sure[todo] = _which_digit(probabilities)
+            doubt = probabilities[:, reject] if reject is not None else np.zeros(len(todo))
+            readable[todo] = (sure[todo] >= settings.split_confidence) & (doubt < settings.not_a_digit)
+            # To overrule the model's sure reading of the whole, each piece must be a clear digit.
+            clear[todo] = readable[todo] & (sure[todo] >= settings.split_read_confidence) & (doubt < settings.split_read_not_a_digit)
+            for (_, read, _, plan), at in zip(plans, reached):
+                usable = clear if read else readable
+                at.update(b for a, b, k in sorted(plan) if a in at and usable[k])
         found, split, split_read = [], set(), set()
         for candidate, read, index, plan in plans:
             width, usable = candidate.work_box[2], clear if read else readable
