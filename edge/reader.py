@@ -395,21 +395,24 @@ class DigitReader:
         everyone = [(c, (True, i)) for i, c in enumerate(judged.digit_candidates)] + \
                    [(c, (False, i)) for i, c in enumerate(judged.aside_candidates)]
         pairs, seen = [], set()
+        ox, oy, ow, oh = np.array([c.work_box for c, _ in everyone], np.int64).reshape(-1, 4).T  # one test for all
+        framed = np.array([c.frame for c, _ in everyone], bool)
         for k, aside in enumerate(judged.aside_candidates):
             read = judged.rejected[k]
             if read.reason != REASON_NOT_A_DIGIT or aside.frame:
                 continue
             ax, ay, aw, ah = aside.work_box
-            for other, key in everyone:
-                ox, oy, ow, oh = other.work_box
-                if other is aside or other.frame or frozenset(((False, k), key)) in seen:
+            tried = ~framed
+            if read.digit_share >= settings.rescue_digit_share:
+                # A clear digit alone is no broken piece beside one as tall as itself (it may be rescued).
+                tried &= ah * settings.rescue_height_ratio < oh
+            # In one line, and beside it.
+            tried &= np.minimum(ay + ah, oy + oh) - np.maximum(ay, oy) >= settings.rescue_overlap * np.minimum(ah, oh)
+            tried &= np.maximum(ox - (ax + aw), ax - (ox + ow)) <= settings.join_gap * np.maximum(ah, oh)
+            for j in np.flatnonzero(tried):
+                other, key = everyone[j]
+                if other is aside or frozenset(((False, k), key)) in seen:
                     continue
-                if read.digit_share >= settings.rescue_digit_share and ah * settings.rescue_height_ratio >= oh:
-                    continue  # a clear digit alone, as tall as the other: no broken piece (it may be rescued)
-                if min(ay + ah, oy + oh) - max(ay, oy) < settings.rescue_overlap * min(ah, oh):
-                    continue  # not in one line
-                if max(ox - (ax + aw), ax - (ox + ow)) > settings.join_gap * max(ah, oh):
-                    continue  # not beside it
                 union = _joined(aside, other)
                 if union.work_box[2] <= settings.join_aspect * union.work_box[3]:
                     seen.add(frozenset(((False, k), key)))
