@@ -384,7 +384,7 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         # Ink at or above the stroke's typical strength is full ink, as in MNIST; fainter edges fade out.
         full = float(percentiles_u8(strokes, (75,))[0])
         low = _quantile(threshold[y0:y1, x0:x1].ravel(), 0.5) * settings.soft_rim_of_threshold
-        soft = np.clip((crop - low) / max(full - low, 1.0), 0.0, 1.0)
+        soft = np.minimum(np.maximum((crop - low) / max(full - low, 1.0), 0.0), 1.0)
         candidate = Candidate((x0, y0, x1 - x0, y1 - y0), soft, mark=mark)
         if mark is None:
             candidates.append(candidate)
@@ -528,7 +528,7 @@ def _shadow_side(grey: np.ndarray, labels: np.ndarray, member: np.ndarray, box: 
     strokes = member[labels[y0:y1, x0:x1]].astype(np.uint8)
     # padded: the box's edge is outside
     inside = cv2.distanceTransform(cv2.copyMakeBorder(strokes, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0), cv2.DIST_L2, 3)
-    width = int(np.clip(round(2 * cv2.minMaxLoc(inside)[1]), 2, 24))
+    width = min(max(round(2 * cv2.minMaxLoc(inside)[1]), 2), 24)  # (np.clip on one number costs 15 us)
     pad = 2 + width + 1
     X0, Y0, X1, Y1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)
     local = np.zeros((Y1 - Y0, X1 - X0), np.uint8)
