@@ -535,15 +535,14 @@ def _shadow_side(grey: np.ndarray, labels: np.ndarray, member: np.ndarray, box: 
     local[y0 - Y0 : y1 - Y0, x0 - X0 : x1 - X0] = strokes
     near = cv2.dilate(local, np.ones((5, 5), np.uint8))
     ring = cv2.dilate(local, np.ones((2 * (2 + width) + 1,) * 2, np.uint8))
-    ring[(near > 0) | (labels[Y0:Y1, X0:X1] > 0)] = 0
+    in_ring = (ring > near) & (labels[Y0:Y1, X0:X1] == 0)  # (both 0 or 1)
     patch = grey[Y0:Y1, X0:X1]
     if not dark_ink:
         patch = 255 - patch
-    in_ring = ring > 0
     around = patch[in_ring]
     if around.size < 10:
         return 0.0
-    stroke_level = _quantile(patch[local > 0], 0.5)
+    stroke_level = _quantile(patch[y0 - Y0 : y1 - Y0, x0 - X0 : x1 - X0][strokes.view(bool)], 0.5)
     paper = _quantile(around, 0.9)
     if paper - stroke_level < settings.shadow_min_contrast:
         return 0.0
