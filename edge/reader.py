@@ -106,18 +106,22 @@ def reading_order(boxes: list[Box], min_overlap: float = FinderSettings.line_ove
     vertically (by at least a third of the smaller height), so a line written on a slant stays one
     line, and a small piece never starts a line of its own between two others it overlaps."""
     lines: list[list[int]] = []
+    ends: list[tuple[int, int, int]] = []  # each line's last box: top, bottom, height
     for i in sorted(range(len(boxes)), key=lambda i: boxes[i][0]):
-        x, y, w, h = boxes[i]
+        _, y, _, h = map(int, boxes[i])
         best, best_overlap = None, 0.0
-        for line in lines:
-            lx, ly, lw, lh = boxes[line[-1]]
-            overlap = (min(y + h, ly + lh) - max(y, ly)) / max(1, min(h, lh))
+        for k, (top, bottom, height) in enumerate(ends):
+            if bottom <= y or top >= y + h:
+                continue  # no overlap (a sheet's other rows: most lines)
+            overlap = (min(y + h, bottom) - max(y, top)) / max(1, min(h, height))
             if overlap >= min_overlap and overlap > best_overlap:
-                best, best_overlap = line, overlap
+                best, best_overlap = k, overlap
         if best is None:
             lines.append([i])
+            ends.append((y, y + h, h))
         else:
-            best.append(i)
+            lines[best].append(i)
+            ends[best] = (y, y + h, h)
     lines.sort(key=lambda line: float(np.median([boxes[j][1] + boxes[j][3] / 2 for j in line])))
     return lines
 
