@@ -318,7 +318,7 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     pieces: list[list[int]] = []  # [x0, y0, x1, y1, label...]
     lines: list[list[int]] = []  # long thin pieces inside the picture: marks, or thin 1s
     for i in range(1, count):
-        x, y, bw, bh, area = stats[i]
+        x, y, bw, bh, area = map(int, stats[i])  # (Python ints: numpy scalars are slow to compute with)
         if area < settings.min_piece_area:
             continue
         long_side, short = max(bw, bh), max(min(bw, bh), 1)

@@ -906,9 +906,10 @@ def _mapping(shape: tuple[int, int], scale: float, offset: float) -> Callable[[W
     height, width = shape
 
     def to_original(box: WorkBox) -> Box:
-        x0, y0 = max(0, round(box[0] / scale - offset)), max(0, round(box[1] / scale - offset))
-        x1 = min(width, round((box[0] + box[2]) / scale - offset))
-        y1 = min(height, round((box[1] + box[3]) / scale - offset))
+        x, y, w, h = map(int, box)  # (numpy's scalars are 6x slower to compute with; a sheet maps hundreds)
+        x0, y0 = max(0, round(x / scale - offset)), max(0, round(y / scale - offset))
+        x1 = min(width, round((x + w) / scale - offset))
+        y1 = min(height, round((y + h) / scale - offset))
         return (x0, y0, max(1, x1 - x0), max(1, y1 - y0))
 
     return to_original
