@@ -10,18 +10,26 @@ from .reader import NOTHING_READ, Reading
 GREEN, AMBER, WHITE, BLACK, GREY = (60, 200, 60), (0, 190, 255), (255, 255, 255), (0, 0, 0), (150, 150, 150)
 
 
-def _label(image: np.ndarray, text: str, origin: tuple[int, int], scale: float, colour) -> None:
+def _label_rect(text: str, origin: tuple[int, int], scale: float) -> tuple[int, int, int, int]:
+    """The box (x0, y0, x1, y1) that _label fills for `text` at `origin`."""
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
     x, y = origin
     y = max(th + base, y)
-    cv2.rectangle(image, (x, y - th - base), (x + tw + 4, y + 2), colour, -1)
-    cv2.putText(image, text, (x + 2, y - base + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, BLACK, 2, cv2.LINE_AA)
+    return x, y - th - base, x + tw + 4, y + 2
+
+
+def _label(image: np.ndarray, text: str, origin: tuple[int, int], scale: float, colour) -> None:
+    x0, y0, x1, y1 = _label_rect(text, origin, scale)
+    base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)[1]
+    cv2.rectangle(image, (x0, y0), (x1, y1), colour, -1)
+    cv2.putText(image, text, (x0 + 2, y1 - 2 - base + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, BLACK, 2, cv2.LINE_AA)
 
 
 def place_labels(boxes: list[tuple[int, int, int, int]], texts: list[str], scale: float, *,
                  taken: list[tuple[int, int, int, int]] | None = None, below: bool = False) -> list[tuple[int, int]]:
     """A baseline origin for each box's label that overlaps no other label: above the box, else
-    below it, else stacked higher above it (close digits' labels would otherwise cover each other).
+    below it, else stacked higher above it, else lower below it (close digits' labels would otherwise
+    cover each other).
     `below`: below the box first, then stacked lower (set-aside marks, whose labels go under them).
     `taken`: rectangles (x0, y0, x1, y1) of labels already placed; the new ones are added to it."""
     placed = [] if taken is None else taken
@@ -32,7 +40,7 @@ def place_labels(boxes: list[tuple[int, int, int, int]], texts: list[str], scale
         if below:
             tries = [y + h + step + k * step for k in range(6)] + [y - 4]
         else:
-            tries = [y - 4, y + h + step] + [y - 4 - k * step for k in range(1, 6)]
+            tries = [y - 4, y + h + step] + [y - 4 - k * step for k in range(1, 6)] + [y + h + step + k * step for k in range(1, 6)]
         for ty in tries:
             ty = max(th + base, ty)
             rect = (x, ty - th - base, x + tw + 4, ty + 2)
@@ -52,7 +60,19 @@ def annotate(image: np.ndarray, reading: Reading, *, fps: float | None = None, s
     # Labels no taller than the digits are (a sheet of many small digits stays legible).
     heights = sorted(d.box[3] for d in reading.digits)
     label_scale = min(scale * 0.8, max(0.4, heights[len(heights) // 2] / 70)) if heights else scale * 0.8
-    taken: list[tuple[int, int, int, int]] = []
+    shown = reading.text if stable_text is None else stable_text
+    banner = f"read: {shown or NOTHING_READ}" + (f"   {len(reading.rejected)} set aside" if reading.rejected else "") + (f"   {fps:.1f} fps" if fps is not None else "") + f"   {reading.ms:.1f} ms"
+    # A long reading on a narrow picture (a sheet photographed upright) is drawn smaller, whole.
+    banner_scale = scale
+    while banner_scale > 0.35 and 8 + cv2.getTextSize(banner, cv2.FONT_HERSHEY_SIMPLEX, banner_scale, 2)[0][0] + 4 > w:
+        banner_scale *= 0.95
+    banner_origin = (8, round(34 * scale))
+    # The banner and the insets are drawn last, over everything: no label is placed under them.
+    size = max(28, round(56 * scale))
+    insets = min(len(reading.digits), max(1, w // (size + 4))) if h >= size + 4 else 0
+    taken: list[tuple[int, int, int, int]] = [_label_rect(banner, banner_origin, banner_scale)]
+    if insets:
+        taken.append((0, h - size - 5, 4 + insets * (size + 4), h))
     origins = place_labels([d.box for d in reading.digits], texts, label_scale, taken=taken)
     captions = [aside.caption() for aside in reading.rejected]
     aside_origins = place_labels([aside.box for aside in reading.rejected], captions, scale * 0.5, taken=taken, below=True)
@@ -66,20 +86,11 @@ def annotate(image: np.ndarray, reading: Reading, *, fps: float | None = None, s
         colour = GREEN if digit.confidence >= 0.9 else AMBER
         cv2.rectangle(out, (x, y), (x + bw, y + bh), colour, max(2, round(scale * 2)))
         _label(out, text, origin, label_scale, colour)
-    shown = reading.text if stable_text is None else stable_text
-    banner = f"read: {shown or NOTHING_READ}" + (f"   {len(reading.rejected)} set aside" if reading.rejected else "") + (f"   {fps:.1f} fps" if fps is not None else "") + f"   {reading.ms:.1f} ms"
-    # A long reading on a narrow picture (a sheet photographed upright) is drawn smaller, whole.
-    banner_scale = scale
-    while banner_scale > 0.35 and 8 + cv2.getTextSize(banner, cv2.FONT_HERSHEY_SIMPLEX, banner_scale, 2)[0][0] + 4 > w:
-        banner_scale *= 0.95
-    _label(out, banner, (8, round(34 * scale)), banner_scale, WHITE)
+    _label(out, banner, banner_origin, banner_scale, WHITE)
     # The 28x28 images the model saw, enlarged, along the bottom edge.
-    size = max(28, round(56 * scale))
-    for i, digit in enumerate(reading.digits[: max(1, w // (size + 4))]):
+    for i, digit in enumerate(reading.digits[:insets]):
         inset = cv2.resize((digit.image * 255).astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST)
         x0, y0 = 4 + i * (size + 4), h - size - 4
-        if y0 < 0:
-            break
         out[y0 : y0 + size, x0 : x0 + size] = cv2.cvtColor(inset, cv2.COLOR_GRAY2BGR)
         cv2.rectangle(out, (x0 - 1, y0 - 1), (x0 + size, y0 + size), WHITE, 1)
     return out

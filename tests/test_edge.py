@@ -673,3 +673,21 @@ def test_a_long_reading_on_a_narrow_picture_is_drawn_whole():
     banner_rows = out[: out.shape[0] // 10]
     assert (banner_rows == 255).all(axis=2).any()  # the banner is there
     assert not (banner_rows[:, -1] == 255).all(axis=1).any()  # and stops short of the right edge
+
+
+def test_no_label_is_hidden_under_the_banner_or_the_insets():
+    """Digits at the top of a small picture: their labels would go above them, where the banner is
+    drawn over them. Each goes where it is seen (below, or stacked lower): all three labels show
+    their full green, as much as three labels drawn alone at the smallest label size."""
+    from digits.edge.annotate import GREEN, _label, annotate
+    from digits.edge.reader import Digit, Reading
+
+    picture = np.zeros((150, 200, 3), np.uint8)
+    digits = [Digit(1, 1.0, (19 + 36 * k, 9, 10, 24), np.zeros((28, 28), np.float32)) for k in range(3)]
+    out = annotate(picture, Reading("111", digits, 14.5))
+    alone = np.zeros_like(picture)
+    _label(alone, "1 100%", (50, 50), 0.4, GREEN)
+    label_green = np.all(alone == GREEN, axis=2).sum()
+    assert np.all(out == GREEN, axis=2).sum() >= 3 * label_green
+    strip = out[-32:]  # the 28x28 insets along the bottom edge: no label under them either
+    assert not np.all(strip == GREEN, axis=2).any()
