@@ -600,7 +600,8 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray, setti
         # Only ink thin across the direction can be a rule: strokes crossing it, bold strokes, are not.
         thin = faint & ~cv2.morphologyEx(faint, cv2.MORPH_OPEN, np.ones(bar_across, np.uint8))
         widened = cv2.dilate(thin, np.ones(across, np.uint8))
-        covered = cv2.blur(widened.astype(np.float32), run[::-1]) >= settings.rule_cover  # cv2 sizes are (w, h)
+        # (ink counted in uint8 straight into float32 sums: 4x less to convert than blurring floats)
+        covered = cv2.boxFilter(widened, cv2.CV_32F, run[::-1], normalize=False) >= settings.rule_cover * length  # (w, h)
         if covered.any():
             # A printed line runs across the page: found along one stretch, it is followed across
             # the whole picture, through the digits crowded on it (there too little of it is thin
@@ -666,7 +667,7 @@ def _box_outline(piece: np.ndarray, settings: FinderSettings) -> np.ndarray | No
     None otherwise."""
     h, w = piece.shape
     reach = settings.rule_tilt + 1  # past a side's first ink: its line (and soft rim) ends within this
-    rows, cols = np.mgrid[0:h, 0:w]
+    rows, cols = np.arange(h)[:, None], np.arange(w)[None, :]
     outline = np.zeros_like(piece)
     for side in range(4):  # top, bottom, left, right: each seen as the top of a turned piece
         view = (piece, piece[::-1], piece.T, piece.T[::-1])[side]
@@ -676,8 +677,9 @@ def _box_outline(piece: np.ndarray, settings: FinderSettings) -> np.ndarray | No
         n = len(first)
         at = np.arange(n)
         half = n // 2
-        slope = (np.median(first[half:]) - np.median(first[:half])) / max(n - half, 1)
-        line = np.median(first[:half]) + slope * (at - (half - 1) / 2)
+        # (_quantile: np.median's values, at a fraction of its cost; most pieces are looked at here)
+        slope = (_quantile(first[half:], 0.5) - _quantile(first[:half], 0.5)) / max(n - half, 1)
+        line = _quantile(first[:half], 0.5) + slope * (at - (half - 1) / 2)
         drift = abs(slope) * (n - half)  # pixels between the two halves' middles, one of them rounding
         if drift > settings.box_tilt * (n - half) + 1 or np.mean(np.abs(first - line) <= settings.rule_tilt) < settings.box_straight:
             return None
