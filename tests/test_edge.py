@@ -689,3 +689,16 @@ def test_no_label_is_hidden_under_the_banner():
     _label(alone, "1 100%", (50, 50), 0.4, GREEN)
     label_green = np.all(alone == GREEN, axis=2).sum()
     assert np.all(out == GREEN, axis=2).sum() >= 3 * label_green
+
+
+def test_help_names_every_reason_a_candidate_is_set_aside():
+    """--json's "rejected" entries carry a reason; --help says what each one means, all of them (the
+    finder's `small` and `line` marks were missing)."""
+    from digits.edge import finder, reader
+
+    reasons = [v for k, v in vars(reader).items() if k.startswith("REASON_")]
+    reasons += [v for k, v in vars(finder).items() if k.startswith("MARK_")]
+    assert len(reasons) >= 9
+    text = " ".join(run_cli("digits-edge", "--help").stdout.split()).replace("- ", "-")  # (click wraps at hyphens)
+    for reason in reasons:
+        assert f"{reason} (" in text or f"{reason}," in text or f"{reason} or" in text, reason
