@@ -132,6 +132,10 @@ class FinderSettings:
     line_overlap: float = 1 / 3  # of the smaller height: a digit overlapping a line this much vertically is on it
     word_gap: float = 0.3  # of a line's median height: marks closer than this are one word (a space is wider)...
     letter_like: tuple[int, ...] = (0, 1)  # ...and these digits in a word with a not-a-digit mark are letters (l, o)
+    texture_pieces: int = 3  # a digit with this many pieces read as not a digit around it, within this many of
+    texture_reach: float = 1.0  # its heights and at least this share of its height tall, one beside it and one
+    texture_height: float = 0.4  # above or below it, and no digit beside it, is a blob of a texture (a carpet)
+    texture_side_slack: float = 0.25  # (beside: level with it to this share of its height; above or below too)
     rescue_digit_share: float = 0.9  # a not-a-digit candidate in a line of digits is one when its digit is this clear,
     rescue_overlap: float = 0.5  # ...it overlaps this much of a digit's height vertically,
     rescue_height_ratio: float = 1.33  # ...is within this ratio of its height,

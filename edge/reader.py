@@ -41,7 +41,7 @@ class Rejected:
     confidence: float  # of that decision: P(not a digit), or the best digit's probability
     box: Box
     reason: str  # REASON_NOT_A_DIGIT, REASON_UNSURE, REASON_TOO_WIDE, REASON_FRAME, REASON_SOLID, REASON_ROUND,
-    # REASON_LETTER, or the finder's REASON_SMALL and REASON_LINE
+    # REASON_LETTER, REASON_TEXTURE, or the finder's REASON_SMALL and REASON_LINE
     image: np.ndarray = field(repr=False)
     best_digit: int = 0  # the likeliest digit, and its share of the ten digits' probability
     digit_share: float = 0.0
@@ -65,10 +65,11 @@ REASON_FRAME = "frame"  # its strokes enclose other marks: a circle or box drawn
 REASON_SOLID = "solid"  # a filled shape, no strokes: a blot, a dot, a pen's cap seen end on
 REASON_LETTER = "letter"  # a 1 or 0 in a word whose other marks are letters: the letter l, I, o or O
 REASON_ROUND = "round"  # a true circle: the rim of a cup or a coffee ring seen from above, a coin, a lid; no written 0
+REASON_TEXTURE = "texture"  # among pieces read as no digit all round it: a blob of a carpet, concrete, fabric
 REASON_SMALL = MARK_SMALL  # under half the digits' height: a dot, a dash, a small blot (the finder sets it aside)
 REASON_LINE = MARK_LINE  # a long thin line inside the picture: a pen, a ruler (the finder sets it aside)
 _SHAPE_CAPTIONS = {REASON_TOO_WIDE: "too wide", REASON_FRAME: "frame", REASON_SOLID: "blot", REASON_LETTER: "letter",
-                   REASON_ROUND: "round", REASON_SMALL: "small", REASON_LINE: "line"}
+                   REASON_ROUND: "round", REASON_TEXTURE: "texture", REASON_SMALL: "small", REASON_LINE: "line"}
 
 
 class Judged(NamedTuple):
@@ -373,9 +374,10 @@ class DigitReader:
         return None
 
     def reading(self, digits: list[Digit], rejected: list[Rejected], scan_height: int | None = None) -> Reading:
-        """The number the judged candidates make: rescued in-line digits added, letters in words
-        set aside, in reading order. `scan_height`: the picture's height when it is a tiny scan."""
-        digits, rejected = self._letters_in_words(*self._rescue_in_line(digits, rejected, scan_height))
+        """The number the judged candidates make: rescued in-line digits added, letters in words and
+        blobs of a texture set aside, in reading order. `scan_height`: the picture's height when it is a
+        tiny scan."""
+        digits, rejected = self._in_texture(*self._letters_in_words(*self._rescue_in_line(digits, rejected, scan_height)))
         lines = reading_order([d.box for d in digits], self.settings.line_overlap)
         ordered = [digits[i] for line in lines for i in line]
         text = " ".join("".join(str(digits[i].label) for i in line) for line in lines)
@@ -702,6 +704,47 @@ class DigitReader:
             return True
         return (small_ok and dh / h <= self.settings.rescue_small_ratio and y >= dy
                 and y + h >= dy + self.settings.small_stands * dh)
+
+    def _in_texture(self, digits: list[Digit], rejected: list[Rejected]) -> tuple[list[Digit], list[Rejected]]:
+        """A camera pointed at a textured surface (a carpet, concrete, fabric, wood) sees hundreds of
+        blobs; the model calls nearly all of them not a digit, and a few read as digits. Such a digit
+        stands among pieces read as no digit: settings.texture_pieces or more of them round it (at
+        least texture_height of its height, their centres within texture_reach of its heights), one of
+        them beside it and one above or below it, and no digit beside it in its line. It is set aside
+        as `texture`. A written digit's neighbours are other digits: on the shared photos under every
+        change and on renders (9,258 digits) none had more than two such pieces round it (in rendered
+        textures 63 of 79 digits had three or more); a number between printed lines, after a word,
+        has digits beside its digits."""
+        settings = self.settings
+        blobs = np.array([r.box for r in rejected if r.reason == REASON_NOT_A_DIGIT], np.float64).reshape(-1, 4)
+        if len(blobs) < settings.texture_pieces or not digits:
+            return digits, rejected
+        boxes = np.array([d.box for d in digits], np.float64)
+
+        def around(box, others: np.ndarray) -> tuple[int, bool, bool]:
+            """How many of `others` about its size are close round it; whether one is beside it, level
+            with it (within settings.texture_side_slack of its height), and whether one is above or below
+            it likewise (a piece off a corner is neither: a printed line's letters above a number)."""
+            x, y, w, h = box
+            reach = settings.texture_reach * h
+            cx, cy = others[:, 0] + others[:, 2] / 2, others[:, 1] + others[:, 3] / 2
+            near = ((cx >= x - reach) & (cx <= x + w + reach) & (cy >= y - reach) & (cy <= y + h + reach)
+                    & (others[:, 3] >= settings.texture_height * h))
+            out_x, out_y = np.maximum(x - cx, cx - (x + w)), np.maximum(y - cy, cy - (y + h))
+            slack = settings.texture_side_slack * h
+            return (int(np.count_nonzero(near)), bool(np.any(near & (out_y <= slack) & (out_x > 0))),
+                    bool(np.any(near & (out_x <= slack) & (out_y > 0))))
+
+        kept, textured = [], []
+        for digit in digits:
+            pieces, beside, over = around(digit.box, blobs)
+            _, digit_beside, _ = around(digit.box, boxes)
+            # Among blobs beside it and above or below it, with no digit beside it in its line.
+            blob = pieces >= settings.texture_pieces and beside and over and not digit_beside
+            (textured if blob else kept).append(digit)
+        if not textured:
+            return digits, rejected
+        return kept, rejected + [Rejected(d.label, d.confidence, d.box, REASON_TEXTURE, d.image) for d in textured]
 
     def _letters_in_words(self, digits: list[Digit], rejected: list[Rejected]) -> tuple[list[Digit], list[Rejected]]:
         """1 and 0 are also the letters l, I, o and O. In a word (marks in one line with no wider

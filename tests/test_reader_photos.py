@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from digits.edge.finder import FinderSettings, find_candidates, resize_to, to_grey
-from digits.edge.reader import (REASON_FRAME, REASON_LETTER, REASON_NOT_A_DIGIT, REASON_ROUND, REASON_SOLID, REASON_TOO_WIDE,
+from digits.edge.reader import (REASON_FRAME, REASON_LETTER, REASON_NOT_A_DIGIT, REASON_ROUND, REASON_SOLID, REASON_TEXTURE,
+                                REASON_TOO_WIDE,
                                 Digit, DigitReader, Rejected)
 from digits.edge.session import DigitModel
 from digits.edge.sources import read_image
@@ -717,6 +718,57 @@ def test_a_paper_clip_beside_a_number_is_one_shape_not_rules_and_a_digit(reader,
     reading = reader.read(photo)
     assert reading.text == truth
     assert [r.reason for r in reading.rejected] == [REASON_TOO_WIDE]
+
+
+def texture(rng, sigma: float, contrast: float) -> np.ndarray:
+    """A 640x480 textured surface (a carpet, concrete, fabric, as a camera sees it): Gaussian noise
+    blurred to blobs `sigma` pixels across, `contrast` grey levels from dark to light."""
+    blobs = cv2.GaussianBlur(rng.normal(0, 1, (480, 640)).astype(np.float32), (0, 0), sigma)
+    return np.clip(150 + contrast / 3 * blobs / blobs.std(), 0, 255).astype(np.uint8)
+
+
+def test_a_textured_surface_reads_no_digits(reader):
+    """A camera pointed at a carpet sees hundreds of blobs; the model calls nearly all of them not a
+    digit, and a few read as digits. Such a digit stands among blobs (beside it and above or below it,
+    three or more) with no digit beside it, and is set aside as `texture`, and listed. (On the shared photos and renders no digit has three such blobs round it.)
+    Textures read as digits: 14 -> 8 of these 20 (blobs side by side still read: "84")."""
+    without = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), texture_pieces=10**9))
+    rng = np.random.default_rng(9)
+    pictures = [texture(rng, sigma, contrast) for sigma, contrast in [(2, 60), (2, 120), (4, 20), (3, 60)] for _ in range(5)]
+    before = [without.read(p) for p in pictures]
+    after = [reader.read(p) for p in pictures]
+    read_before, read_after = sum(bool(r.text) for r in before), sum(bool(r.text) for r in after)
+    assert read_before >= 10 and read_after <= 0.6 * read_before, (read_before, read_after)
+    for b, a in zip(before, after):
+        textured = [r for r in a.rejected if r.reason == REASON_TEXTURE]
+        assert len(a.digits) + len(textured) == len(b.digits)  # nothing dropped without a trace
+
+
+def test_a_number_beside_printed_words_is_no_texture(reader, mnist_test):
+    """Printed lines just above and below a handwritten number and a word before it ("Total:"): the
+    letters, read as no digit, lie above, below and beside its digits, but its digits have digits
+    beside them. The number reads as without the texture rule, on 20 of 20 such forms."""
+    images, labels = mnist_test
+    without = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), texture_pieces=10**9))
+    rng = np.random.default_rng(12)
+    compared = 0
+    while compared < 20:
+        digits, _ = random_number(images, labels, rng)
+        height = int(rng.integers(40, 70))
+        try:
+            page = render_sheet([digits], rng, digit_height=height)
+        except ValueError:
+            continue  # a digit off the page
+        ink = np.argwhere(to_grey(page) < to_grey(page).mean() - 40)
+        top, left = ink.min(axis=0)
+        bottom = ink.max(axis=0)[0]
+        font, scale = [cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_COMPLEX][compared % 2], float(rng.uniform(0.6, 1.4))
+        cv2.putText(page, "Invoice number", (5, int(top - 0.4 * height)), font, scale, (40, 40, 40), 2, cv2.LINE_AA)
+        cv2.putText(page, "Please write clearly", (5, int(bottom + 0.4 * height + 20 * scale)), font, scale, (40, 40, 40), 2, cv2.LINE_AA)
+        width = cv2.getTextSize("Total:", font, scale, 2)[0][0]
+        cv2.putText(page, "Total:", (max(0, left - width - 8), int(bottom)), font, scale, (40, 40, 40), 2, cv2.LINE_AA)
+        assert reader.read(page).text == without.read(page).text
+        compared += 1
 
 
 def test_a_word_above_a_number_is_not_read_as_digits(reader, mnist_test):
