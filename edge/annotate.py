@@ -35,7 +35,7 @@ def place_labels(boxes: list[tuple[int, int, int, int]], texts: list[str], scale
     placed = [] if taken is None else taken
     origins = []
     for (x, y, w, h), text in zip(boxes, texts):
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+        (_, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
         step = th + base + 3
         if below:
             tries = [y + h + step + k * step for k in range(6)] + [y - 4]
@@ -43,7 +43,7 @@ def place_labels(boxes: list[tuple[int, int, int, int]], texts: list[str], scale
             tries = [y - 4, y + h + step] + [y - 4 - k * step for k in range(1, 6)] + [y + h + step + k * step for k in range(1, 6)]
         for ty in tries:
             ty = max(th + base, ty)
-            rect = (x, ty - th - base, x + tw + 4, ty + 2)
+            rect = _label_rect(text, (x, ty), scale)
             if not any(rect[0] < r[2] and r[0] < rect[2] and rect[1] < r[3] and r[1] < rect[3] for r in placed):
                 break
         placed.append(rect)

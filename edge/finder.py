@@ -388,7 +388,7 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         # Ink at or above the stroke's typical strength is full ink, as in MNIST; fainter edges fade out.
         full = float(percentiles_u8(strokes, (75,))[0])
         low = _quantile(threshold[y0:y1, x0:x1].ravel(), 0.5) * settings.soft_rim_of_threshold
-        soft = np.minimum(np.maximum((crop - low) / max(full - low, 1.0), 0.0), 1.0)
+        soft = _soft_ink(crop, low, full)
         candidate = Candidate((x0, y0, x1 - x0, y1 - y0), soft, mark=mark)
         if mark is None:
             candidates.append(candidate)
@@ -432,8 +432,14 @@ def faint_strokes(stages: dict, piece: Candidate, window: tuple[int, int, int, i
     low = _quantile(lowered[by0:by1, bx0:bx1].ravel(), 0.5) * settings.soft_rim_of_threshold
     full = np.minimum(settings.faint_full * cv2.dilate(crop, np.ones((5, 5), np.uint8)),
                       float(percentiles_u8(area[by0:by1, bx0:bx1][keep > 0], (75,))[0]))
-    soft = np.clip((crop - low) / np.maximum(full - low, 1.0), 0.0, 1.0) * keep
-    return Candidate((x0 + bx0, y0 + by0, bx1 - bx0, by1 - by0), soft)
+    return Candidate((x0 + bx0, y0 + by0, bx1 - bx0, by1 - by0), _soft_ink(crop, low, full))
+
+
+def _soft_ink(crop: np.ndarray, low: float, full) -> np.ndarray:
+    """Ink from `low` (the soft rim's floor: 0) to `full` (a number, or one per pixel: 1), as MNIST's
+    strokes are full white with soft edges. (np.clip's values, without its overhead: a sheet has
+    hundreds of candidates.)"""
+    return np.minimum(np.maximum((crop - low) / np.maximum(full - low, 1.0), 0.0), 1.0)
 
 
 def _beside_in_line(hairline: list[int], group: list[int], ratio: float) -> bool:

@@ -466,11 +466,8 @@ class DigitReader:
             return None
         joined_marks = [small[m] for kind, m in gone if kind == "mark"]
         marks[:] = [mark for mark in marks if not any(mark is j for j in joined_marks)]  # part of a digit now
-        keep = [i for i in range(len(digits)) if (True, i) not in gone]
-        return Judged([digits[i] for i in keep],
-                      [r for i, r in enumerate(judged.rejected) if (False, i) not in gone],
-                      [c for i, c in enumerate(judged.aside_candidates) if (False, i) not in gone],
-                      [digit_candidates[i] for i in keep], [digit_probabilities[i] for i in keep])
+        return _judged_without(judged, digits, digit_candidates, digit_probabilities,
+                               {i for kind, i in gone if kind is True}, {i for kind, i in gone if kind is False})
 
     def _faint_strokes(self, judged: Judged, to_original: Callable[[WorkBox], Box], stages: dict,
                        marks: list[Candidate]) -> Judged | None:
@@ -541,12 +538,9 @@ class DigitReader:
             digit_probabilities.append(probabilities[n])
         if not gone:
             return None
-        keep = [i for i in range(len(digits)) if ("digit", i) not in gone]
         marks[:] = [mark for m, mark in enumerate(marks) if ("mark", m) not in gone]
-        return Judged([digits[i] for i in keep],
-                      [r for k, r in enumerate(judged.rejected) if ("aside", k) not in gone],
-                      [c for k, c in enumerate(judged.aside_candidates) if ("aside", k) not in gone],
-                      [digit_candidates[i] for i in keep], [digit_probabilities[i] for i in keep])
+        return _judged_without(judged, digits, digit_candidates, digit_probabilities,
+                               {i for kind, i in gone if kind == "digit"}, {k for kind, k in gone if kind == "aside"})
 
     def _split_touching(self, judged: Judged, to_original: Callable[[WorkBox], Box]
                         ) -> tuple[list[Digit], list[Rejected]] | None:
@@ -587,6 +581,7 @@ class DigitReader:
         # a sheet's small marks, cut in 20-50 stretches each, read a handful).
         reached = [{0} for _ in plans]
         answered: set[int] = set()
+        answers = dict(known)
         while True:
             todo = sorted({k for (_, _, _, plan), at in zip(plans, reached) for a, _, k in plan
                            if a in at and k not in answered})
@@ -594,7 +589,6 @@ class DigitReader:
                 break
             answered.update(todo)
             unread = [k for k in todo if k not in known]
-            answers = dict(known)
             if unread:  # one model call a round
                 batch[unread], read_now = self._answers([pieces[k] for k in unread])
                 answers.update(zip(unread, read_now))
@@ -792,6 +786,17 @@ def _as_chosen(trace: list[dict] | None, reading: Reading) -> Reading:
         if entry["chosen"]:
             entry["reading"] = reading
     return reading
+
+
+def _judged_without(judged: Judged, digits: list[Digit], digit_candidates: list[Candidate],
+                    digit_probabilities: list[np.ndarray], gone_digits: set[int], gone_aside: set[int]) -> Judged:
+    """`judged` with its digits grown to `digits` (and their candidates and answers: the new ones
+    appended), less the digits and set-aside candidates, by index, that went into the new ones."""
+    keep = [i for i in range(len(digits)) if i not in gone_digits]
+    return Judged([digits[i] for i in keep],
+                  [r for k, r in enumerate(judged.rejected) if k not in gone_aside],
+                  [c for k, c in enumerate(judged.aside_candidates) if k not in gone_aside],
+                  [digit_candidates[i] for i in keep], [digit_probabilities[i] for i in keep])
 
 
 def _row_medians(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
