@@ -95,6 +95,20 @@ def load_image_folder(root: Path) -> tuple[Split, Split]:
     return _read_split(root / "train"), _read_split(root / "test")
 
 
+SCAN_SIDE = 32  # a digit crop no larger than this each way is a scan the size of USPS's (16) or MNIST's (28)
+
+
+def _dark_ink(grey: np.ndarray) -> bool:
+    """Whether a digit crop is dark ink on light paper. The edge's guess (dark_ink_guess) needs the
+    ink to be a minority of each neighbourhood; a scan the size of USPS's is mostly its digit, and
+    there it guessed 31 of the 300 USPS scans in ../shared light on dark (as 25 of 500 rendered
+    16x16 scans), so a fine-tune learned them inverted. In so small a crop the paper still covers
+    most pixels, so its median, against the middle of the range, decides (7 of 300 wrong)."""
+    if max(grey.shape) <= SCAN_SIDE:
+        return float(np.median(grey)) > (int(grey.min()) + int(grey.max())) / 2
+    return dark_ink_guess(grey)
+
+
 def _read_split(folder: Path) -> Split:
     images, labels = [], []
     for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
@@ -105,7 +119,7 @@ def _read_split(folder: Path) -> Split:
                 continue
             # Decoded and oriented as the edge does (EXIF, transparency), ink polarity by its rule.
             grey = to_grey(read_image(path))
-            if dark_ink_guess(grey):
+            if _dark_ink(grey):
                 grey = 255 - grey
             images.append(np.round(normalize_digit(grey) * 255).astype(np.uint8))
             labels.append(int(class_dir.name))
