@@ -217,6 +217,22 @@ def test_image_folder_tree_trains(tmp_path, mnist):
     assert load_checkpoint(tmp_path / "run" / "best.pth")["metrics"]["test_accuracy"] > 0.4
 
 
+def test_an_image_folder_of_tiny_scans_is_loaded_light_ink_on_dark(tmp_path, mnist):
+    # USPS-size scans (16x16, dark on light) are mostly their digit; the edge's local polarity guess
+    # took 9 of these 200 for light ink, and they were loaded inverted (the 20x20 box bright).
+    from digits.train.render import tiny_scan
+
+    train, _ = mnist
+    for split in ("train", "test"):
+        for i, (image, label) in enumerate(zip(train.images[:200].numpy(), train.labels[:200].tolist())):
+            folder = tmp_path / split / str(label)
+            folder.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(folder / f"{i}.png"), tiny_scan(image))
+    loaded, _ = load_data(tmp_path)
+    means = loaded.images.float().mean((1, 2)) / 255
+    assert len(means) == 200 and int((means > 0.28).sum()) == 0, sorted(means.tolist())[-5:]
+
+
 def test_hostile_pickle_is_refused_without_running(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "hostile.pth"
