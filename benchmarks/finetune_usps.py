@@ -1,6 +1,6 @@
 """Fine-tuning the shipped model on someone else's handwriting, without forgetting MNIST.
 
-    DIGITS_DATA=... python benchmarks/finetune_usps.py [--epochs 10] [--lr 1e-3]
+    DIGITS_DATA=... python benchmarks/finetune_usps.py [--epochs 10] [--lr 1e-3] [--distill 1]
 
 Makes an ImageFolder in a temporary folder from the 300 USPS scans of
 ../shared/real-photos/singles (the first 200 by name to train/, the other 100 to test/; the
@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=REPO / "artifacts" / "digits.pth")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--distill", type=float, default=0.0, help="digits-train --distill: keep the shipped model's answers")
     parser.add_argument("--data", default=None, help="MNIST root (default $DIGITS_DATA)")
     args = parser.parse_args()
     if not (SINGLES.parent / "singles_labels.json").is_file():
@@ -77,7 +78,7 @@ def main() -> None:
         acc_usps_before = evaluate(before, usps_test)[1]
         acc_mnist_before = evaluate(before, mnist_test)[1]
         config = TrainConfig(init_from=str(args.checkpoint), data=str(work / "usps"), epochs=args.epochs, lr=args.lr,
-                             batch_size=64, out=str(work / "run"), progress=False, device="cpu")
+                             distill=args.distill, batch_size=64, out=str(work / "run"), progress=False, device="cpu")
         os.environ["DIGITS_DATA"] = str(mnist_root)  # where the mix draws MNIST from
         started = time.perf_counter()
         fit(config, log=print)
@@ -92,7 +93,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     n = len(held_out)
     print(f"\nfine-tune of {args.checkpoint.name} on 200 USPS scans, {args.epochs} epochs at lr {args.lr:g}, MNIST mixed in "
-          f"(half of each epoch's digits): {seconds:.0f} s on {torch.get_num_threads()} CPU threads")
+          f"(half of each epoch's digits){f', distill {args.distill:g}' if args.distill else ''}: {seconds:.0f} s on {torch.get_num_threads()} CPU threads")
     print("| figure | before | after |\n|---|---|---|")
     print(f"| held-out USPS scans (100), model input accuracy | {100 * acc_usps_before:.1f} % | {100 * acc_usps_after:.1f} % |")
     print(f"| held-out USPS scans (100), digits-edge reads the file exactly | {read_before}/{n} | {read_after}/{n} |")

@@ -353,6 +353,28 @@ def test_init_from_starts_from_the_checkpoint_and_mixes_mnist_in(tmp_path, mnist
 
 
 @pytest.mark.slow
+def test_distill_keeps_the_starting_models_answers_while_it_learns_new_hands(tmp_path, mnist_root, mnist):
+    start = fit(small_config(tmp_path / "base", mnist_root, arch="simple-cnn", epochs=2, limit_train=4096),
+                log=lambda _: None).run_dir / "last.pth"
+    _, test = mnist
+    digits = test.images[:500]
+    runs, lines = {}, []
+    for weight in (0.0, 5.0):  # the same fine-tune, as hard on the new hands, without and with the teacher
+        out = tmp_path / f"distill-{weight:g}"
+        fit(small_config(out, mnist_root, init_from=str(start), epochs=2, lr=1e-2, drawn_digits=1.0, distill=weight),
+            log=lines.append)
+        runs[weight] = model_from_checkpoint(load_checkpoint(out / "run" / "last.pth"))
+    before = predict(model_from_checkpoint(load_checkpoint(start)), digits).softmax(1)
+
+    def moved(model):  # mean KL(start || tuned) on MNIST test digits
+        return (before * (before.log() - predict(model, digits).log_softmax(1))).sum(1).mean().item()
+
+    assert moved(runs[5.0]) < 0.5 * moved(runs[0.0]), (moved(runs[5.0]), moved(runs[0.0]))
+    assert any("answers kept" in line and "distill 5" in line for line in lines)
+    assert_one_line_error(run_cli("digits-train", "--distill", "1", "--data", str(mnist_root)), 2, "--init-from")
+
+
+@pytest.mark.slow
 def test_init_from_refuses_another_architecture_and_resume_of_a_finished_run_says_what_to_do(tmp_path, mnist_root):
     done = fit(small_config(tmp_path, mnist_root, arch="mlp", epochs=1, limit_train=256), log=lambda _: None)
     last = str(done.run_dir / "last.pth")

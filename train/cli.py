@@ -92,6 +92,11 @@ def _options(pairs: tuple[str, ...]) -> dict[str, float]:
               help="With an ImageFolder --data: this share of each epoch's digits is drawn afresh from MNIST, so the "
                    "model does not forget it (MNIST test accuracy is reported too). Default: 0.5 with --init-from when "
                    f"MNIST is on disk ({DATA_DEFAULT_HELP}), else 0.")
+@click.option("--distill", type=FiniteFloat(min=0), default=DEFAULTS.distill, show_default=True, metavar="WEIGHT",
+              help="With --init-from: also keep the starting model's answers (its softened probabilities, Hinton et "
+                   "al.'s distillation) on what it already knew, MNIST and the rendered non-digits, with this weight "
+                   "against the labels' loss; your own digits and --drawn-digits are learned from their labels alone. "
+                   "e.g. 1; 0: off.")
 @click.option("--limit-train", type=click.IntRange(min=1), default=None, help="Use only the first N training images.")
 @click.option("--limit-test", type=click.IntRange(min=1), default=None, help="Use only the first N test images.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch. Default: torch's choice.")

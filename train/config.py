@@ -49,6 +49,7 @@ class TrainConfig:
     limit_test: int | None = None
     threads: int | None = None  # CPU threads for torch; None: torch's default
     init_from: str | None = None  # start from this checkpoint's weights (its architecture), with a new schedule and run
+    distill: float = 0.0  # weight of keeping the answers of the model init_from starts from, on what it already knew
     mix_mnist: float | None = None  # share of each epoch's digits drawn afresh from MNIST when training on an
     # ImageFolder, so fine-tuning does not forget it; None: 0.5 with init_from when MNIST is there, else 0
     progress: bool = True
@@ -65,12 +66,14 @@ class TrainConfig:
         """ConfigError for settings no run can use (the CLI's types catch most of these first)."""
         if self.mix_mnist is not None and not (isinstance(self.mix_mnist, (int, float)) and 0 <= self.mix_mnist < 1):
             raise ConfigError(f"mix_mnist must be a share in [0, 1), not {self.mix_mnist!r}")
-        for name in ("lr", "weight_decay", "label_smoothing", "negatives", "drawn_digits", "elastic", "refit"):
+        for name in ("lr", "weight_decay", "label_smoothing", "negatives", "drawn_digits", "elastic", "refit", "distill"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ConfigError(f"{name} must be a finite number >= 0, not {value!r}")
         if not isinstance(self.ema, (int, float)) or not 0 <= self.ema < 1:
             raise ConfigError(f"ema must be a decay in [0, 1), not {self.ema!r}")
+        if self.distill and not self.init_from:
+            raise ConfigError("--distill keeps the answers of the model a fine-tune starts from: give --init-from CHECKPOINT")
         if self.lr == 0 or self.label_smoothing >= 1:
             raise ConfigError("lr must be > 0 and label_smoothing < 1")
         for name in ("epochs", "batch_size"):
