@@ -511,7 +511,7 @@ class DigitReader:
             reach = int(settings.faint_reach * tall[n])
             window = (x - reach, int(min(y, top[n])) - reach, x + w + reach, int(max(y + h, bottom[n])) + reach)
             reaching = (bx < window[2]) & (bx + bw > window[0]) & (by < window[3]) & (by + bh > window[1])
-            walls = [tuple(boxes[j]) for j in np.flatnonzero(reaching) if everyone[j] is not piece]
+            walls = [tuple(boxes[j].tolist()) for j in np.flatnonzero(reaching) if everyone[j] is not piece]  # (Python ints)
             found = faint_strokes(stages, piece, window, walls, settings)
             if found is not None and (key[0] != "digit" or found.work_box[3] >= settings.faint_grow * h):
                 tries.append((key, found))

@@ -295,6 +295,13 @@ class Run:
     start_epoch: int = 0
 
 
+def _starting_checkpoint(path: str) -> dict:
+    """The checkpoint a fine-tune starts from (--init-from); --distill loads it again when the run is resumed."""
+    checkpoint = load_checkpoint(Path(path))
+    check_schema(checkpoint, path)
+    return checkpoint
+
+
 def _resolve(config: TrainConfig, resume: Path | None) -> tuple[TrainConfig, dict | None, dict | None]:
     """(the settings this run uses, the checkpoint it resumes, the checkpoint it starts from)."""
     checkpoint = load_checkpoint(resume) if resume else None
@@ -307,19 +314,11 @@ def _resolve(config: TrainConfig, resume: Path | None) -> tuple[TrainConfig, dic
     config.check()
     start = None
     if checkpoint is None and config.init_from:
-        start = load_checkpoint(Path(config.init_from))
-        check_schema(start, config.init_from)
+        start = _starting_checkpoint(config.init_from)
         # The architecture is the checkpoint's: its options and its classes (with or without not-a-digit).
         config = replace(config, arch=start["arch"], arch_options=dict(start["model_config"]),
                          reject=bool(start.get("reject", False)))
     return config, checkpoint, start
-
-
-def _starting_checkpoint(path: str) -> dict:
-    """The checkpoint a fine-tune started from, loaded again when the run is resumed (--distill)."""
-    checkpoint = load_checkpoint(Path(path))
-    check_schema(checkpoint, path)
-    return checkpoint
 
 
 def setup(config: TrainConfig, *, resume: Path | None = None, force: bool = False) -> Run:
