@@ -153,8 +153,7 @@ class DigitReader:
             # reaches its edges. Surround it with its own paper before enlarging it.
             # (At most twice its short side: a strip 10 px high and 100,000 long stays a strip.)
             margin = min(max(grey.shape) // 4, 2 * min(grey.shape))
-            edge = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-            grey_work = cv2.copyMakeBorder(grey, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=int(np.median(edge)))
+            grey_work = paper_around(grey, margin)
         else:
             grey_work = grey
         scan_height = grey.shape[0] if margin else None
@@ -935,6 +934,22 @@ def _stretches(candidate: Candidate, settings: FinderSettings, pairs: bool = Fal
         lefts, rights = {b for a, b, _ in found if a == 0}, {a for a, b, _ in found if b == w}
         found = [(a, b, piece) for a, b, piece in found if (a, b) == (0, w) or (b in rights if a == 0 else a in lefts)]
     return found
+
+
+def paper_around(grey: np.ndarray, margin: int) -> np.ndarray:
+    """`grey` surrounded by `margin` pixels of its own paper: each edge's paper carried straight
+    outward, so light falling off towards a corner or a side goes on falling off beyond it (one
+    paper grey all round would put a step at that edge, which the finder's paper estimate takes
+    for ink). An edge's paper is the running median along it over the picture's short side:
+    strokes reaching the edge are shorter than that and leave it."""
+    h, w = grey.shape
+    window = min(255, min(h, w)) | 1
+    border = grey.copy()
+    for line in (border[0], border[-1], border[:, 0], border[:, -1]):
+        line[:] = cv2.medianBlur(np.ascontiguousarray(line).reshape(1, -1), window).ravel()
+    padded = cv2.copyMakeBorder(border, margin, margin, margin, margin, cv2.BORDER_REPLICATE)
+    padded[margin : margin + h, margin : margin + w] = grey
+    return padded
 
 
 def turned(image: np.ndarray, angle: float, border: int = cv2.BORDER_CONSTANT) -> np.ndarray:
