@@ -7,7 +7,8 @@
    by kind; and the share of the 10,000 MNIST test digits rejected.
 2. A newcomer's scenes, photographed on paper: a pen, a paper clip, a face, a coffee ring, the
    word "hello", an ink blot, each alone on the page: what the reader reads (should be nothing).
-3. Pages without digits: blank, ruled and squared; white, grey and yellow paper; a sheet on a desk.
+3. Pages without digits: blank, ruled and squared; white, grey and yellow paper; a sheet on a desk;
+   empty notebook pages with a spiral binding or punched holes.
 4. Per-digit latency at batch 1, one thread, against --baseline (e.g. the previous model) in one run.
 5. A non-digit of the benchmark set's kinds written inside a number (300 lines): read exactly?
    (Not two digits stuck together nor half a digit: inside a number those are its digits.)
@@ -22,7 +23,7 @@ import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-from digits.train.render import load_mnist_test, on_desk, render_blank, render_sheet
+from digits.train.render import corner_light, load_mnist_test, notebook_page, on_desk, phone_shadow, render_blank, render_sheet
 
 from digits.edge import contract
 from digits.edge.reader import DigitReader
@@ -141,6 +142,13 @@ def main() -> None:
     read = {name: reader.read(page).text for name, page in pages.items()}
     print(f"3. pages without digits: {sum(bool(t) for t in read.values())}/{len(read)} read as digits"
           + "".join(f"; {n}: {t!r}" for n, t in read.items() if t))
+    # Empty notebook pages, 5 of each: a spiral binding or punched holes; as they are, on a desk, lit from a corner, shadowed.
+    ways = {"as they are": lambda page: page, "on a desk": lambda page: on_desk(page, rng),
+            "corner light": corner_light, "shadowed": lambda page: phone_shadow(page, rng)}
+    for binding in ("spiral", "holes"):
+        texts = {way: [reader.read(change(notebook_page(rng, binding=binding))).text for _ in range(5)] for way, change in ways.items()}
+        print(f"   empty notebook pages, {binding}: " + ", ".join(f"{way} {sum(map(bool, t))}/5" for way, t in texts.items())
+              + " read as digits" + "".join(f"; {t!r}" for ts in texts.values() for t in ts if t))
 
     digit = np.zeros((1, 1, 28, 28), np.float32)
     digit[0, 0, 4:24, 12:16] = 1.0

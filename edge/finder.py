@@ -136,6 +136,10 @@ class FinderSettings:
     texture_reach: float = 1.0  # its heights and at least this share of its height tall, one beside it and one
     texture_height: float = 0.4  # above or below it, and no digit beside it, is a blob of a texture (a carpet)
     texture_side_slack: float = 0.25  # (beside: level with it to this share of its height; above or below too)
+    repeat_count: int = 5  # a digit alone in its line, in a column of this many marks (itself, digits read the same
+    repeat_column: float = 0.5  # ...alone in their lines, marks read as no digit; centres within this share of its
+    repeat_size: float = 0.2  # ...width, heights within this share of its own) is a repeated mark: a spiral's loops
+    repeat_no_digit: int = 1  # ...when at least this many of them are read as no digit (the same mark read both ways)
     rescue_digit_share: float = 0.9  # a not-a-digit candidate in a line of digits is one when its digit is this clear,
     rescue_overlap: float = 0.5  # ...it overlaps this much of a digit's height vertically,
     rescue_height_ratio: float = 1.33  # ...is within this ratio of its height,

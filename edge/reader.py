@@ -41,7 +41,7 @@ class Rejected:
     confidence: float  # of that decision: P(not a digit), or the best digit's probability
     box: Box
     reason: str  # REASON_NOT_A_DIGIT, REASON_UNSURE, REASON_TOO_WIDE, REASON_FRAME, REASON_SOLID, REASON_ROUND,
-    # REASON_LETTER, REASON_TEXTURE, or the finder's REASON_SMALL and REASON_LINE
+    # REASON_LETTER, REASON_TEXTURE, REASON_REPEATED, or the finder's REASON_SMALL and REASON_LINE
     image: np.ndarray = field(repr=False)
     best_digit: int = 0  # the likeliest digit, and its share of the ten digits' probability
     digit_share: float = 0.0
@@ -66,10 +66,12 @@ REASON_SOLID = "solid"  # a filled shape, no strokes: a blot, a dot, a pen's cap
 REASON_LETTER = "letter"  # a 1 or 0 in a word whose other marks are letters: the letter l, I, o or O
 REASON_ROUND = "round"  # a true circle: the rim of a cup or a coffee ring seen from above, a coin, a lid; no written 0
 REASON_TEXTURE = "texture"  # among pieces read as no digit all round it: a blob of a carpet, concrete, fabric
+REASON_REPEATED = "repeated"  # one of a column of the same mark, each alone in its line: a spiral binding's loops
 REASON_SMALL = MARK_SMALL  # under half the digits' height: a dot, a dash, a small blot (the finder sets it aside)
 REASON_LINE = MARK_LINE  # a long thin line inside the picture: a pen, a ruler (the finder sets it aside)
 _SHAPE_CAPTIONS = {REASON_TOO_WIDE: "too wide", REASON_FRAME: "frame", REASON_SOLID: "blot", REASON_LETTER: "letter",
-                   REASON_ROUND: "round", REASON_TEXTURE: "texture", REASON_SMALL: "small", REASON_LINE: "line"}
+                   REASON_ROUND: "round", REASON_TEXTURE: "texture", REASON_REPEATED: "repeated", REASON_SMALL: "small",
+                   REASON_LINE: "line"}
 
 
 class Judged(NamedTuple):
@@ -378,6 +380,12 @@ class DigitReader:
         tiny scan."""
         digits, rejected = self._in_texture(*self._letters_in_words(*self._rescue_in_line(digits, rejected, scan_height)))
         lines = reading_order([d.box for d in digits], self.settings.line_overlap)
+        repeated = self._repeated(digits, rejected, lines)
+        if repeated:
+            rejected = rejected + [Rejected(digits[i].label, digits[i].confidence, digits[i].box, REASON_REPEATED, digits[i].image)
+                                   for i in sorted(repeated)]
+            digits = [d for i, d in enumerate(digits) if i not in repeated]
+            lines = reading_order([d.box for d in digits], self.settings.line_overlap)
         ordered = [digits[i] for line in lines for i in line]
         text = " ".join("".join(str(digits[i].label) for i in line) for line in lines)
         return Reading(text, ordered, 0.0, rejected)
@@ -738,6 +746,38 @@ class DigitReader:
         if not textured:
             return digits, rejected
         return kept, rejected + [Rejected(d.label, d.confidence, d.box, REASON_TEXTURE, d.image) for d in textured]
+
+    def _repeated(self, digits: list[Digit], rejected: list[Rejected], lines: list[list[int]]) -> set[int]:
+        """Which digits are one of a column of the same mark: a digit alone in its line with at least
+        settings.repeat_count - 1 others in its column (centres within settings.repeat_column of its
+        width), each about its height (within settings.repeat_size; a 1: its width), each a digit read as
+        the same one alone in its line or a mark read as no digit. A spiral binding's loops, punched
+        holes or a printed pattern down a page's side repeat one mark, which the model reads now as a
+        0, now as no digit; a straight line down the page cut into pieces reads as 1s one above the
+        other. A hand writing one digit per line writes other digits, and its 1s wander."""
+        settings = self.settings
+        alone = [line[0] for line in lines if len(line) == 1]
+        if not alone:
+            return set()
+        marks = [(r.box, None) for r in rejected if r.reason == REASON_NOT_A_DIGIT] + [(digits[i].box, digits[i].label) for i in alone]
+        if len(marks) < settings.repeat_count:
+            return set()
+        boxes = np.array([box for box, _ in marks], np.float64)
+        labels = np.array([-1 if label is None else label for _, label in marks])
+        centres = boxes[:, 0] + boxes[:, 2] / 2
+        found = set()
+        for i in alone:
+            x, _, w, h = digits[i].box
+            # Of one size; the pieces of one straight line (a notebook's margin cut where the ruled
+            # lines cross it, or by a shadow), read as 1s, are of one width and any length.
+            size = boxes[:, 2] / w if digits[i].label == 1 else boxes[:, 3] / h
+            column = ((np.abs(centres - (x + w / 2)) <= settings.repeat_column * w)
+                      & (np.abs(size - 1) <= settings.repeat_size)
+                      & ((labels == -1) | (labels == digits[i].label)))
+            if (np.count_nonzero(column) >= settings.repeat_count  # (itself among them)
+                    and np.count_nonzero(column & (labels == -1)) >= settings.repeat_no_digit):
+                found.add(i)
+        return found
 
     def _letters_in_words(self, digits: list[Digit], rejected: list[Rejected]) -> tuple[list[Digit], list[Rejected]]:
         """1 and 0 are also the letters l, I, o and O. In a word (marks in one line with no wider

@@ -18,14 +18,14 @@ import numpy as np
 import pytest
 
 from digits.edge.finder import FinderSettings, find_candidates, resize_to, to_grey
-from digits.edge.reader import (REASON_FRAME, REASON_LETTER, REASON_NOT_A_DIGIT, REASON_ROUND, REASON_SOLID, REASON_TEXTURE,
-                                REASON_TOO_WIDE,
+from digits.edge.reader import (REASON_FRAME, REASON_LETTER, REASON_NOT_A_DIGIT, REASON_REPEATED, REASON_ROUND, REASON_SOLID,
+                                REASON_TEXTURE, REASON_TOO_WIDE,
                                 Digit, DigitReader, Rejected)
 from digits.edge.session import DigitModel
 from digits.edge.sources import read_image
 
-from digits.train.render import (PhotoStyle, corner_light, jpeg_with_orientation, on_desk, phone_shadow, render_blank, render_number,
-                    random_number, render_boxes, render_sheet, shadow_across, tiny_scan, transparent_png, turned_photo)
+from digits.train.render import (PhotoStyle, corner_light, jpeg_with_orientation, notebook_page, on_desk, phone_shadow, render_blank,
+                    render_number, random_number, render_boxes, render_sheet, shadow_across, tiny_scan, transparent_png, turned_photo)
 
 
 @pytest.fixture(scope="module")
@@ -750,12 +750,33 @@ def texture(rng, sigma: float, contrast: float) -> np.ndarray:
     return np.clip(150 + contrast / 3 * blobs / blobs.std(), 0, 255).astype(np.uint8)
 
 
+def test_an_empty_spiral_notebook_page_reads_nothing(reader, mnist_test):
+    """A spiral binding's wire loops down a page's side are one mark repeated: the model reads some
+    as 0 and some as no digit, and each stands alone in its line, so the page read "0 0 0 0 ...".
+    A digit alone in its line with four more of the same mark in its column (digits read the same,
+    or marks read as no digit, at least one of those), of its height, is set aside as `repeated`,
+    and listed. A hand writing one digit per line is not: a column of one digit written six times
+    reads as before (measured for each digit on 20 columns: never fewer)."""
+    without = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), repeat_count=10**9))
+    rng = np.random.default_rng(4)
+    pages = [notebook_page(rng) for _ in range(15)]
+    pages[10:] = [corner_light(page) for page in pages[10:]]
+    assert sum(bool(without.read(page).text) for page in pages) >= 2  # 3 of 15 when written: "0 0 0 0 0 ..."
+    readings = [reader.read(page) for page in pages]
+    assert all(r.text == "" for r in readings), [r.text for r in readings]
+    assert any(x.reason == REASON_REPEATED for r in readings for x in r.rejected)
+    # One digit per line down a page, as a hand writes them, is no repeated mark.
+    images, labels = mnist_test
+    column = [[images[np.flatnonzero(labels == d)[0]]] for d in (3, 1, 4, 1, 5, 9)]
+    assert reader.read(render_sheet(column, np.random.default_rng(5), digit_height=40)).text == "3 1 4 1 5 9"
+
+
 def test_a_textured_surface_reads_no_digits(reader):
     """A camera pointed at a carpet sees hundreds of blobs; the model calls nearly all of them not a
     digit, and a few read as digits. Such a digit stands among blobs (beside it and above or below it,
     three or more) with no digit beside it, and is set aside as `texture`, and listed. (On the shared photos and renders no digit has three such blobs round it.)
     Textures read as digits: 14 -> 8 of these 20 (blobs side by side still read: "84")."""
-    without = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), texture_pieces=10**9))
+    without = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), texture_pieces=10**9, repeat_count=10**9))
     rng = np.random.default_rng(9)
     pictures = [texture(rng, sigma, contrast) for sigma, contrast in [(2, 60), (2, 120), (4, 20), (3, 60)] for _ in range(5)]
     before = [without.read(p) for p in pictures]
@@ -763,7 +784,7 @@ def test_a_textured_surface_reads_no_digits(reader):
     read_before, read_after = sum(bool(r.text) for r in before), sum(bool(r.text) for r in after)
     assert read_before >= 10 and read_before - read_after >= 4, (read_before, read_after)  # (oldest OpenCV: 13 -> 8)
     for b, a in zip(before, after):
-        textured = [r for r in a.rejected if r.reason == REASON_TEXTURE]
+        textured = [r for r in a.rejected if r.reason in (REASON_TEXTURE, REASON_REPEATED)]  # (a blob in a column of blobs)
         assert len(a.digits) + len(textured) == len(b.digits)  # nothing dropped without a trace
 
 
@@ -776,7 +797,7 @@ def test_a_number_between_printed_lines_is_no_texture(reader, mnist_test):
     few of them right with or without the rule: printed letters read as digits, and the word takes a
     0 or 1 beside it for a letter.)"""
     images, labels = mnist_test
-    without = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), texture_pieces=10**9))
+    without = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), texture_pieces=10**9, repeat_count=10**9))
     rng = np.random.default_rng(12)
     compared = right = 0
     while compared < 20:

@@ -318,6 +318,29 @@ def transparent_png(digits: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def notebook_page(rng: np.random.Generator, *, size: tuple[int, int] = (640, 480), binding: str = "spiral") -> np.ndarray:
+    """A BGR photo of an empty page of a notebook: blue ruled lines, a red margin, and down its left
+    side a spiral's wire loops, each through its hole (`binding` "spiral"), or three punched holes
+    showing the desk ("holes")."""
+    w, h = size
+    page = np.empty((h, w, 3), np.float32)
+    page[:] = np.float32([235, 238, 240]) + rng.uniform(-8, 8, 3)
+    for y in np.arange(rng.uniform(30, 60), h, rng.uniform(18, 30)):
+        cv2.line(page, (0, int(y)), (w, int(y)), (215, 180, 150), 1, cv2.LINE_AA)
+    margin = int(rng.uniform(70, 110))
+    cv2.line(page, (margin, 0), (margin, h), (120, 120, 230), 2, cv2.LINE_AA)
+    if binding == "spiral":
+        pitch, half = rng.uniform(18, 26), (int(rng.uniform(12, 18)), int(rng.uniform(5, 7)))
+        for y in np.arange(pitch / 2, h, pitch):
+            cv2.ellipse(page, (half[0] + 2, int(y)), half, 0, 0, 360, (90, 90, 95), 2, cv2.LINE_AA)
+            cv2.circle(page, (half[0] + 10, int(y)), 4, (40, 40, 50), -1, cv2.LINE_AA)
+    else:
+        for y in (0.2 * h, 0.5 * h, 0.8 * h):
+            cv2.circle(page, (30, int(y)), int(rng.uniform(8, 12)), (50, 60, 80), -1, cv2.LINE_AA)
+    page = cv2.GaussianBlur(page, (0, 0), rng.uniform(0.5, 1.2)) + rng.normal(0, 3, page.shape)
+    return np.clip(page, 0, 255).astype(np.uint8)
+
+
 def on_desk(page: np.ndarray, rng: np.random.Generator, fill: float = 0.8) -> np.ndarray:
     """The photo taken from further away: the sheet, slightly turned, on a dark wooden desk."""
     h, w = page.shape[:2]
