@@ -797,7 +797,7 @@ def test_a_number_between_printed_lines_is_no_texture(reader, mnist_test):
     few of them right with or without the rule: printed letters read as digits, and the word takes a
     0 or 1 beside it for a letter.)"""
     images, labels = mnist_test
-    without = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), texture_pieces=10**9, repeat_count=10**9))
+    without = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), texture_pieces=10**9))
     rng = np.random.default_rng(12)
     compared = right = 0
     while compared < 20:
