@@ -783,7 +783,9 @@ class DigitReader:
         """1 and 0 are also the letters l, I, o and O. In a word (marks in one line with no wider
         gap between them than settings.word_gap of their height) that holds a mark the model calls
         not a digit, and no digit but 1s and 0s, those are letters: "hello" is not 110. A number
-        beside a word ("No 10") is a word of its own; a digit that is no letter ("No5") is kept."""
+        beside a word ("No 10") is a word of its own; a digit that is no letter ("No5") is kept. A
+        word between two words with such digits is inside a number, and its 1s and 0s are digits
+        beside a mark that is none (a cross-out, a sign: "41x07" is 4107, not 47)."""
         letters = [r for r in rejected if r.reason == REASON_NOT_A_DIGIT]
         if not letters or not any(d.label in self.settings.letter_like for d in digits):
             return digits, rejected
@@ -798,9 +800,13 @@ class DigitReader:
                     words.append([])
                 words[-1].append(i)
                 right = max(right, x + w)
-            for word in words:
+            # A word with a digit that is no letter (a 4, a 7) is part of a number.
+            numeric = [any(i < len(digits) and digits[i].label not in self.settings.letter_like for i in word) for word in words]
+            for k, word in enumerate(words):
                 marks = [i for i in word if i < len(digits)]
-                if len(marks) < len(word) and all(digits[i].label in self.settings.letter_like for i in marks):
+                inside_a_number = 0 < k < len(words) - 1 and numeric[k - 1] and numeric[k + 1]
+                if len(marks) < len(word) and not inside_a_number \
+                        and all(digits[i].label in self.settings.letter_like for i in marks):
                     in_words.update(marks)
         if not in_words:
             return digits, rejected
