@@ -759,11 +759,11 @@ class DigitReader:
         alone = [line[0] for line in lines if len(line) == 1]
         if not alone:
             return set()
-        marks = [(r.box, None) for r in rejected if r.reason == REASON_NOT_A_DIGIT] + [(digits[i].box, digits[i].label) for i in alone]
-        if len(marks) < settings.repeat_count:
+        no_digits = [r.box for r in rejected if r.reason == REASON_NOT_A_DIGIT]
+        if len(no_digits) + len(alone) < settings.repeat_count:
             return set()
-        boxes = np.array([box for box, _ in marks], np.float64)
-        labels = np.array([-1 if label is None else label for _, label in marks])
+        boxes = np.array(no_digits + [digits[i].box for i in alone], np.float64)
+        labels = np.array([-1] * len(no_digits) + [digits[i].label for i in alone])  # -1: read as no digit
         centres = boxes[:, 0] + boxes[:, 2] / 2
         found = set()
         for i in alone:
@@ -800,14 +800,13 @@ class DigitReader:
                     words.append([])
                 words[-1].append(i)
                 right = max(right, x + w)
+            marks = [[i for i in word if i < len(digits)] for word in words]
             # A word with a digit that is no letter (a 4, a 7) is part of a number.
-            numeric = [any(i < len(digits) and digits[i].label not in self.settings.letter_like for i in word) for word in words]
+            numeric = [any(digits[i].label not in self.settings.letter_like for i in m) for m in marks]
             for k, word in enumerate(words):
-                marks = [i for i in word if i < len(digits)]
                 inside_a_number = 0 < k < len(words) - 1 and numeric[k - 1] and numeric[k + 1]
-                if len(marks) < len(word) and not inside_a_number \
-                        and all(digits[i].label in self.settings.letter_like for i in marks):
-                    in_words.update(marks)
+                if len(marks[k]) < len(word) and not numeric[k] and not inside_a_number:
+                    in_words.update(marks[k])
         if not in_words:
             return digits, rejected
         as_letters = [Rejected(digits[i].label, digits[i].confidence, digits[i].box, REASON_LETTER, digits[i].image)
