@@ -26,28 +26,44 @@ def _label(image: np.ndarray, text: str, origin: tuple[int, int], scale: float, 
 
 
 def place_labels(boxes: list[tuple[int, int, int, int]], texts: list[str], scale: float, *,
-                 taken: list[tuple[int, int, int, int]] | None = None, below: bool = False) -> list[tuple[int, int]]:
+                 taken: list[tuple[int, int, int, int]] | None = None, below: bool = False,
+                 avoid: list[tuple[int, int, int, int]] = (), size: tuple[int, int] | None = None) -> list[tuple[int, int]]:
     """A baseline origin for each box's label that overlaps no other label: above the box, else
-    below it, else stacked higher above it, else lower below it (close digits' labels would otherwise
-    cover each other).
+    below it, else beside it (right, then left; level with its top, middle or bottom), else stacked
+    higher above it, else lower below it (close digits' labels would otherwise cover each other).
+    Of these the first that also covers no
+    box in `avoid` (x, y, w, h: the marks drawn, its own included) and stays inside the picture
+    (`size`: width, height) is taken: a column of digits, one per line, gets its labels beside them,
+    not over the next digit.
     `below`: below the box first, then stacked lower (set-aside marks, whose labels go under them).
     `taken`: rectangles (x0, y0, x1, y1) of labels already placed; the new ones are added to it."""
     placed = [] if taken is None else taken
+    marks = [(x, y, x + w, y + h) for x, y, w, h in avoid]
+
+    def overlaps(rect, others) -> bool:
+        return any(rect[0] < r[2] and r[0] < rect[2] and rect[1] < r[3] and r[1] < rect[3] for r in others)
+
     origins = []
     for (x, y, w, h), text in zip(boxes, texts):
-        (_, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
         step = th + base + 3
+        # beside it: level with its top, its middle, its bottom; right, then left
+        levels = [y + th + base, y + (h + th + base) // 2, y + h]
+        beside = [(x + w + 4, ty) for ty in levels] + [(x - tw - 8, ty) for ty in levels]
         if below:
-            tries = [y + h + step + k * step for k in range(6)] + [y - 4]
+            tries = [(x, y + h + step + k * step) for k in range(6)] + beside + [(x, y - 4)]
         else:
-            tries = [y - 4, y + h + step] + [y - 4 - k * step for k in range(1, 6)] + [y + h + step + k * step for k in range(1, 6)]
-        for ty in tries:
-            ty = max(th + base, ty)
-            rect = _label_rect(text, (x, ty), scale)
-            if not any(rect[0] < r[2] and r[0] < rect[2] and rect[1] < r[3] and r[1] < rect[3] for r in placed):
-                break
-        placed.append(rect)
-        origins.append((x, ty))
+            tries = ([(x, y - 4), (x, y + h + step)] + beside + [(x, y - 4 - k * step) for k in range(1, 6)]
+                     + [(x, y + h + step + k * step) for k in range(1, 6)])
+        tries = [(tx, max(th + base, ty)) for tx, ty in tries]
+        rects = [_label_rect(text, origin, scale) for origin in tries]
+        inside = [size is None or (r[0] >= 0 and r[2] <= size[0] and r[3] <= size[1]) for r in rects]
+        free = [not overlaps(r, placed) for r in rects]
+        pick = next((k for k, r in enumerate(rects) if free[k] and inside[k] and not overlaps(r, marks)),
+                    next((k for k in range(len(rects)) if free[k] and inside[k]),
+                         next((k for k in range(len(rects)) if free[k]), len(rects) - 1)))
+        placed.append(rects[pick])
+        origins.append(tries[pick])
     return origins
 
 
@@ -73,9 +89,12 @@ def annotate(image: np.ndarray, reading: Reading, *, fps: float | None = None, s
     taken: list[tuple[int, int, int, int]] = [_label_rect(banner, banner_origin, banner_scale)]
     if insets:
         taken.append((0, h - size - 5, 4 + insets * (size + 4), h))
-    origins = place_labels([d.box for d in reading.digits], texts, label_scale, taken=taken)
+    # No label over a digit's box (a column of digits, one per line: the next one's top), nor past the picture's edge.
+    drawn = [d.box for d in reading.digits]
+    origins = place_labels(drawn, texts, label_scale, taken=taken, avoid=drawn, size=(w, h))
     captions = [aside.caption() for aside in reading.rejected]
-    aside_origins = place_labels([aside.box for aside in reading.rejected], captions, scale * 0.5, taken=taken, below=True)
+    aside_origins = place_labels([aside.box for aside in reading.rejected], captions, scale * 0.5, taken=taken,
+                                 below=True, avoid=drawn, size=(w, h))
     for aside, caption, origin in zip(reading.rejected, captions, aside_origins):
         # greyed out, thin, under the digits: set aside, not hidden
         x, y, bw, bh = aside.box

@@ -575,6 +575,26 @@ def test_labels_of_marks_set_aside_go_below_them_and_cover_no_other_label():
     assert origins[0][1] > 240  # under its mark
 
 
+def test_labels_of_a_column_of_digits_cover_no_digit_and_stay_by_their_own():
+    from digits.edge.annotate import place_labels
+
+    # one digit per line, the lines closer than a label is tall (a list of numbers, a column of sums)
+    boxes = [(100, 60 + 50 * i, 30, 42) for i in range(8)]
+    texts = [f"{i} 100%" for i in range(8)]
+    taken: list = []
+    origins = place_labels(boxes, texts, 0.8, taken=taken, avoid=boxes, size=(640, 480))
+
+    def gap(rect, box):  # between a label and a box, 0 where they touch
+        x, y, w, h = box
+        return max(rect[0] - (x + w), x - rect[2], 0) + max(rect[1] - (y + h), y - rect[3], 0)
+
+    for own, rect in zip(boxes, taken):
+        assert not any(rect[0] < x + w and x < rect[2] and rect[1] < y + h and y < rect[3] for x, y, w, h in boxes)
+        assert all(gap(rect, own) < gap(rect, other) for other in boxes if other != own)  # by its own digit
+        assert 0 <= rect[0] and rect[2] <= 640 and rect[3] <= 480
+    assert len(set(origins)) == len(origins)
+
+
 BLOCK_ONNXRUNTIME = """
 import sys
 class NoOnnxruntime:
