@@ -136,6 +136,8 @@ class FinderSettings:
     texture_reach: float = 1.0  # its heights and at least this share of its height tall, one beside it and one
     texture_height: float = 0.4  # above or below it, and no digit beside it, is a blob of a texture (a carpet)
     texture_side_slack: float = 0.25  # (beside: level with it to this share of its height; above or below too)
+    texture_scene: int = 40  # a picture with this many pieces read as no digit, and at least texture_scene_ratio
+    texture_scene_ratio: float = 5.0  # ...times as many as its digits, is a textured surface: no digits
     repeat_count: int = 5  # a digit alone in its line, in a column of this many marks (itself, digits read the same
     repeat_column: float = 0.5  # ...alone in their lines, marks read as no digit; centres within this share of its
     repeat_size: float = 0.2  # ...width, heights within this share of its own) is a repeated mark: a spiral's loops

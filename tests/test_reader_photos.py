@@ -775,17 +775,22 @@ def test_a_textured_surface_reads_no_digits(reader):
     """A camera pointed at a carpet sees hundreds of blobs; the model calls nearly all of them not a
     digit, and a few read as digits. Such a digit stands among blobs (beside it and above or below it,
     three or more) with no digit beside it, and is set aside as `texture`, and listed. (On the shared photos and renders no digit has three such blobs round it.)
-    Textures read as digits: 14 -> 8 of these 20 (blobs side by side still read: "84")."""
-    without = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), texture_pieces=10**9, repeat_count=10**9))
+    Blobs side by side read as digits too ("84"): a picture with 40 or more pieces read as no digit,
+    5 times its digits or more, is a texture, and all its digits are set aside (the shared photos and
+    renders have at most 8 such pieces in a picture). Textures read as digits: 14 -> 8 -> 0 of these 20."""
+    without = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), texture_pieces=10**9, repeat_count=10**9,
+                                                              texture_scene=10**9))
     rng = np.random.default_rng(9)
     pictures = [texture(rng, sigma, contrast) for sigma, contrast in [(2, 60), (2, 120), (4, 20), (3, 60)] for _ in range(5)]
     before = [without.read(p) for p in pictures]
     after = [reader.read(p) for p in pictures]
     read_before, read_after = sum(bool(r.text) for r in before), sum(bool(r.text) for r in after)
-    assert read_before >= 10 and read_before - read_after >= 4, (read_before, read_after)  # (oldest OpenCV: 13 -> 8)
+    assert read_before >= 10 and read_after == 0, (read_before, read_after)  # (oldest OpenCV: 13 before)
     for b, a in zip(before, after):
         textured = [r for r in a.rejected if r.reason in (REASON_TEXTURE, REASON_REPEATED)]  # (a blob in a column of blobs)
-        assert len(a.digits) + len(textured) == len(b.digits)  # nothing dropped without a trace
+        # Nothing dropped without a trace: what read as digits is listed as set aside (a texture's pieces are
+        # not joined or cut apart first, so there may be fewer of them than the reader without the rules read).
+        assert bool(textured) == bool(b.digits), (b.text, [r.reason for r in a.rejected if r.label is not None])
 
 
 def test_a_number_between_printed_lines_is_no_texture(reader, mnist_test):
