@@ -33,6 +33,9 @@ import cv2  # noqa: E402  (after the environment it reads)
 
 #: The files a folder or glob yields as images, for the edge and for training on an ImageFolder.
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm", ".gif"}
+# Phone photos OpenCV may not decode (an iPhone's HEIC): a folder yields them too, each then read or
+# reported on its own line, never skipped unsaid.
+PHOTO_SUFFIXES = IMAGE_SUFFIXES | {".heic", ".heif", ".avif"}
 
 
 class SourceError(DigitsError):
@@ -52,7 +55,7 @@ def expand_inputs(specs: list[str]) -> list[tuple[str, Path | None, str | None]]
         if is_remote(spec) and not path.exists():  # read by read_remote
             found.append((spec, None, None))
         elif path.is_dir():
-            images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
             if not images:
                 found.append((spec, None, f"{describe(spec)}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})"))
             found.extend((str(p), p, None) for p in images)
@@ -167,12 +170,42 @@ def decode_image(data: np.ndarray, name: str) -> np.ndarray:
         limit = int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", MAX_PIXELS))
         raise SourceError(f"{name}: larger than {limit / 1e6:g} megapixels, the most decoded; scale it down") from None
     if image is None or image.size == 0:
+        kind = _not_an_image(data)
+        if kind:
+            raise SourceError(f"{name}: {kind}")
         raise SourceError(f"{name}: not an image OpenCV can decode (corrupt, truncated or another format)")
     if image.dtype != np.uint8:
         image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(image.max()), 1.0))
     if image.ndim == 3 and image.shape[2] == 4:
         image = flatten_alpha(image)
     return image
+
+
+# ISO media brands (bytes 8-12 of an "ftyp" box): photos OpenCV cannot decode, and videos.
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+
+
+def _not_an_image(data: np.ndarray) -> str | None:
+    """What a file OpenCV could not decode is, when it is a format users hand an image reader by
+    mistake, and what to do: an iPhone's HEIC photo, a PDF scan, a video. None: not one of these."""
+    head = data[:64].tobytes()
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in _HEIF_BRANDS:
+            return "a HEIC/HEIF photo (an iPhone's default), which this OpenCV cannot decode; save it as JPEG or PNG"
+        if brand in _AVIF_BRANDS:
+            return "an AVIF image, which this OpenCV cannot decode; save it as JPEG or PNG"
+        return "a video (MP4/MOV), not an image; read it with --video"
+    if head.startswith(b"%PDF"):
+        return "a PDF, not an image; export its page as PNG or JPEG"
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "a video (AVI), not an image; read it with --video"
+    if head.startswith(b"\x1aE\xdf\xa3"):
+        return "a video (MKV/WebM), not an image; read it with --video"
+    if b"<svg" in data[:1024].tobytes().lower():
+        return "an SVG drawing, not a photo; export it as PNG"
+    return None
 
 
 def flatten_alpha(image: np.ndarray) -> np.ndarray:

@@ -250,3 +250,47 @@ def test_a_checkpoint_given_as_model_says_to_export_it(tmp_path, photo):
 def test_doctor_with_inputs_is_a_usage_error_not_silence(photo, tmp_path):
     cv2.imwrite(str(tmp_path / "photo.png"), photo[0])
     assert_one_line_error(run_cli("digits-edge", "--doctor", str(tmp_path / "photo.png")), contains="--doctor")
+
+
+def _pdf_with_jpeg(jpeg: bytes, width: int, height: int) -> bytes:
+    """A one-page PDF holding `jpeg` as its page (what a scanner app saves)."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {width} {height}] /Resources << /XObject << /Im0 4 0 R >> >> "
+               f"/Contents 5 0 R >>".encode(),
+               f"<< /Type /XObject /Subtype /Image /Width {width} /Height {height} /ColorSpace /DeviceRGB "
+               f"/BitsPerComponent 8 /Filter /DCTDecode /Length {len(jpeg)} >>\nstream\n".encode() + jpeg + b"\nendstream",
+               None]
+    page = f"q {width} 0 0 {height} 0 0 cm /Im0 Do Q".encode()
+    objects[4] = f"<< /Length {len(page)} >>\nstream\n".encode() + page + b"\nendstream"
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+def test_a_video_a_pdf_or_an_iphone_photo_given_as_an_image_says_what_it_is(tmp_path, photo, mnist_test):
+    """Files users hand an image reader by mistake are named, with what to do, on one line each; the
+    images beside them are read."""
+    images, labels = mnist_test
+    video = write_video(tmp_path, images, labels, np.random.default_rng(1), frames=3)
+    h, w = photo[0].shape[:2]
+    (tmp_path / "scan.pdf").write_bytes(_pdf_with_jpeg(cv2.imencode(".jpg", photo[0])[1].tobytes(), w, h))
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "IMG_0001.JPG"), photo[0])
+    # The start of an iPhone's HEIC file (its "ftyp" box): no HEIF encoder exists here to make a whole one,
+    # and OpenCV decodes neither.
+    (folder / "IMG_0002.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))
+    result = run_cli("digits-edge", str(video), str(tmp_path / "scan.pdf"), str(folder))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    errors = result.stderr.splitlines()
+    assert len(errors) == 3, errors
+    assert "a video (AVI)" in errors[0] and "--video" in errors[0]
+    assert "a PDF" in errors[1] and "PNG or JPEG" in errors[1]
+    assert "IMG_0002.HEIC" in errors[2] and "HEIC" in errors[2] and "JPEG" in errors[2]
+    assert f"IMG_0001.JPG: {photo[1]}" in result.stdout, result.stdout
