@@ -27,7 +27,8 @@ from .session import BACKENDS
                    '"reason"}], "ms"}; reason: not-a-digit (label null), below-min-confidence, too-wide, frame (encloses other '
                    'marks), solid (a blot), round (a true circle: a cup\'s ring, a coin), letter (a 1 or 0 in a word of letters), '
                    'texture (a blob among pieces read as no digit all round it: a carpet, fabric), '
-                   'repeated (one of a column of the same mark, each alone in its line: a spiral binding\'s loops), '
+                   'repeated (the same mark over and over: a column of them each alone in its line, or one piece: '
+                   'a spiral binding\'s loops, a margin cut into 1s), '
                    'small (under half the digits\' height: a dot, a dash) or line (a long thin line: a pen, a ruler).')
 @click.option("--save", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Write annotated images to DIR; for --video/--camera an annotated .avi, plus the live window's snapshots.")

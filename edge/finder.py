@@ -142,6 +142,8 @@ class FinderSettings:
     repeat_column: float = 0.5  # ...alone in their lines, marks read as no digit; centres within this share of its
     repeat_size: float = 0.2  # ...width, heights within this share of its own) is a repeated mark: a spiral's loops
     repeat_no_digit: int = 1  # ...when at least this many of them are read as no digit (the same mark read both ways)
+    repeat_spread: float = 0.2  # one piece whose ink rises and falls repeat_count + 1 times at even steps (this spread)
+    repeat_line_wander: float = 0.2  # a column of 1s alone in their lines on one straight line (to this share of a width)
     rescue_digit_share: float = 0.9  # a not-a-digit candidate in a line of digits is one when its digit is this clear,
     rescue_overlap: float = 0.5  # ...it overlaps this much of a digit's height vertically,
     rescue_height_ratio: float = 1.33  # ...is within this ratio of its height,
