@@ -34,7 +34,8 @@ def place_labels(boxes: list[tuple[int, int, int, int]], texts: list[str], scale
     Of these the first that also covers no
     box in `avoid` (x, y, w, h: the marks drawn, its own included) and stays inside the picture
     (`size`: width, height) is taken: a column of digits, one per line, gets its labels beside them,
-    not over the next digit.
+    not over the next digit. Else the first inside the picture (last of all, inside a corner of its
+    own box: a close-up), else the first that overlaps no label.
     `below`: below the box first, then stacked lower (set-aside marks, whose labels go under them).
     `taken`: rectangles (x0, y0, x1, y1) of labels already placed; the new ones are added to it."""
     placed = [] if taken is None else taken
@@ -55,6 +56,9 @@ def place_labels(boxes: list[tuple[int, int, int, int]], texts: list[str], scale
         else:
             tries = ([(x, y - 4), (x, y + h + step)] + beside + [(x, y - 4 - k * step) for k in range(1, 6)]
                      + [(x, y + h + step + k * step) for k in range(1, 6)])
+        # Last, inside its own box's corners: a close-up digit fills the picture, and every place
+        # around its box lies outside it.
+        tries += [(x + 4, y + th + base + 4), (x + w - tw - 8, y + th + base + 4), (x + 4, y + h - 4), (x + w - tw - 8, y + h - 4)]
         tries = [(tx, max(th + base, ty)) for tx, ty in tries]
         rects = [_label_rect(text, origin, scale) for origin in tries]
         inside = [size is None or (r[0] >= 0 and r[2] <= size[0] and r[3] <= size[1]) for r in rects]

@@ -29,9 +29,33 @@ def _fit(image: np.ndarray, height: int = PANEL) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if h > height else cv2.INTER_NEAREST)
 
 
-def _caption(panel: np.ndarray, text: str, colour=WHITE) -> np.ndarray:
-    bar = np.zeros((22, panel.shape[1], 3), np.uint8)
-    cv2.putText(bar, text[: max(4, panel.shape[1] // 8)], (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv2.LINE_AA)
+CAPTION_SCALE, CAPTION_LINE = 0.45, 17  # caption text size, and the height of one of its lines
+
+
+def _wrap(text: str, width: int, scale: float = CAPTION_SCALE) -> list[str]:
+    """`text` in lines no wider than `width` pixels, broken between words (a word wider than that
+    is cut, with "~" where it was): a portrait photo's panels are narrow, and a caption cut off at
+    the panel's edge hid what it said."""
+    fits = lambda s: cv2.getTextSize(s, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] <= width
+    lines: list[str] = []
+    for word in text.split(" "):
+        joined = f"{lines[-1]} {word}" if lines else word
+        if lines and fits(joined):
+            lines[-1] = joined
+            continue
+        while not fits(word) and len(word) > 1:
+            word = word[:-2] + "~"
+        lines.append(word)
+    return lines or [""]
+
+
+def _caption(panel: np.ndarray, text: str, colour=WHITE, lines: int = 1) -> np.ndarray:
+    """`panel` under its caption, wrapped to its width, in a bar `lines` lines high (or as many as it
+    takes): the panels of a row share one height."""
+    wrapped = _wrap(text, panel.shape[1] - 8)
+    bar = np.zeros((6 + CAPTION_LINE * max(lines, len(wrapped)), panel.shape[1], 3), np.uint8)
+    for k, line in enumerate(wrapped):
+        cv2.putText(bar, line, (4, 16 + CAPTION_LINE * k), cv2.FONT_HERSHEY_SIMPLEX, CAPTION_SCALE, colour, 1, cv2.LINE_AA)
     return np.vstack([bar, panel])
 
 
@@ -102,24 +126,26 @@ def debug_sheet(picture: np.ndarray, reading: Reading, trace: list[dict], source
     for entry in trace:
         stages, reading_of_view = entry["stages"] or {}, entry["reading"]
         mark = "CHOSEN" if entry["chosen"] else "not chosen"
-        parts = []
+        panels = []  # (picture, caption, colour)
         if "grey" in stages:
-            parts.append(_caption(_fit(stages["grey"]), f"{entry['name']}: working image"))
+            panels.append((_fit(stages["grey"]), f"{entry['name']}: working image", WHITE))
             ink = cv2.normalize(stages["ink"], None, 0, 255, cv2.NORM_MINMAX) if stages["ink"].max() > 0 else stages["ink"]
             least = stages.get("least_ink")
-            parts.append(_caption(_fit(ink.astype(np.uint8)), "ink (paper removed)" if least is None
-                                  else f"ink (paper removed; least {least:.0f} levels)"))
+            panels.append((_fit(ink.astype(np.uint8)), "ink (paper removed)" if least is None
+                           else f"ink (paper removed; least {least:.0f} levels)", WHITE))
             mask = (stages["mask"] > 0).astype(np.uint8) * 255
-            parts.append(_caption(_fit(_boxes(mask, entry["work_boxes"], RED)), f"strokes, {len(entry['work_boxes'])} candidates"))
-        parts.append(_caption(_fit(_lines(picture, reading_of_view)),
-                              f"{mark}: '{reading_of_view.text}' score {reading_of_view.score():.2f}",
-                              GREEN if entry["chosen"] else GREY))
-        rows.append(parts)
+            panels.append((_fit(_boxes(mask, entry["work_boxes"], RED)), f"strokes, {len(entry['work_boxes'])} candidates", WHITE))
+        panels.append((_fit(_lines(picture, reading_of_view)),
+                       f"{mark}: '{reading_of_view.text}' score {reading_of_view.score():.2f}", GREEN if entry["chosen"] else GREY))
+        lines = max(len(_wrap(text, image.shape[1] - 8)) for image, text, _ in panels)
+        rows.append([_caption(image, text, colour, lines) for image, text, colour in panels])
     width = max(sum(p.shape[1] + 4 for p in parts) for parts in rows) if rows else 600
     width = max(width, 600)
-    header = np.zeros((30, width, 3), np.uint8)
-    cv2.putText(header, f"{source}: read '{reading.text}'  ({len(reading.digits)} digits, {len(reading.rejected)} set aside, "
-                f"{len(trace)} way(s) of looking)"[: width // 8], (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, WHITE, 1, cv2.LINE_AA)
+    title = _wrap(f"{source}: read '{reading.text}'  ({len(reading.digits)} digits, {len(reading.rejected)} set aside, "
+                  f"{len(trace)} way(s) of looking)", width - 12, 0.5)
+    header = np.zeros((10 + 20 * len(title), width, 3), np.uint8)
+    for k, line in enumerate(title):
+        cv2.putText(header, line, (6, 20 + 20 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.5, WHITE, 1, cv2.LINE_AA)
     body = [header, *(np.vstack([_row(parts, width), np.zeros((6, width, 3), np.uint8)]) for parts in rows)]
     body.append(_caption(_inputs(reading, width), "what the model saw (28x28) and its answer"))
     return np.vstack(body)

@@ -546,6 +546,17 @@ def test_nothing_read_is_said_in_one_word_everywhere(tmp_path):
     assert f"frame 0: {NOTHING_READ}" in run_cli("digits-edge", "--video", str(video)).stdout
 
 
+def test_debug_captions_are_wrapped_to_their_panel_not_cut():
+    from digits.edge.debug import _caption, _wrap
+
+    text = "dark ink, finer (640 px): not chosen: '13124579613 287836761' score 29.67"
+    lines = _wrap(text, 150)  # a portrait photo's panel: ~165 px wide
+    assert len(lines) > 1 and " ".join(lines) == text  # every word kept, none cut
+    assert all(cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)[0][0] <= 150 for line in lines)
+    panel = np.zeros((220, 158, 3), np.uint8)
+    assert _caption(panel, text, lines=len(lines) + 1).shape[0] == _caption(panel, "short", lines=len(lines) + 1).shape[0]
+
+
 def test_labels_of_close_digits_do_not_overlap():
     from digits.edge.annotate import place_labels
 
@@ -558,6 +569,17 @@ def test_labels_of_close_digits_do_not_overlap():
         for b in rects[i + 1 :]:
             assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
     assert origins[0] == (100, 196)  # a lone first label stays right above its box
+
+
+def test_the_label_of_a_digit_filling_the_picture_is_drawn_inside_it():
+    from digits.edge.annotate import place_labels
+
+    # a close-up (a 16x16 scan enlarged): the box is the whole picture, the banner and an inset taken
+    taken = [(8, 2, 124, 19), (0, 175, 36, 208)]
+    place_labels([(26, 0, 156, 208)], ["7 75%"], 0.4, taken=taken, avoid=[(26, 0, 156, 208)], size=(208, 208))
+    x0, y0, x1, y1 = taken[-1]
+    assert 0 <= x0 and x1 <= 208 and 0 <= y0 and y1 <= 208  # (it was drawn below the picture, unseen)
+    assert not any(x0 < r[2] and r[0] < x1 and y0 < r[3] and r[1] < y1 for r in taken[:-1])
 
 
 def test_labels_of_marks_set_aside_go_below_them_and_cover_no_other_label():
