@@ -99,11 +99,18 @@ def read_set(reader: DigitReader, folder: Path, labels: dict[str, str], scale: f
     return rows
 
 
+def print_wrong(rows: list[tuple[str, str, str, float]], what: str = "wrong") -> None:
+    for name, label, text, _ in rows:
+        if text != label:
+            print(f"  {what}: {name}: {label!r} read {text!r}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
     parser.add_argument("--root", type=Path, default=REPO.parent / "shared" / "real-photos")
-    parser.add_argument("--wrong", action="store_true", help="list every photo read wrongly")
+    parser.add_argument("--wrong", action="store_true",
+                        help="list every photo read wrongly (with --scales and --changes: at each size and under each change)")
     parser.add_argument("--scales", default="", metavar="S,S,...",
                         help="also read the photos resized by each factor (e.g. 0.5,0.75,1.5,2): the same handwriting "
                              "from cameras of other resolutions, which the reader should read alike")
@@ -157,6 +164,8 @@ def main() -> None:
         kept = sum(r[1] == r[2] for r, original in zip(resized, numbers) if original[1] == original[2])
         print(f"photos resized x{scale:g}: exact {rate(resized)} ({kept} of the {sum(r[1] == r[2] for r in numbers)} "
               "read exactly as they are)")
+        if args.wrong:
+            print_wrong(resized, f"wrong at x{scale:g}")
     if args.changes:
         total = 0
         for what, change in CHANGES.items():
@@ -164,15 +173,13 @@ def main() -> None:
             total += sum(r[1] == r[2] for r in changed)
             print(f"photos with {what}: read right {sum(r[1] == r[2] for r in changed)}/{len(changed)} "
                   "(numbers exactly, the blank page as nothing)")
+            if args.wrong:
+                print_wrong(changed, f"wrong with {what}")
         print(f"photos with a change, all: {total}/{len(CHANGES) * len(photos)} = "
               f"{100 * total / (len(CHANGES) * len(photos)):.1f} %")
     if args.wrong:
-        for name, label, text, _ in numbers + blanks + exif:
-            if text != label:
-                print(f"  wrong: {name}: {label!r} read {text!r}")
-        for name, label, text, _ in singles:
-            if text != label:
-                print(f"  wrong single: {name}: {label!r} read {text!r}")
+        print_wrong(numbers + blanks + exif)
+        print_wrong(singles, "wrong single")
 
 
 if __name__ == "__main__":
