@@ -173,7 +173,9 @@ def test_non_digits_come_in_every_kind_and_the_hard_mix_draws_the_slow_kinds_mor
     _, signs = render_negatives(2000, seed=3, style=training_style("signs"), digits=digits)
     assert images.dtype == np.uint8 and images.shape == (2000, 28, 28) and images.max(axis=(1, 2)).min() > 0
     assert set(kinds) == set(hard) == set(KINDS) - {"symbol"}  # the shipped model's mixes: no signs
-    assert set(signs) == set(KINDS)
+    _, hard_signs = render_negatives(2000, seed=3, style=training_style("hard-signs"), digits=digits)
+    assert set(signs) == set(hard_signs) == set(KINDS)
+    assert hard_signs.count("clip") > 1.2 * signs.count("clip") and hard_signs.count("symbol") > signs.count("symbol")
     for kind in ("pen", "clip", "face", "scribble"):
         assert hard.count(kind) > 1.2 * kinds.count(kind), kind
     for kind in ("texture", "blob"):

@@ -58,7 +58,8 @@ def _options(pairs: tuple[str, ...]) -> dict[str, float]:
 @click.option("--negative-mix", type=click.Choice(list(NEGATIVE_MIXES)), default=DEFAULTS.negative_mix, show_default=True,
               help="With --reject: how often each kind of non-digit is drawn. hard: pens, clips, faces, scribbles, letters, "
                    "grids and touching digits more often, texture, blots, rings and shadows less. signs: the default "
-                   "kinds and the signs written among numbers (+ = - < > $, the divide sign).")
+                   "kinds and the signs written among numbers (+ = - < > $, the divide sign). hard-signs: "
+                   "hard and the signs.")
 @click.option("--fresh-negatives/--same-negatives", default=DEFAULTS.fresh_negatives, show_default=True,
               help="With --reject: draw a new set of non-digits every epoch (same seed, same sets), or one for the whole run.")
 @click.option("--drawn-digits", type=FiniteFloat(0, 1), default=DEFAULTS.drawn_digits, show_default=True, metavar="SHARE",

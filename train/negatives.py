@@ -56,6 +56,8 @@ NEGATIVE_MIXES: dict[str, tuple[tuple[str, float], ...]] = {
     # never saw them reads a + as 7. Not in the default mix: the shipped model was trained without them.
     "signs": TRAIN_STYLE.weights + (("symbol", 0.8),),
 }
+# "hard" and the signs: every kind of the benchmark set, the slow ones more often.
+NEGATIVE_MIXES["hard-signs"] = NEGATIVE_MIXES["hard"] + (("symbol", 1.2),)
 
 
 def training_style(mix: str = "default") -> NegativeStyle:
