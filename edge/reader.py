@@ -27,6 +27,7 @@ class Digit:
     image: np.ndarray = field(repr=False)  # the 28x28 input the model saw
     runner_up: int = -1  # the model's second digit for it, and that digit's share (-1, 0: not known)
     runner_up_share: float = 0.0
+    cut: bool = False  # one of the digits a candidate set aside was cut into (touching digits, or a letter's halves)
 
     def as_dict(self) -> dict:
         return {"label": self.label, "confidence": round(self.confidence, 4), "box": list(self.box)}
@@ -627,7 +628,8 @@ class DigitReader:
                         best[b] = (score, best[a][1] + [k])
             path = best.get(width, (0.0, []))[1]
             if len(path) >= 2:
-                found.extend(Digit(int(labels[k]), float(sure[k]), to_original(pieces[k].work_box), batch[k]) for k in path)
+                found.extend(Digit(int(labels[k]), float(sure[k]), to_original(pieces[k].work_box), batch[k], cut=not read)
+                             for k in path)
                 (split_read if read else split).add(index)
         if not found:
             return None
@@ -808,7 +810,9 @@ class DigitReader:
         not a digit, and no digit but 1s and 0s, those are letters: "hello" is not 110. A number
         beside a word ("No 10") is a word of its own; a digit that is no letter ("No5") is kept. A
         word between two words with such digits is inside a number, and its 1s and 0s are digits
-        beside a mark that is none (a cross-out, a sign: "41x07" is 4107, not 47)."""
+        beside a mark that is none (a cross-out, a sign: "41x07" is 4107, not 47). Digits cut from a
+        mark set aside (_split_touching) do not make a word a number: a letter cut in two reads as
+        two digits (a printed "e" as 1 and 3)."""
         letters = [r for r in rejected if r.reason == REASON_NOT_A_DIGIT]
         if not letters or not any(d.label in self.settings.letter_like for d in digits):
             return digits, rejected
@@ -824,8 +828,10 @@ class DigitReader:
                 words[-1].append(i)
                 right = max(right, x + w)
             marks = [[i for i in word if i < len(digits)] for word in words]
-            # A word with a digit that is no letter (a 4, a 7) is part of a number.
-            numeric = [any(digits[i].label not in self.settings.letter_like for i in m) for m in marks]
+            # A word with a digit that is no letter (a 4, a 7) is part of a number; not one cut from a
+            # mark the model called no digit, in a word with another such mark: a printed "e" cut in
+            # two reads as a 1 and a 3, and "hello" read "13110".
+            numeric = [any(digits[i].label not in self.settings.letter_like and not digits[i].cut for i in m) for m in marks]
             for k, word in enumerate(words):
                 inside_a_number = 0 < k < len(words) - 1 and numeric[k - 1] and numeric[k + 1]
                 if len(marks[k]) < len(word) and not numeric[k] and not inside_a_number:
