@@ -829,8 +829,7 @@ class DigitReader:
                 right = max(right, x + w)
             marks = [[i for i in word if i < len(digits)] for word in words]
             # A word with a digit that is no letter (a 4, a 7) is part of a number; not one cut from a
-            # mark the model called no digit, in a word with another such mark: a printed "e" cut in
-            # two reads as a 1 and a 3, and "hello" read "13110".
+            # mark set aside (a printed "e" cut in two reads as a 1 and a 3: "hello" read "13110").
             numeric = [any(digits[i].label not in self.settings.letter_like and not digits[i].cut for i in m) for m in marks]
             for k, word in enumerate(words):
                 inside_a_number = 0 < k < len(words) - 1 and numeric[k - 1] and numeric[k + 1]
