@@ -535,7 +535,8 @@ def _with_frames(candidates: list[Candidate], settings: FinderSettings) -> list[
 
 def _shadow_side(grey: np.ndarray, labels: np.ndarray, member: np.ndarray, box: Edges, dark_ink: bool,
                  settings: FinderSettings = FinderSettings()) -> float:
-    """The share of a ring of pixels around a piece's strokes that is as dark as the strokes near it.
+    """The share of a ring of pixels around a piece's strokes that is as dark as the strokes near it
+    (or, where it is clearly at most settings.shadow_side, a bound on it at most that).
 
     A pen stroke has paper on both sides: its ring is paper, lighter than the stroke (bar where
     another stroke or a line crosses it). A shadow's edge, or the rim of a dark object, is a
@@ -560,8 +561,17 @@ def _shadow_side(grey: np.ndarray, labels: np.ndarray, member: np.ndarray, box: 
     around = patch[in_ring]
     if around.size < 10:
         return 0.0
-    stroke_level = _quantile(patch[y0 - Y0 : y1 - Y0, x0 - X0 : x1 - X0][strokes.view(bool)], 0.5)
+    stroke_pixels = patch[y0 - Y0 : y1 - Y0, x0 - X0 : x1 - X0][strokes.view(bool)]
     paper = _quantile(around, 0.9)
+    # Most pieces are strokes on paper: even the darkest that could count (as dark as the lightest
+    # stroke pixel, the most any mean of the strokes can be) leaves too little of the ring to be a
+    # shadow's side. That bound is the answer then: it decides the same, without the local means.
+    lightest = float(stroke_pixels.max())
+    bound = min(lightest + settings.shadow_level * (paper - lightest), lightest * (1 + settings.shadow_ratio)) + 0.01
+    at_most = np.count_nonzero(around < bound) / around.size
+    if at_most <= settings.shadow_side:
+        return at_most
+    stroke_level = _quantile(stroke_pixels, 0.5)
     if paper - stroke_level < settings.shadow_min_contrast:
         return 0.0
     # "As dark as the strokes" near each ring pixel: the mean of the strokes within the ring's reach.
@@ -618,17 +628,16 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray, setti
         # Only ink thin across the direction can be a rule: strokes crossing it, bold strokes, are not.
         thin = faint & ~cv2.morphologyEx(faint, cv2.MORPH_OPEN, np.ones(bar_across, np.uint8))
         widened = cv2.dilate(thin, np.ones(across, np.uint8))
-        # (ink counted in uint8 straight into float32 sums: 4x less to convert than blurring floats)
-        covered = cv2.boxFilter(widened, cv2.CV_32F, run[::-1], normalize=False) >= settings.rule_cover * length  # (w, h)
+        covered = _covered_rows(widened if horizontal else widened.T, length, settings.rule_cover * length)
         if covered.any():
             # A printed line runs across the page: found along one stretch, it is followed across
             # the whole picture, through the digits crowded on it (there too little of it is thin
             # ink for a stretch of it to be found, and its pieces between them joined the digits).
             band = np.zeros_like(thin)
             if horizontal:
-                band[covered.any(axis=1)] = 1
+                band[covered] = 1
             else:
-                band[:, covered.any(axis=0)] = 1
+                band[:, covered] = 1
             found.append((horizontal, band & thin, band))
     lines = boxes & binary
     if found:
@@ -720,6 +729,24 @@ def _box_outline(piece: np.ndarray, settings: FinderSettings) -> np.ndarray | No
             else:
                 outline[walls, :] = True
     return outline
+
+
+def _covered_rows(binary: np.ndarray, length: int, need: float) -> np.ndarray:
+    """Which rows of a uint8 0/1 image hold a stretch of `length` pixels with at least `need` of them
+    set (bool per row). Only rows with enough ink in all could (a stretch's sum, its ends reflected
+    at the picture's border, counts a row's pixels at most twice while `length` is under the row's
+    length): most pictures have no row near it, and the sums are taken only where one might."""
+    rows = binary.shape[0]
+    candidates = np.arange(rows)
+    if length < binary.shape[1]:
+        counts = cv2.reduce(binary, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+        candidates = np.flatnonzero(2 * counts >= need)
+    covered = np.zeros(rows, bool)
+    if candidates.size:
+        # (ink counted in uint8 straight into float32 sums: 4x less to convert than blurring floats)
+        sums = cv2.boxFilter(np.ascontiguousarray(binary[candidates]), cv2.CV_32F, (length, 1), normalize=False)
+        covered[candidates] = (sums >= need).any(axis=1)
+    return covered
 
 
 def _drop_drawn(lines: np.ndarray, off_lines: np.ndarray, horizontal: bool, length: int,
