@@ -12,7 +12,7 @@ import numpy as np
 
 from .contract import IMAGE_SIZE
 from .finder import (MARK_LINE, MARK_SMALL, Candidate, FinderSettings, WorkBox, dark_ink_guess, faint_strokes,
-                     find_candidates, rescaled, resize_to, to_grey)
+                     find_candidates, median_of, rescaled, resize_to, to_grey)
 from .normalize import normalize_digit
 from .session import DigitModel
 
@@ -126,7 +126,7 @@ def reading_order(boxes: list[Box], min_overlap: float = FinderSettings.line_ove
         else:
             lines[best].append(i)
             ends[best] = (y, y + h, h)
-    lines.sort(key=lambda line: float(np.median([boxes[j][1] + boxes[j][3] / 2 for j in line])))
+    lines.sort(key=lambda line: median_of([boxes[j][1] + boxes[j][3] / 2 for j in line]))
     return lines
 
 
@@ -819,7 +819,7 @@ class DigitReader:
         boxes = [d.box for d in digits] + [r.box for r in letters]
         in_words: set[int] = set()
         for line in reading_order(boxes, self.settings.line_overlap):
-            gap = self.settings.word_gap * float(np.median([boxes[i][3] for i in line]))
+            gap = self.settings.word_gap * median_of([boxes[i][3] for i in line])
             words, right = [], -np.inf  # right: where the word so far ends
             for i in line:
                 x, _, w, _ = boxes[i]
@@ -940,7 +940,7 @@ def _stroke_width(candidates: list[Candidate], most: int = 15) -> float:
         outlines, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
         outline = sum(cv2.arcLength(o, True) for o in outlines)
         widths.append(float(mask.sum()) / max(outline / 2, 1.0))
-    return float(np.median(widths)) if widths else 0.0
+    return median_of(widths) if widths else 0.0
 
 
 def _solid(image28: np.ndarray) -> float:
