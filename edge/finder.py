@@ -306,13 +306,15 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     floor = np.maximum(settings.noise_floor_sigmas * noise, min_floor)
     # Pass 1: everything above the noise floor; what is not on the paper (the desk, a shadow
     # at the edge) is set aside before the stroke threshold is chosen, or it would dominate it.
-    count, labels, stats, _ = _pieces((ink > floor).astype(np.uint8))
+    above = ink > floor
     # In a padded close-up, only a ring around the whole photo is the desk: its strokes may hug an edge.
-    is_background = _background(labels, count, photo_edges or (0, 0, w, h),
-                                settings.closeup_desk_edge_share if photo_edges else settings.desk_edge_share)
-    writing = labels > 0
-    if is_background.any():
-        writing &= ~is_background[labels]
+    along = settings.closeup_desk_edge_share if photo_edges else settings.desk_edge_share
+    writing = above
+    if _edge_share(above, photo_edges or (0, 0, w, h)) > along:  # (else no piece can be: no labelling)
+        count, labels, _, _ = _pieces(above.view(np.uint8))
+        is_background = _background(labels, count, photo_edges or (0, 0, w, h), along)
+        if is_background.any():
+            writing = above & ~is_background[labels]
     if not writing.any():
         if stages is not None:
             stages.update(grey=grey, ink=ink, mask=np.zeros_like(writing), least_ink=min_floor)
@@ -809,13 +811,24 @@ def _drop_drawn(lines: np.ndarray, off_lines: np.ndarray, horizontal: bool, leng
     return lines
 
 
+def _edge_ring(image: np.ndarray, photo_edges: Edges) -> np.ndarray:
+    """The pixels along the photo's edges (x0, y0, x1, y1), each once."""
+    x0, y0, x1, y1 = photo_edges
+    return np.concatenate([image[y0, x0:x1], image[y1 - 1, x0:x1], image[y0 + 1 : y1 - 1, x0], image[y0 + 1 : y1 - 1, x1 - 1]])
+
+
+def _edge_share(mask: np.ndarray, photo_edges: Edges) -> float:
+    """The share of the photo's edges that `mask` covers: no one piece of it covers more."""
+    ring = _edge_ring(mask, photo_edges)
+    return np.count_nonzero(ring) / len(ring)
+
+
 def _background(labels: np.ndarray, count: int, photo_edges: Edges, along: float) -> np.ndarray:
     """Per label: True for what is not writing on the paper but lies along the photo's edge, as
     a desk or a shadow beside the sheet does: more than `along` of the edge's length is theirs.
     (Wider dark areas are paper to the closing in ink_image and never become ink.) A digit cropped
     tightly touches the edge too, but only where its strokes cross or hug it."""
-    x0, y0, x1, y1 = photo_edges
-    border = np.concatenate([labels[y0, x0:x1], labels[y1 - 1, x0:x1], labels[y0 + 1 : y1 - 1, x0], labels[y0 + 1 : y1 - 1, x1 - 1]])
+    border = _edge_ring(labels, photo_edges)
     background = np.bincount(border, minlength=count) > along * len(border)
     background[0] = False
     return background
