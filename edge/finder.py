@@ -387,13 +387,18 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         box_labels = labels[y0:y1, x0:x1]
         member = np.zeros(count, bool)
         member[members] = True
-        keep = member[box_labels].astype(np.uint8)
-        keep = cv2.dilate(keep, np.ones((3, 3), np.uint8))  # keep the soft anti-aliased rim of each stroke
+        in_box = member[box_labels]
+        keep = cv2.dilate(in_box.view(np.uint8), np.ones((3, 3), np.uint8))  # keep the soft anti-aliased rim of each stroke
         box_ink = ink[y0:y1, x0:x1]
-        strokes = box_ink[member[box_labels]]
-        if strokes.size == 0 or strokes.max() < settings.min_peak_over_floor * _quantile(floor[y0:y1, x0:x1].ravel(), 0.5):
+        strokes = box_ink[in_box]
+        if strokes.size == 0:
             continue
-        if _shadow_side(grey, labels, member, (x0, y0, x1, y1), dark_ink, settings) > settings.shadow_side:
+        # (the floor's median only where its maximum leaves the question open: most pieces are clear)
+        peak, floor_box = int(strokes.max()), floor[y0:y1, x0:x1]
+        if peak < settings.min_peak_over_floor * float(floor_box.max()) \
+                and peak < settings.min_peak_over_floor * _quantile(floor_box.ravel(), 0.5):
+            continue
+        if _shadow_side(grey, labels, in_box, (x0, y0, x1, y1), dark_ink, settings) > settings.shadow_side:
             continue  # the edge of a shadow or of a dark object: dark beyond it, not paper
         crop = box_ink.astype(np.float32) * keep
         # Ink at or above the stroke's typical strength is full ink, as in MNIST; fainter edges fade out.
@@ -536,7 +541,7 @@ def _with_frames(candidates: list[Candidate], settings: FinderSettings) -> list[
     return [c for k, c in enumerate(marked) if k not in joined]
 
 
-def _shadow_side(grey: np.ndarray, labels: np.ndarray, member: np.ndarray, box: Edges, dark_ink: bool,
+def _shadow_side(grey: np.ndarray, labels: np.ndarray, in_box: np.ndarray, box: Edges, dark_ink: bool,
                  settings: FinderSettings = FinderSettings()) -> float:
     """The share of a ring of pixels around a piece's strokes that is as dark as the strokes near it
     (or, where it is clearly at most settings.shadow_side, a bound on it at most that).
@@ -544,10 +549,11 @@ def _shadow_side(grey: np.ndarray, labels: np.ndarray, member: np.ndarray, box: 
     A pen stroke has paper on both sides: its ring is paper, lighter than the stroke (bar where
     another stroke or a line crosses it). A shadow's edge, or the rim of a dark object, is a
     step: on one side of it lies the shadow, as dark as the "stroke" or darker, so about half its
-    ring is. The ring starts beyond the stroke's blurred rim and is about a stroke wide."""
+    ring is. The ring starts beyond the stroke's blurred rim and is about a stroke wide. `in_box`:
+    the piece's own pixels within its `box` (bool), `labels`: every piece's (0: none)."""
     x0, y0, x1, y1 = box
     h, w = grey.shape
-    strokes = member[labels[y0:y1, x0:x1]].astype(np.uint8)
+    strokes = in_box.view(np.uint8)
     # padded: the box's edge is outside
     inside = cv2.distanceTransform(cv2.copyMakeBorder(strokes, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0), cv2.DIST_L2, 3)
     width = min(max(round(2 * cv2.minMaxLoc(inside)[1]), 2), 24)  # (np.clip on one number costs 15 us)
