@@ -398,7 +398,7 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         if peak < settings.min_peak_over_floor * float(floor_box.max()) \
                 and peak < settings.min_peak_over_floor * _quantile(floor_box.ravel(), 0.5):
             continue
-        if _shadow_side(grey, labels, in_box, (x0, y0, x1, y1), dark_ink, settings) > settings.shadow_side:
+        if _shadow_side(grey, labels, in_box, (x0, y0, x1, y1), dark_ink, settings, settings.shadow_side) > settings.shadow_side:
             continue  # the edge of a shadow or of a dark object: dark beyond it, not paper
         crop = box_ink.astype(np.float32) * keep
         # Ink at or above the stroke's typical strength is full ink, as in MNIST; fainter edges fade out.
@@ -542,9 +542,9 @@ def _with_frames(candidates: list[Candidate], settings: FinderSettings) -> list[
 
 
 def _shadow_side(grey: np.ndarray, labels: np.ndarray, in_box: np.ndarray, box: Edges, dark_ink: bool,
-                 settings: FinderSettings = FinderSettings()) -> float:
+                 settings: FinderSettings = FinderSettings(), limit: float | None = None) -> float:
     """The share of a ring of pixels around a piece's strokes that is as dark as the strokes near it
-    (or, where it is clearly at most settings.shadow_side, a bound on it at most that).
+    (with `limit`, where the share is clearly at most that: a bound on it, itself at most `limit`).
 
     A pen stroke has paper on both sides: its ring is paper, lighter than the stroke (bar where
     another stroke or a line crosses it). A shadow's edge, or the rim of a dark object, is a
@@ -578,7 +578,7 @@ def _shadow_side(grey: np.ndarray, labels: np.ndarray, in_box: np.ndarray, box: 
     lightest = float(stroke_pixels.max())
     bound = min(lightest + settings.shadow_level * (paper - lightest), lightest * (1 + settings.shadow_ratio)) + 0.01
     at_most = np.count_nonzero(around < bound) / around.size
-    if at_most <= settings.shadow_side:
+    if limit is not None and at_most <= limit:
         return at_most
     stroke_level = _quantile(stroke_pixels, 0.5)
     if paper - stroke_level < settings.shadow_min_contrast:

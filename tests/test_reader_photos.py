@@ -242,8 +242,11 @@ def test_a_shadow_edge_is_told_from_a_pen_stroke():
     member = np.array([False, True, False])
     edge = np.array([False, False, True])
     limit = FinderSettings().shadow_side
-    assert _shadow_side(grey, labels, member, (30, 50, 131, 71), True) < 0.05 < limit
-    assert _shadow_side(grey, labels, edge, (178, 138, 300, 200), True) > limit
+    assert _shadow_side(grey, labels, member[labels[50:71, 30:131]], (30, 50, 131, 71), True) < 0.05 < limit
+    assert _shadow_side(grey, labels, edge[labels[138:200, 178:300]], (178, 138, 300, 200), True) > limit
+    # With the limit, a stroke stops at a bound (the same decision, without the local means); an edge does not.
+    assert _shadow_side(grey, labels, member[labels[50:71, 30:131]], (30, 50, 131, 71), True, limit=limit) <= limit
+    assert _shadow_side(grey, labels, edge[labels[138:200, 178:300]], (178, 138, 300, 200), True, limit=limit) > limit
 
 
 def test_corner_light_and_desk(reader, mnist_test):
