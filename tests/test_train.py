@@ -152,6 +152,22 @@ def test_elastic_warp_bends_strokes_smoothly_and_only_when_asked(mnist):
     assert 0.7 < float((warped.sum((1, 2, 3)) / x.sum((1, 2, 3))).median()) < 1.3  # ...not cut or smeared away
 
 
+def test_degrade_blurs_and_bolds_digits_as_a_webcam_and_a_marker_do_only_when_asked(mnist):
+    """--degrade: a share of each batch blurred by a Gaussian of its own width, half of it made bolder
+    first, its strongest ink back at 1; none of it without the option."""
+    x = to_float(mnist[0].images[:256])
+    still = dict(rotate_deg=0, scale=0, shift=0, shear_deg=0, thickness_p=0, blur_p=0)
+    assert torch.allclose(Augmentation(**still)(x, torch.Generator().manual_seed(0)), x, atol=1e-5)
+    worse = Augmentation(**still, degrade_p=1.0)(x, torch.Generator().manual_seed(0))
+    assert torch.allclose(worse.amax((1, 2, 3)), torch.ones(256))  # the strongest ink at 1, as the reader brings it
+    soft = ((worse > 0.1) & (worse < 0.6)).float().sum((1, 2, 3)) / ((x > 0.1) & (x < 0.6)).float().sum((1, 2, 3))
+    assert float(soft.median()) > 2  # far wider soft rims than MNIST's own
+    ink = worse.sum((1, 2, 3)) / x.sum((1, 2, 3))
+    assert float(ink.min()) > 0.99 and 0.3 < float((ink > 1.6).float().mean()) < 0.7  # no less ink; about half much bolder
+    half = Augmentation(**still, degrade_p=0.5)(x, torch.Generator().manual_seed(0))
+    assert 0.3 < float((half - x).abs().amax((1, 2, 3)).gt(1e-5).float().mean()) < 0.7
+
+
 def test_refit_frames_distorted_digits_as_the_reader_frames_a_candidate(mnist):
     """--refit: after rotation, shear, scale and shift, each digit is fitted back into the frame the
     edge's normalize_digit gives every candidate (ink box to 20x20, centre of mass at the centre)."""

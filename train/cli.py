@@ -70,6 +70,10 @@ def _options(pairs: tuple[str, ...]) -> dict[str, float]:
 @click.option("--refit", type=FiniteFloat(0, 1), default=DEFAULTS.refit, show_default=True, metavar="SHARE",
               help="With augmentation: the share of each batch framed again after its distortions as the reader "
                    "frames a candidate (ink's box fitted to 20x20, centre of mass at the centre).")
+@click.option("--degrade", type=FiniteFloat(0, 1), default=DEFAULTS.degrade, show_default=True, metavar="SHARE",
+              help="With augmentation: the share of each batch blurred more (a Gaussian, sigma 0.6-1.4 px at 28x28: "
+                   "an out-of-focus webcam), half of it made bolder first (a marker), strongest ink back at 1 as the "
+                   "reader brings it.")
 @click.option("--ema", type=FiniteFloat(0, 1, max_open=True), default=DEFAULTS.ema, show_default=True, metavar="DECAY",
               help="Keep an average of the weights after every step with this decay (e.g. 0.999) and measure, save and "
                    "export the average; 0: the trained weights as they are.")

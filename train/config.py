@@ -36,6 +36,7 @@ class TrainConfig:
     negatives: float = 0.2  # rendered non-digits per training digit, when `reject`
     elastic: float = 0.0  # share of each batch warped smoothly (the augmentation's elastic distortion)
     refit: float = 0.0  # share of each augmented batch framed again as the reader frames a candidate (data.refit)
+    degrade: float = 0.0  # share of each augmented batch blurred more, half of it bolder first (data.Augmentation)
     drawn_digits: float = 0.0  # digits drawn in hands MNIST lacks (train/drawn.py) per training digit, new each epoch
     ema: float = 0.0  # decay of an average of the weights kept after every step, e.g. 0.999 (0: none); the average is exported
     negative_mix: str = "default"  # how often each kind of non-digit is drawn: a key of negatives.NEGATIVE_MIXES
@@ -66,7 +67,7 @@ class TrainConfig:
         """ConfigError for settings no run can use (the CLI's types catch most of these first)."""
         if self.mix_mnist is not None and not (isinstance(self.mix_mnist, (int, float)) and 0 <= self.mix_mnist < 1):
             raise ConfigError(f"mix_mnist must be a share in [0, 1), not {self.mix_mnist!r}")
-        for name in ("lr", "weight_decay", "label_smoothing", "negatives", "drawn_digits", "elastic", "refit", "distill"):
+        for name in ("lr", "weight_decay", "label_smoothing", "negatives", "drawn_digits", "elastic", "refit", "degrade", "distill"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ConfigError(f"{name} must be a finite number >= 0, not {value!r}")

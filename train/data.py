@@ -155,6 +155,8 @@ class Augmentation:
     elastic_p: float = 0.0  # chance of a smooth random warp (a hand's wobble: Simard et al.'s elastic distortion)
     elastic: float = 0.15  # its largest displacement, as a fraction of the image's half-width (0.15: 2.1 px)
     refit_p: float = 0.0  # chance of fitting the distorted digit back into the frame the reader gives it
+    degrade_p: float = 0.0  # chance of a stronger blur (sigma in degrade_sigma px), half of them bolder first
+    degrade_sigma: tuple[float, float] = (0.6, 1.4)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         b, dev = x.shape[0], x.device
@@ -192,9 +194,25 @@ class Augmentation:
         blurred = F.conv2d(x, kernel, padding=1)
         x = torch.where((uniform(0, 1) < self.blur_p).view(b, 1, 1, 1), blurred, x)
         x = x.clamp_(0, 1)
+        if self.degrade_p > 0:  # (no draws when off: the recipes before it, and their resumes, stay exact)
+            x = torch.where((uniform(0, 1) < self.degrade_p).view(b, 1, 1, 1), degraded(x, uniform(*self.degrade_sigma), uniform(0, 1) < 0.5), x)
         if self.refit_p > 0:
             x = torch.where((uniform(0, 1) < self.refit_p).view(b, 1, 1, 1), refit(x), x)
         return x
+
+
+def degraded(x: torch.Tensor, sigma: torch.Tensor, bolder: torch.Tensor) -> torch.Tensor:
+    """Digits [B,1,H,W] as an out-of-focus camera and a marker show them: those where `bolder` has its
+    strokes widened by a 3x3 maximum first, then each blurred by a Gaussian of its own `sigma` (pixels),
+    then its strongest ink brought back to 1, as the reader's normalisation brings a candidate's."""
+    b = x.shape[0]
+    x = torch.where(bolder.view(b, 1, 1, 1), F.max_pool2d(x, 3, stride=1, padding=1), x)
+    taps = torch.arange(-3, 4, device=x.device, dtype=x.dtype)
+    kernels = torch.exp(-taps[None] ** 2 / (2 * sigma.to(x.dtype)[:, None] ** 2))
+    kernels = kernels / kernels.sum(dim=1, keepdim=True)  # [B, 7]
+    rows = F.conv2d(F.pad(x.transpose(0, 1), (3, 3, 0, 0)), kernels.view(b, 1, 1, 7), groups=b)
+    blurred = F.conv2d(F.pad(rows, (0, 0, 3, 3)), kernels.view(b, 1, 7, 1), groups=b).transpose(0, 1)
+    return (blurred / blurred.amax(dim=(2, 3), keepdim=True).clamp_min(1e-6)).clamp(0, 1)
 
 
 def refit(x: torch.Tensor, ink: float = 0.1) -> torch.Tensor:

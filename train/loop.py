@@ -362,7 +362,7 @@ def setup(config: TrainConfig, *, resume: Path | None = None, force: bool = Fals
         config=replace(config, out=str(run_dir)),  # saved in the checkpoints; the caller's config is left alone
         device=device, generator=generator, data_root=root, train_split=train_split, test_split=test_split,
         model=model, optimizer=optimizer, scheduler=scheduler, run_dir=run_dir, multiply_adds=count_multiply_adds(model),
-        digit_count=digit_count, augment=Augmentation(elastic_p=config.elastic, refit_p=config.refit) if augment_on else None,
+        digit_count=digit_count, augment=Augmentation(elastic_p=config.elastic, refit_p=config.refit, degrade_p=config.degrade) if augment_on else None,
         amp_dtype=torch.bfloat16 if amp_on else None, held_out=held_out, mnist_train=mnist_train, mnist_test=mnist_test,
         mixed_count=mixed_count, drawn_count=drawn_count,
         started_from=config.init_from if start is not None else None,
