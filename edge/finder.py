@@ -594,8 +594,8 @@ def _shadow_side(grey: np.ndarray, labels: np.ndarray, in_box: np.ndarray, box: 
 
 
 def median_of(values: Sequence[float]) -> float:
-    """np.median of a short list of Python numbers, the same value at a tenth of its cost (a list of
-    boxes' heights is taken a median of several times a picture)."""
+    """np.median of a short list of Python numbers, the same value at a fortieth of its cost (0.3 vs 11
+    us for six heights; a list of boxes' heights is taken a median of several times a picture)."""
     ordered = sorted(values)
     middle = len(ordered) // 2
     return float(ordered[middle]) if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
