@@ -5,6 +5,7 @@ FinderSettings with the reason for its value. (reader.py reads the number from t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -256,7 +257,7 @@ def ink_image(grey: np.ndarray, dark_ink: bool | None = None,
         side = 2 * int(settings.step_kernel_share * settings.paper_kernel / small_scale / 2) + 1
         floor = np.maximum(settings.noise_floor_sigmas * cv2.resize(local, (w, h), interpolation=cv2.INTER_LINEAR),
                            settings.min_floor)
-        if not cv2.erode((ink > floor).astype(np.uint8), np.ones((side, side), np.uint8)).any():
+        if not cv2.erode((ink > floor).astype(np.uint8), _ones((side, side))).any():
             paper = _paper_at_steps(grey, paper, dark_ink, side)  # (no ink as wide as it: not a bold close-up)
             ink = cv2.subtract(paper, grey) if dark_ink else cv2.subtract(grey, paper)
     reference = float(percentiles_u8(paper_small, (settings.lit_paper,))[0]) if dark_ink and settings.relative_ink else 0.0
@@ -276,7 +277,7 @@ def _paper_at_steps(grey: np.ndarray, paper: np.ndarray, dark_ink: bool, side: i
     false ink along the whole edge, which joins every digit it crosses. A closing `side` pixels
     wide at full size erases strokes narrower than that but keeps any straight step whatever its
     width; it is taken where it is darker than the coarse estimate (lighter, for light ink)."""
-    fine = cv2.morphologyEx(grey, cv2.MORPH_CLOSE if dark_ink else cv2.MORPH_OPEN, np.ones((side, side), np.uint8),
+    fine = cv2.morphologyEx(grey, cv2.MORPH_CLOSE if dark_ink else cv2.MORPH_OPEN, _ones((side, side)),
                             borderType=cv2.BORDER_REPLICATE)
     return cv2.min(paper, fine) if dark_ink else cv2.max(paper, fine)
 
@@ -388,7 +389,7 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         member = np.zeros(count, bool)
         member[members] = True
         in_box = member[box_labels]
-        keep = cv2.dilate(in_box.view(np.uint8), np.ones((3, 3), np.uint8))  # keep the soft anti-aliased rim of each stroke
+        keep = cv2.dilate(in_box.view(np.uint8), _ones((3, 3)))  # keep the soft anti-aliased rim of each stroke
         box_ink = ink[y0:y1, x0:x1]
         strokes = box_ink[in_box]
         if strokes.size == 0:
@@ -443,12 +444,21 @@ def faint_strokes(stages: dict, piece: Candidate, window: tuple[int, int, int, i
         return None
     ys, xs = np.nonzero(keep)
     bx0, by0, bx1, by1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
-    keep = cv2.dilate(keep[by0:by1, bx0:bx1].astype(np.uint8), np.ones((3, 3), np.uint8))  # the strokes' soft rims
+    keep = cv2.dilate(keep[by0:by1, bx0:bx1].astype(np.uint8), _ones((3, 3)))  # the strokes' soft rims
     crop = area[by0:by1, bx0:bx1].astype(np.float32) * keep
     low = _quantile(lowered[by0:by1, bx0:bx1].ravel(), 0.5) * settings.soft_rim_of_threshold
-    full = np.minimum(settings.faint_full * cv2.dilate(crop, np.ones((5, 5), np.uint8)),
+    full = np.minimum(settings.faint_full * cv2.dilate(crop, _ones((5, 5))),
                       float(percentiles_u8(area[by0:by1, bx0:bx1][keep > 0], (75,))[0]))
     return Candidate((x0 + bx0, y0 + by0, bx1 - bx0, by1 - by0), _soft_ink(crop, low, full))
+
+
+@functools.lru_cache(maxsize=64)
+def _ones(shape: tuple[int, int]) -> np.ndarray:
+    """A rectangular kernel of ones (uint8) for OpenCV's morphology, made once per shape and shared
+    read-only: a frame asks for dozens of them, in a few shapes."""
+    kernel = np.ones(shape, np.uint8)
+    kernel.setflags(write=False)
+    return kernel
 
 
 def _soft_ink(crop: np.ndarray, low: float, full) -> np.ndarray:
@@ -561,8 +571,8 @@ def _shadow_side(grey: np.ndarray, labels: np.ndarray, in_box: np.ndarray, box: 
     X0, Y0, X1, Y1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)
     local = np.zeros((Y1 - Y0, X1 - X0), np.uint8)
     local[y0 - Y0 : y1 - Y0, x0 - X0 : x1 - X0] = strokes
-    near = cv2.dilate(local, np.ones((5, 5), np.uint8))
-    ring = cv2.dilate(local, np.ones((2 * (2 + width) + 1,) * 2, np.uint8))
+    near = cv2.dilate(local, _ones((5, 5)))
+    ring = cv2.dilate(local, _ones((2 * (2 + width) + 1,) * 2))
     in_ring = (ring > near) & (labels[Y0:Y1, X0:X1] == 0)  # (both 0 or 1)
     patch = grey[Y0:Y1, X0:X1]
     if not dark_ink:
@@ -654,8 +664,8 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray, setti
         run = (1, length) if horizontal else (length, 1)
         bar_across = (settings.rule_thickness + 1, 1) if horizontal else (1, settings.rule_thickness + 1)
         # Only ink thin across the direction can be a rule: strokes crossing it, bold strokes, are not.
-        thin = faint & ~cv2.morphologyEx(faint, cv2.MORPH_OPEN, np.ones(bar_across, np.uint8))
-        widened = cv2.dilate(thin, np.ones(across, np.uint8))
+        thin = faint & ~cv2.morphologyEx(faint, cv2.MORPH_OPEN, _ones(bar_across))
+        widened = cv2.dilate(thin, _ones(across))
         covered = _covered_rows(widened if horizontal else widened.T, length, settings.rule_cover * length)
         if covered.any():
             # A printed line runs across the page: found along one stretch, it is followed across
@@ -681,7 +691,7 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray, setti
     # cross (a grid) neither side is a stroke and nothing comes back.
     span = settings.rule_thickness + 2
     for across in ((span, 1), (1, span)):
-        kept |= lines & binary & cv2.morphologyEx(kept, cv2.MORPH_CLOSE, np.ones(across, np.uint8))
+        kept |= lines & binary & cv2.morphologyEx(kept, cv2.MORPH_CLOSE, _ones(across))
     return kept.astype(bool)
 
 
