@@ -308,12 +308,13 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     # Pass 1: everything above the noise floor; what is not on the paper (the desk, a shadow
     # at the edge) is set aside before the stroke threshold is chosen, or it would dominate it.
     above = ink > floor
+    edges = photo_edges or (0, 0, w, h)
     # In a padded close-up, only a ring around the whole photo is the desk: its strokes may hug an edge.
     along = settings.closeup_desk_edge_share if photo_edges else settings.desk_edge_share
     writing = above
-    if _edge_share(above, photo_edges or (0, 0, w, h)) > along:  # (else no piece can be: no labelling)
+    if _edge_share(above, edges) > along:  # (else no piece can be: no labelling)
         count, labels, _, _ = _pieces(above.view(np.uint8))
-        is_background = _background(labels, count, photo_edges or (0, 0, w, h), along)
+        is_background = _background(labels, count, edges, along)
         if is_background.any():
             writing = above & ~is_background[labels]
     if not writing.any():
@@ -330,7 +331,6 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     count, labels, stats, _ = _pieces(mask.astype(np.uint8))
 
     short_side = min(h, w)
-    edges = photo_edges or (0, 0, w, h)
     pieces: list[list[int]] = []  # [x0, y0, x1, y1, label...]
     lines: list[list[int]] = []  # long thin pieces inside the picture: marks, or thin 1s
     for i in range(1, count):

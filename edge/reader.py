@@ -648,21 +648,22 @@ class DigitReader:
         boxes = np.array([to_original(c.work_box) for c in candidates], np.float64)
         centres = boxes[:, :2] + boxes[:, 2:] / 2
         mean = centres.mean(axis=0)
+        offsets = centres - mean
         # The slope of the centres' principal axis in closed form first (a 2x2 covariance), to pass
         # over the level lines of nearly every picture without an SVD; the SVD decides near the limits.
         # (Only where the axis is well defined: centres spread about as much every way leave it to the SVD.)
-        (sxx, sxy), (_, syy) = (centres - mean).T @ (centres - mean)
+        (sxx, sxy), (_, syy) = offsets.T @ offsets
         rough = abs(float(np.degrees(0.5 * np.arctan2(2 * sxy, sxx - syy))))
         defined = np.hypot(sxx - syy, 2 * sxy) > 1e-3 * (sxx + syy)
         if defined and not settings.deskew_min_deg - 0.5 <= rough <= settings.deskew_max_deg + 0.5:
             return None
-        _, _, axes = np.linalg.svd(centres - mean, full_matrices=False)
+        _, _, axes = np.linalg.svd(offsets, full_matrices=False)
         direction = axes[0] if axes[0][0] >= 0 else -axes[0]
         angle = float(np.degrees(np.arctan2(direction[1], direction[0])))
         if not settings.deskew_min_deg <= abs(angle) <= settings.deskew_max_deg:
             return None
         normal = np.array([-direction[1], direction[0]])
-        if np.abs((centres - mean) @ normal).max() > settings.deskew_spread * float(np.median(boxes[:, 3])):
+        if np.abs(offsets @ normal).max() > settings.deskew_spread * float(np.median(boxes[:, 3])):
             return None
         upright = [replace(c, ink=turned(c.ink, angle)) for c in candidates]
         judged = self.judge(upright, to_original)
