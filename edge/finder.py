@@ -154,6 +154,8 @@ class FinderSettings:
     small_stands: float = 0.75  # ...its bottom at least this far down a digit beside it (on the line, not raised)
     rescue_neighbours: int = 2  # ...for at least this many digits
     rescue_scan_height: float = 0.6  # in a tiny scan (a crop around digits), one spanning this much of its height
+    sharpen_rim: float = 0.3  # a not-a-digit candidate is read again with its ink under this share of full cut away;
+    sharpen_not_a_digit: float = 0.5  # ...then under this P(not a digit), reading clearly, it is that digit
     hand_doubt: float = 0.9  # a digit read with a lower share (doubted)...
     hand_runner_up: float = 0.01  # ...between it and a runner-up with at least this share is read as the one of
     hand_sure: float = 0.9  # the two whose sure examples (this share) in its own line its strokes are more like...

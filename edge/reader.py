@@ -46,6 +46,7 @@ class Rejected:
     image: np.ndarray = field(repr=False)
     best_digit: int = 0  # the likeliest digit, and its share of the ten digits' probability
     digit_share: float = 0.0
+    sharpened: bool = False  # best_digit and digit_share are the sharpened look's (see _sharpened_opinion)
 
     def as_dict(self) -> dict:
         return {"box": list(self.box), "label": self.label, "confidence": round(self.confidence, 4), "reason": self.reason}
@@ -352,7 +353,37 @@ class DigitReader:
             else:
                 rejected.append(Rejected(label, confidence, box, reason, image28))
                 aside_candidates.append(candidate)
+        self._sharpened_opinion(rejected)
         return Judged(digits, rejected, aside_candidates, digit_candidates, digit_probabilities)
+
+    def _sharpened_opinion(self, rejected: list[Rejected]) -> None:
+        """A candidate the model calls not a digit, and no clear digit either, is read again sharpened:
+        its soft rim (ink under settings.sharpen_rim of full) cut away and the rest fitted to the digit
+        box again. A blurred photo (a webcam out of focus, a phone shaking) widens every stroke into a
+        soft ramp, and the model, which learnt MNIST's crisp strokes, calls the bold blur no digit; a
+        pen, a shadow or a blot stays no digit sharpened. When the sharpened digit is no longer called
+        not a digit and reads clearly, it becomes the candidate's best digit (in place): still set
+        aside, it joins the number only as the in-line rescue takes a clear digit (standing in a line of
+        digits at their height). One model call, only when there is such a candidate."""
+        settings = self.settings
+        doubted = [i for i, r in enumerate(rejected)
+                   if r.reason == REASON_NOT_A_DIGIT and r.digit_share < settings.rescue_digit_share]
+        if not doubted or settings.sharpen_rim <= 0:
+            return
+        rim = settings.sharpen_rim
+        # Only a stroke's rim may go: a mark with no ink as strong as the rim's edge (a face's faint eyes
+        # inside its outline, which would leave a 0) would vanish, and the candidate is not read again.
+        doubted = [i for i in doubted if _marks_survive(rejected[i].image, rim)]
+        if not doubted:
+            return
+        batch = np.stack([normalize_digit(np.maximum(rejected[i].image - rim, 0.0) / (1.0 - rim)) for i in doubted])[:, None]
+        probabilities = np.concatenate([self.onnx_model.probabilities(batch[k : k + 32]) for k in range(0, len(batch), 32)])
+        reject = self.onnx_model.reject_index
+        for i, image28, probs, label, share in zip(doubted, batch[:, 0], probabilities, *_which_digit(probabilities)):
+            if probs[reject] < settings.sharpen_not_a_digit and share >= settings.rescue_digit_share \
+                    and label == rejected[i].best_digit:
+                rejected[i] = replace(rejected[i], image=image28, best_digit=int(label), digit_share=float(share),
+                                      sharpened=True)
 
     def _marks_judged(self, marks: list[Candidate], to_original: Callable[[WorkBox], Box] | None) -> list[Rejected]:
         """The finder's marks (too small, a long line) as set aside, with the model's answer (judge):
@@ -386,7 +417,11 @@ class DigitReader:
         """The number the judged candidates make: rescued in-line digits added, letters in words and
         blobs of a texture set aside, in reading order. `scan_height`: the picture's height when it is a
         tiny scan."""
-        digits, rejected = self._in_texture(*self._letters_in_words(*self._rescue_in_line(digits, rejected, scan_height)))
+        # A candidate read clearly only sharpened is rescued after the letters are found: as-is it is a
+        # mark the model calls no digit, which makes the 1s and 0s of its word letters ("hello"'s h,
+        # sharpened, reads 7), and in a word of letters it then has no digits beside it.
+        digits, rejected = self._letters_in_words(*self._rescue_in_line(digits, rejected, scan_height, sharpened=False))
+        digits, rejected = self._in_texture(*self._rescue_in_line(digits, rejected, scan_height, sharpened=True))
         lines = reading_order([d.box for d in digits], self.settings.line_overlap)
         repeated = self._repeated(digits, rejected, lines)
         if repeated:
@@ -682,19 +717,21 @@ class DigitReader:
         rejected = [replace(r, box=original[r.box]) for r in rejected]
         return Reading("".join(str(d.label) for d in digits), digits, 0.0, rejected), angle
 
-    def _rescue_in_line(self, digits: list[Digit], rejected: list[Rejected], scan_height: int | None = None
-                        ) -> tuple[list[Digit], list[Rejected]]:
+    def _rescue_in_line(self, digits: list[Digit], rejected: list[Rejected], scan_height: int | None = None,
+                        sharpened: bool | None = None) -> tuple[list[Digit], list[Rejected]]:
         """A candidate the model calls not a digit, but which reads as one digit clearly among the
         ten and stands in a line of digits at their height, is a digit: real handwriting is
         further from MNIST than the rendered non-digits are, and a number's digits share a line
         and a height, which a shadow, a pen or a blot beside the number does not. In a tiny scan
         (`scan_height`: its height) the crop is the line: someone cut it around their digits (a
-        USPS scan, a cheque amount), so a mark spanning most of its height is one of them."""
+        USPS scan, a cheque amount), so a mark spanning most of its height is one of them. `sharpened`:
+        only the candidates read clearly sharpened (True), only the others (False), or all (None)."""
         if len(digits) < 2 and scan_height is None:
             return digits, rejected
         digits, kept = list(digits), []
         for aside in rejected:
-            if aside.reason != REASON_NOT_A_DIGIT or aside.digit_share < self.settings.rescue_digit_share:
+            if aside.reason != REASON_NOT_A_DIGIT or aside.digit_share < self.settings.rescue_digit_share \
+                    or sharpened is not None and aside.sharpened != sharpened:
                 kept.append(aside)
                 continue
             if scan_height is not None and aside.box[3] >= self.settings.rescue_scan_height * scan_height:
@@ -850,6 +887,15 @@ class DigitReader:
         as_letters = [Rejected(digits[i].label, digits[i].confidence, digits[i].box, REASON_LETTER, digits[i].image)
                       for i in sorted(in_words)]
         return [d for i, d in enumerate(digits) if i not in in_words], rejected + as_letters
+
+
+def _marks_survive(image28: np.ndarray, rim: float, trace: float = 0.05) -> bool:
+    """Whether every mark of a 28x28 input (a connected piece of its ink above `trace`) keeps some ink
+    at or above `rim`: cutting the ink under `rim` then thins its strokes and erases no mark."""
+    count, labels = cv2.connectedComponents((image28 > trace).astype(np.uint8), connectivity=8)
+    strong = np.zeros(count, bool)
+    strong[labels[image28 >= rim]] = True
+    return bool(strong[1:].all())
 
 
 def _which_digit(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
