@@ -46,7 +46,18 @@ class Rejected:
     image: np.ndarray = field(repr=False)
     best_digit: int = 0  # the likeliest digit, and its share of the ten digits' probability
     digit_share: float = 0.0
-    sharpened: bool = False  # best_digit and digit_share are the sharpened look's (see _sharpened_opinion)
+    # The sharpened look's 28x28 input, when best_digit and digit_share are its answer (_sharpened_opinion);
+    # `image` stays what the model called no digit.
+    sharpened_image: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def sharpened(self) -> bool:
+        return self.sharpened_image is not None
+
+    @property
+    def digit_image(self) -> np.ndarray:
+        """The 28x28 input that read as best_digit."""
+        return self.image if self.sharpened_image is None else self.sharpened_image
 
     def as_dict(self) -> dict:
         return {"box": list(self.box), "label": self.label, "confidence": round(self.confidence, 4), "reason": self.reason}
@@ -371,19 +382,13 @@ class DigitReader:
         if not doubted or settings.sharpen_rim <= 0:
             return
         rim = settings.sharpen_rim
-        # Only a stroke's rim may go: a mark with no ink as strong as the rim's edge (a face's faint eyes
-        # inside its outline, which would leave a 0) would vanish, and the candidate is not read again.
-        doubted = [i for i in doubted if _marks_survive(rejected[i].image, rim)]
-        if not doubted:
-            return
         batch = np.stack([normalize_digit(np.maximum(rejected[i].image - rim, 0.0) / (1.0 - rim)) for i in doubted])[:, None]
         probabilities = np.concatenate([self.onnx_model.probabilities(batch[k : k + 32]) for k in range(0, len(batch), 32)])
         reject = self.onnx_model.reject_index
         for i, image28, probs, label, share in zip(doubted, batch[:, 0], probabilities, *_which_digit(probabilities)):
             if probs[reject] < settings.sharpen_not_a_digit and share >= settings.rescue_digit_share \
                     and label == rejected[i].best_digit:
-                rejected[i] = replace(rejected[i], image=image28, best_digit=int(label), digit_share=float(share),
-                                      sharpened=True)
+                rejected[i] = replace(rejected[i], best_digit=int(label), digit_share=float(share), sharpened_image=image28)
 
     def _marks_judged(self, marks: list[Candidate], to_original: Callable[[WorkBox], Box] | None) -> list[Rejected]:
         """The finder's marks (too small, a long line) as set aside, with the model's answer (judge):
@@ -735,11 +740,11 @@ class DigitReader:
                 kept.append(aside)
                 continue
             if scan_height is not None and aside.box[3] >= self.settings.rescue_scan_height * scan_height:
-                digits.append(Digit(aside.best_digit, aside.digit_share, aside.box, aside.image))
+                digits.append(Digit(aside.best_digit, aside.digit_share, aside.box, aside.digit_image))
                 continue
             small_ok = aside.best_digit in self.settings.small_digits
             if self._beside_count(aside.box, digits, small_ok) >= self.settings.rescue_neighbours:
-                digits.append(Digit(aside.best_digit, aside.digit_share, aside.box, aside.image))
+                digits.append(Digit(aside.best_digit, aside.digit_share, aside.box, aside.digit_image))
             else:
                 kept.append(aside)
         return digits, kept
@@ -887,15 +892,6 @@ class DigitReader:
         as_letters = [Rejected(digits[i].label, digits[i].confidence, digits[i].box, REASON_LETTER, digits[i].image)
                       for i in sorted(in_words)]
         return [d for i, d in enumerate(digits) if i not in in_words], rejected + as_letters
-
-
-def _marks_survive(image28: np.ndarray, rim: float, trace: float = 0.05) -> bool:
-    """Whether every mark of a 28x28 input (a connected piece of its ink above `trace`) keeps some ink
-    at or above `rim`: cutting the ink under `rim` then thins its strokes and erases no mark."""
-    count, labels = cv2.connectedComponents((image28 > trace).astype(np.uint8), connectivity=8)
-    strong = np.zeros(count, bool)
-    strong[labels[image28 >= rim]] = True
-    return bool(strong[1:].all())
 
 
 def _which_digit(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
