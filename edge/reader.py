@@ -364,10 +364,10 @@ class DigitReader:
             else:
                 rejected.append(Rejected(label, confidence, box, reason, image28))
                 aside_candidates.append(candidate)
-        self._sharpened_opinion(rejected)
+        self._sharpened_opinion(rejected, len(digits))
         return Judged(digits, rejected, aside_candidates, digit_candidates, digit_probabilities)
 
-    def _sharpened_opinion(self, rejected: list[Rejected]) -> None:
+    def _sharpened_opinion(self, rejected: list[Rejected], digits: int) -> None:
         """A candidate the model calls not a digit, and no clear digit either, is read again sharpened:
         its soft rim (ink under settings.sharpen_rim of full) cut away and the rest fitted to the digit
         box again. A blurred photo (a webcam out of focus, a phone shaking) widens every stroke into a
@@ -375,11 +375,15 @@ class DigitReader:
         pen, a shadow or a blot stays no digit sharpened. When the sharpened digit is no longer called
         not a digit and reads clearly, it becomes the candidate's best digit (in place): still set
         aside, it joins the number only as the in-line rescue takes a clear digit (standing in a line of
-        digits at their height). One model call, only when there is such a candidate."""
+        digits at their height). One model call, only when there is such a candidate, and none in a
+        picture of a textured surface (`digits`: how many digits it holds), whose digits are all set
+        aside: its hundreds of blobs would cost a fifth more time, and any rescued blob would count as
+        one of its digits."""
         settings = self.settings
         doubted = [i for i, r in enumerate(rejected)
                    if r.reason == REASON_NOT_A_DIGIT and r.digit_share < settings.rescue_digit_share]
-        if not doubted or settings.sharpen_rim <= 0:
+        if not doubted or settings.sharpen_rim <= 0 \
+                or self._textured(sum(r.reason == REASON_NOT_A_DIGIT for r in rejected), digits):
             return
         rim = settings.sharpen_rim
         batch = np.stack([normalize_digit(np.maximum(rejected[i].image - rim, 0.0) / (1.0 - rim)) for i in doubted])[:, None]
