@@ -38,6 +38,19 @@ def checkpoints(tmp_path_factory, mnist_root) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
+def cnn_6000(tmp_path_factory, mnist_root) -> Path:
+    """A simple CNN trained one epoch on 6,000 digits (93 % accurate): int8 is judged on a model that has
+    learnt something, with room below the drop limit. The 1,500-digit models above are ~67 % accurate,
+    and int8 moves their many borderline answers: the LeNet-5 among them lost under 2 points on one
+    host's CPU and 2.64 on another (top-1 agreement 0.89), the same code and seed; a LeNet-5 at 96 % still
+    loses 1.2-1.4 points to int8 (measured 2026-12-07), this CNN 0.36."""
+    config = TrainConfig(arch="simple-cnn", epochs=1, batch_size=64, augment=False, limit_train=6000, limit_test=200,
+                         data=str(mnist_root), out=str(tmp_path_factory.mktemp("int8") / "cnn"), progress=False,
+                         device="cpu")
+    return fit(config, log=lambda _: None).run_dir / "best.pth"
+
+
+@pytest.fixture(scope="module")
 def test_digits(mnist_root):
     return load_mnist(mnist_root, download=False)[1]
 
@@ -144,8 +157,8 @@ def test_without_mnist_parity_uses_random_inputs_with_a_note(checkpoints, tmp_pa
 
 
 @pytest.mark.slow
-def test_int8_export_reports_accuracy_size_and_speed(checkpoints, tmp_path, mnist_root):
-    result = run_cli("digits-export", str(checkpoints["lenet5"]), str(tmp_path / "m.onnx"), "--data", str(mnist_root),
+def test_int8_export_reports_accuracy_size_and_speed(cnn_6000, tmp_path, mnist_root):
+    result = run_cli("digits-export", str(cnn_6000), str(tmp_path / "m.onnx"), "--data", str(mnist_root),
                      "--int8", "--max-drop", "2.0", "--calibration-digits", "200")
     assert result.returncode == 0, result.stderr
     assert "int8: accuracy" in result.stdout
