@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -122,8 +123,13 @@ def write_bad_checkpoint(path: Path, kind: str, good: Path | None = None) -> Non
 KNOWN_LIMITS = {
     "test_sheets_of_many_lines[1]": "a wide single line at 960 px: one of MNIST's odd 9s read as 4",
     "test_sheets_of_many_lines[12]": "a 12-line sheet: one 5 of 120 digits read as 6",
-    "test_corner_light_and_desk": "corner light on a sheet on a desk: 4 of 6 (a 9 written like a 4 read 4, a thin 9 set aside)",
 }
+# With OpenCV 5 (the renders' Hershey fonts and resampling are OpenCV's, and differ from 4.x's): corner
+# light on a sheet on a desk reads 4 of 6. With OpenCV 4.8 (make test-oldest) it reads 5 of 6 since the
+# sharpened look (2026-12-07: the thin 9 of "6947", set aside, read again sharpened), and passes.
+if int(cv2.__version__.split(".")[0]) >= 5:
+    KNOWN_LIMITS["test_corner_light_and_desk"] = (
+        "corner light on a sheet on a desk: 4 of 6 (a 9 written like a 4 read 4, a thin 9 set aside)")
 
 
 def pytest_collection_modifyitems(config, items):
