@@ -341,8 +341,9 @@ class DigitReader:
         batch = np.stack([normalize_digit(c.ink) for c in candidates])[:, None]
         return batch[:, 0], np.concatenate([self.onnx_model.probabilities(batch[i : i + 32]) for i in range(0, len(batch), 32)])
 
-    def judge(self, candidates: list[Candidate], to_original: Callable[[WorkBox], Box]) -> Judged:
-        """One model call for all candidates: the digits and the candidates set aside with a reason."""
+    def judge(self, candidates: list[Candidate], to_original: Callable[[WorkBox], Box], sharpen: bool = True) -> Judged:
+        """One model call for all candidates: the digits and the candidates set aside with a reason
+        (and, with `sharpen`, a second call for the sharpened look at those it calls no digit)."""
         if not candidates:
             return Judged([], [], [], [], [])
         batch, probabilities = self._answers(candidates)
@@ -364,7 +365,8 @@ class DigitReader:
             else:
                 rejected.append(Rejected(label, confidence, box, reason, image28))
                 aside_candidates.append(candidate)
-        self._sharpened_opinion(rejected, len(digits))
+        if sharpen:
+            self._sharpened_opinion(rejected, len(digits))
         return Judged(digits, rejected, aside_candidates, digit_candidates, digit_probabilities)
 
     def _sharpened_opinion(self, rejected: list[Rejected], digits: int) -> None:
@@ -373,7 +375,8 @@ class DigitReader:
         box again. A blurred photo (a webcam out of focus, a phone shaking) widens every stroke into a
         soft ramp, and the model, which learnt MNIST's crisp strokes, calls the bold blur no digit; a
         pen, a shadow or a blot stays no digit sharpened. When the sharpened digit is no longer called
-        not a digit and reads clearly, it becomes the candidate's best digit (in place): still set
+        not a digit, reads clearly, and is the digit the candidate read as before (the two views agree),
+        it becomes the candidate's best digit (in place): still set
         aside, it joins the number only as the in-line rescue takes a clear digit (standing in a line of
         digits at their height). One model call, only when there is such a candidate, and none in a
         picture of a textured surface (`digits`: how many digits it holds), whose digits are all set
@@ -400,7 +403,7 @@ class DigitReader:
         never join the number (one more model call, only when there are marks)."""
         if not marks or to_original is None:
             return []
-        return self.judge(marks, to_original).rejected
+        return self.judge(marks, to_original, sharpen=False).rejected  # (a mark never joins the number)
 
     def _shape_reason(self, candidate: Candidate, image28: np.ndarray, label: int) -> str | None:
         """Why a candidate cannot be one digit, however surely the model reads it, or None. (Roundness
