@@ -339,7 +339,11 @@ class DigitReader:
         """(the 28x28 inputs, the model's probabilities) for `candidates`, in one model call (or one per
         32: a sheet's 120 candidates at once outgrow the CPU's cache, and run 7 % slower)."""
         batch = np.stack([normalize_digit(c.ink) for c in candidates])[:, None]
-        return batch[:, 0], np.concatenate([self.onnx_model.probabilities(batch[i : i + 32]) for i in range(0, len(batch), 32)])
+        return batch[:, 0], self._probabilities(batch)
+
+    def _probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """The model's answers for a batch of 28x28 inputs [N, 1, 28, 28], 32 at a time."""
+        return np.concatenate([self.onnx_model.probabilities(batch[i : i + 32]) for i in range(0, len(batch), 32)])
 
     def judge(self, candidates: list[Candidate], to_original: Callable[[WorkBox], Box], sharpen: bool = True) -> Judged:
         """One model call for all candidates: the digits and the candidates set aside with a reason
@@ -390,7 +394,7 @@ class DigitReader:
             return
         rim = settings.sharpen_rim
         batch = np.stack([normalize_digit(np.maximum(rejected[i].image - rim, 0.0) / (1.0 - rim)) for i in doubted])[:, None]
-        probabilities = np.concatenate([self.onnx_model.probabilities(batch[k : k + 32]) for k in range(0, len(batch), 32)])
+        probabilities = self._probabilities(batch)
         reject = self.onnx_model.reject_index
         for i, image28, probs, label, share in zip(doubted, batch[:, 0], probabilities, *_which_digit(probabilities)):
             if probs[reject] < settings.sharpen_not_a_digit and share >= settings.rescue_digit_share \
