@@ -8,7 +8,7 @@
 2. A newcomer's scenes, photographed on paper: a pen, a paper clip, a face, a coffee ring, the
    word "hello", an ink blot, each alone on the page: what the reader reads (should be nothing).
 3. Pages without digits: blank, ruled and squared; white, grey and yellow paper; a sheet on a desk;
-   empty notebook pages with a spiral binding or punched holes.
+   empty notebook pages with a spiral binding or punched holes; ruled, squared and notebook pages turned.
 4. Per-digit latency at batch 1, one thread, against --baseline (e.g. the previous model) in one run.
 5. A non-digit of the benchmark set's kinds written inside a number (300 lines): read exactly?
    (Not two digits stuck together nor half a digit: inside a number those are its digits.)
@@ -23,7 +23,8 @@ import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-from digits.train.render import corner_light, load_mnist_test, notebook_page, on_desk, phone_shadow, render_blank, render_sheet
+from digits.train.render import (corner_light, load_mnist_test, notebook_page, on_desk, phone_shadow, render_blank, render_sheet,
+                                  turned_photo)
 
 from digits.edge import contract
 from digits.edge.reader import DigitReader
@@ -149,6 +150,14 @@ def main() -> None:
         texts = {way: [reader.read(change(notebook_page(rng, binding=binding))).text for _ in range(5)] for way, change in ways.items()}
         print(f"   empty notebook pages, {binding}: " + ", ".join(f"{way} {sum(map(bool, t))}/5" for way, t in texts.items())
               + " read as digits" + "".join(f"; {t!r}" for ts in texts.values() for t in ts if t))
+    # The same kinds photographed turned (a phone is never held quite level): ruled and squared paper's
+    # lines then drift across a level stretch, and a notebook's margin leans.
+    turned_rng = np.random.default_rng(13)
+    sheets = [render_sheet([[]], turned_rng, paper=paper, rules=rules) for paper in ("white", "grey", "yellow")
+              for rules in ("ruled", "squared")] + [notebook_page(turned_rng, binding=b) for b in ("spiral", "holes") for _ in range(2)]
+    texts = [reader.read(turned_photo(sheet, angle)).text for sheet in sheets for angle in (-6, -4, -2, 2, 4, 6)]
+    print(f"   pages turned 2-6 degrees either way ({len(texts)}: ruled and squared white, grey and yellow paper, notebook "
+          f"pages): {sum(map(bool, texts))}/{len(texts)} read as digits, {sum(len(t.replace(' ', '')) for t in texts)} digits")
 
     digit = np.zeros((1, 1, 28, 28), np.float32)
     digit[0, 0, 4:24, 12:16] = 1.0

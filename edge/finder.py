@@ -89,6 +89,12 @@ class FinderSettings:
     rule_floor: float = 0.5  # rules are looked for in ink above this share of the noise floor (faint printing)...
     rule_cover: float = 0.9  # ...as stretches this much covered by ink (gaps: noise, faint printing)...
     rule_tilt: int = 2  # ...allowing this many pixels of drift across them (a page photographed at a slight tilt)
+    rule_slopes: tuple[float, ...] = (-0.14, -0.105, -0.07, -0.035, 0.035, 0.07, 0.105, 0.14)  # ...or at these slopes
+    # (rows per column: 2-8 degrees either way, each covering about +-1.4 degrees with that drift), a page turned
+    rule_slope_gain: float = 1.3  # ...taken when ink piles up along it this much more than level (squared row counts)
+    rule_side_ink: float = 0.3  # ...and taken where at most this share of either side of a line is ink
+    rule_line_ink: float = 0.5  # ...whose thin ink in the band is at least this much of the picture's width a line
+    rule_search_lines: float = 2.0  # ...looked for where thin ink is enough for this many lines across the picture
     rule_end_reach: int = 4  # pixels beyond a line's end: ink there at both ends, not itself a line, makes the
     # line part of a drawn shape (a paper clip's wire, a bracket), not a rule; a rule ends at the paper's edge
     min_box: int = 8  # working pixels: a box drawn around a digit is at least this wide and high...
@@ -145,6 +151,7 @@ class FinderSettings:
     repeat_size: float = 0.2  # ...width, heights within this share of its own) is a repeated mark: a spiral's loops
     repeat_no_digit: int = 1  # ...when at least this many of them are read as no digit (the same mark read both ways)
     repeat_spread: float = 0.2  # one piece whose ink rises and falls repeat_count + 1 times at even steps (this spread)
+    repeat_tilt: float = 0.14  # ...a column of 1s looked for along a slant of up to this (a page turned 8 degrees)
     repeat_line_wander: float = 0.2  # a column of 1s alone in their lines on one straight line (to this share of a width)
     rescue_digit_share: float = 0.9  # a not-a-digit candidate in a line of digits is one when its digit is this clear,
     rescue_overlap: float = 0.5  # ...it overlaps this much of a digit's height vertically,
@@ -669,6 +676,7 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray, setti
         thin = faint & ~cv2.morphologyEx(faint, cv2.MORPH_OPEN, _ones(bar_across))
         widened = cv2.dilate(thin, _ones(across))
         covered = _covered_rows(widened if horizontal else widened.T, length, settings.rule_cover * length)
+        band = None
         if covered.any():
             # A printed line runs across the page: found along one stretch, it is followed across
             # the whole picture, through the digits crowded on it (there too little of it is thin
@@ -678,6 +686,10 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray, setti
                 band[covered] = 1
             else:
                 band[:, covered] = 1
+        tilted = _tilted_band(thin, faint, horizontal, length, settings)
+        if tilted is not None:
+            band = tilted
+        if band is not None:
             found.append((horizontal, band & thin, band))
     lines = boxes & binary
     if found:
@@ -695,6 +707,97 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray, setti
     for across in ((span, 1), (1, span)):
         kept |= lines & binary & cv2.morphologyEx(kept, cv2.MORPH_CLOSE, _ones(across))
     return kept.astype(bool)
+
+
+def _sheared_rows(h: int, w: int, slope: float) -> np.ndarray:
+    """Row indices [h, w] of an image sheared so that a line of `slope` (rows per column) lies level:
+    column x moves down by round(x * slope), shifted so that no row is negative. Integer shifts of
+    whole columns: a bijection, nothing lost or doubled."""
+    return np.arange(h)[:, None] + _shifts(w, slope)[None, :]
+
+
+@functools.lru_cache(maxsize=64)
+def _shifts(columns: int, slope: float) -> np.ndarray:
+    """Each column's downward shift (rows, none negative) that lays a line of `slope` level."""
+    offsets = np.round(np.arange(columns) * slope).astype(np.int64)
+    offsets -= offsets.min()
+    offsets.setflags(write=False)
+    return offsets
+
+
+def _tilted_band(thin: np.ndarray, faint: np.ndarray, horizontal: bool, length: int,
+                 settings: FinderSettings) -> np.ndarray | None:
+    """For a page photographed turned (a phone is never held quite level), the band (uint8 0/1) along
+    its ruled lines of one direction (`horizontal`) where they lie at a slope; None: they lie level (or
+    there are none). The slope is the one along which `thin` piles up most (the sum of its squared
+    row counts, sheared: the classic skew estimate, on a smaller copy). Looked for only where the
+    picture holds thin ink enough for settings.rule_search_lines lines across it."""
+    across_size = thin.shape[1] if horizontal else thin.shape[0]
+    if not settings.rule_slopes or np.count_nonzero(thin) < settings.rule_search_lines * across_size:
+        return None
+
+    def piled(counts: np.ndarray) -> float:
+        counts = counts.astype(np.float64)
+        return float(counts @ counts)
+
+    # Smaller: every 4th column (along the lines), rows taken two at a time (a 1-pixel line stays).
+    along = 4
+    if horizontal:
+        small = thin[0 : thin.shape[0] // 2 * 2 : 2, ::along] | thin[1::2, ::along]
+        ys, xs = np.nonzero(small)
+    else:
+        small = thin[::along, 0 : thin.shape[1] // 2 * 2 : 2] | thin[::along, 1::2]
+        xs, ys = np.nonzero(small)
+    level = piled(np.bincount(ys))
+    best, best_slope, best_counts = level, None, None
+    for slope in settings.rule_slopes:
+        counts = np.bincount(ys + _shifts(small.shape[1] if horizontal else small.shape[0], slope * along / 2)[xs])
+        score = piled(counts)
+        if score > best:
+            best, best_slope, best_counts = score, slope, counts
+    if best_slope is None or best < settings.rule_slope_gain * level:  # (handwriting's own slant piles up a little)
+        return None
+    # No stretch can be covered where no band of rows holds the ink of one (of every 4th column).
+    if np.convolve(best_counts, np.ones(settings.rule_tilt + 1), mode="same").max() < settings.rule_cover * length / along:
+        return None
+    if not horizontal:
+        thin, faint = np.ascontiguousarray(thin.T), np.ascontiguousarray(faint.T)
+    h, w = thin.shape
+    rows = _sheared_rows(h, w, best_slope)
+    columns = np.arange(w)[None, :]
+    sheared = np.zeros((int(rows[-1].max()) + 1, w), np.uint8)
+    sheared[rows, columns] = thin
+    covered = _covered_rows(cv2.dilate(sheared, _ones((2 * settings.rule_tilt + 1, 1))), length, settings.rule_cover * length)
+    # A rule has paper on both sides; the edge of a sheet on a desk, of a shadow, has ink along one.
+    sheared_faint = np.zeros_like(sheared)
+    sheared_faint[rows, columns] = faint
+    valid = np.zeros_like(sheared)
+    valid[rows, columns] = 1
+    starts = np.flatnonzero(covered & ~np.concatenate(([False], covered[:-1])))
+    ends = np.flatnonzero(covered & ~np.concatenate((covered[1:], [False]))) + 1
+    reach = 2 * settings.rule_thickness
+    lines_found = covered.copy()
+    kept_lines = 0
+    for a, b in zip(starts, ends):
+        shares = []
+        for r0, r1 in ((max(0, a - reach), max(0, a - 1)), (b + 1, b + reach)):
+            side = valid[r0:r1] & ~lines_found[r0:r1, None]  # (not the next line's rows: ruled lines lie close)
+            inside = int(np.count_nonzero(side))
+            shares.append(np.count_nonzero(sheared_faint[r0:r1] & side) / inside if inside else 1.0)
+        if max(shares) > settings.rule_side_ink:
+            covered[a:b] = False
+        else:
+            kept_lines += 1
+    if not kept_lines:
+        return None
+    # (a line photographed is not quite straight: the band reaches the drift's width further each side)
+    covered = cv2.dilate(covered.view(np.uint8)[:, None], _ones((2 * settings.rule_tilt + 1, 1))).ravel() > 0
+    band = covered[rows].view(np.uint8)
+    # A printed line runs across the picture: its lines' thin ink is most of their length (not a few
+    # strokes' ends that happen to line up, a stretch of a sheet's edge).
+    if np.count_nonzero(band & thin) < settings.rule_line_ink * w * kept_lines:
+        return None
+    return band if horizontal else np.ascontiguousarray(band.T)
 
 
 def _box_outlines(faint: np.ndarray, settings: FinderSettings) -> np.ndarray:

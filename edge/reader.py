@@ -850,14 +850,17 @@ class DigitReader:
             return set()
         boxes = np.array(no_digits + [digits[i].box for i in alone], np.float64)
         labels = np.array([-1] * len(no_digits) + [digits[i].label for i in alone])  # -1: read as no digit
-        centres = boxes[:, 0] + boxes[:, 2] / 2
+        centres, middles = boxes[:, 0] + boxes[:, 2] / 2, boxes[:, 1] + boxes[:, 3] / 2
         found = set()
         for i in alone:
-            x, _, w, h = digits[i].box
+            x, y, w, h = digits[i].box
             # Of one size; the pieces of one straight line (a notebook's margin cut where the ruled
-            # lines cross it, or by a shadow), read as 1s, are of one width and any length.
+            # lines cross it, or by a shadow), read as 1s, are of one width and any length. A page
+            # photographed turned turns its margin: 1s are looked for along a slant too (and must
+            # then lie on one straight line).
             size = boxes[:, 2] / w if digits[i].label == 1 else boxes[:, 3] / h
-            column = ((np.abs(centres - (x + w / 2)) <= settings.repeat_column * w)
+            slant = settings.repeat_tilt * np.abs(middles - (y + h / 2)) if digits[i].label == 1 else 0.0
+            column = ((np.abs(centres - (x + w / 2)) <= settings.repeat_column * w + slant)
                       & (np.abs(size - 1) <= settings.repeat_size)
                       & ((labels == -1) | (labels == digits[i].label)))
             if np.count_nonzero(column) < settings.repeat_count:  # (itself among them)
