@@ -790,7 +790,8 @@ def test_a_ruled_or_squared_page_photographed_turned_reads_no_grid(reader):
     slope along which thin ink piles up most, taken only when it piles up 1.3 times as much as level,
     only lines with paper on both sides and ink along half the picture's width: not a sheet's edge on
     a desk, a shadow's, nor handwriting's own slant), and a margin's pieces along a slant. Of these 32
-    turned pages the reader without that read 122 digits; with it 5 (a lone 1 on four squared pages)."""
+    turned pages the reader without that read 122 digits; with it 5 (a lone 1 in five photos of two
+    squared pages)."""
     without = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), rule_slopes=(), repeat_tilt=0.0))
     rng = np.random.default_rng(2712)
     pages = [render_sheet([[]], rng, paper=paper, rules=rules) for paper in ("white", "grey", "yellow")
