@@ -160,6 +160,7 @@ class FinderSettings:
     small_digits: tuple[int, ...] = (0,)  # of these (a 0 written small)...
     small_stands: float = 0.75  # ...its bottom at least this far down a digit beside it (on the line, not raised)
     rescue_neighbours: int = 2  # ...for at least this many digits
+    rescue_joined: int = 2  # two pieces joined, called not a digit, are rescued beside this many digits (0: never)
     rescue_scan_height: float = 0.6  # in a tiny scan (a crop around digits), one spanning this much of its height
     sharpen_rim: float = 0.3  # a not-a-digit candidate is read again with its ink under this share of full cut away;
     sharpen_not_a_digit: float = 0.5  # ...then under this P(not a digit), reading clearly, it is that digit

@@ -517,8 +517,16 @@ class DigitReader:
         gone: set[tuple[bool | str, int]] = set()  # (is a digit, or "mark"; its index)
         for n in np.argsort(-sure):
             a, b, union = pairs[n]
-            if sure[n] < settings.join_confidence or (reject is not None and probabilities[n, reject] >= settings.not_a_digit):
+            if sure[n] < settings.join_confidence:
                 continue
+            if reject is not None and probabilities[n, reject] >= settings.not_a_digit:
+                # Two pieces, neither a digit, that read clearly as one digit joined and stand in a line of
+                # digits at their height are that digit, as one such piece alone is (_rescue_in_line): a 0
+                # whose faint join a smaller camera lost reads as a half digit to the model.
+                if b[0] is not False or sure[n] < settings.rescue_digit_share or settings.rescue_joined < 1 or \
+                        self._beside_count(to_original(union.work_box), judged.digits,
+                                           int(labels[n]) in settings.small_digits) < settings.rescue_joined:
+                    continue
             if a in gone or b in gone or self._shape_reason(union, batch[n], int(labels[n])) is not None:
                 continue
             if a[0] == "mark" and b[0] and int(labels[n]) == judged.digits[b[1]].label:
