@@ -181,6 +181,7 @@ class FinderSettings:
     split_max_width: float = 1.2  # ...to this wide is read...
     split_min_height: float = 0.75  # ...if its ink is at least this share of the candidate's height...
     split_confidence: float = 0.9  # ...and it is digits when every stretch of a way through is read this surely.
+    split_whole_aspect: float = 1.0  # (one narrower than this that the in-line rescue takes as the digit it reads is not cut)
     split_read_aspect: float = 1.0  # One the model reads surely as one digit (a "10" read as 0) at least this
     split_pair_middle: float = 0.3  # wide is cut in two, no nearer either end than this share of its width,
     split_read_confidence: float = 0.99  # where both halves are clear digits (this sure which digit and under

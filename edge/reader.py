@@ -630,7 +630,8 @@ class DigitReader:
         often a sure 6 and 1. None: nothing cut."""
         settings = self.settings
         tried = [(candidate, False, index) for index, candidate in enumerate(judged.aside_candidates)
-                 if candidate.work_box[2] >= settings.split_min_aspect * candidate.work_box[3]]
+                 if candidate.work_box[2] >= settings.split_min_aspect * candidate.work_box[3]
+                 and not self._rescued_whole(candidate, judged.rejected[index], judged.digits, to_original)]
         tried += [(candidate, True, index) for index, candidate in enumerate(judged.digit_candidates)
                   if candidate.work_box[2] >= settings.split_read_aspect * candidate.work_box[3]]
         pieces, plans = [], []
@@ -694,6 +695,16 @@ class DigitReader:
             return None
         digits = [d for i, d in enumerate(judged.digits) if i not in split_read] + found
         return digits, [aside for i, aside in enumerate(judged.rejected) if i not in split]
+
+    def _rescued_whole(self, candidate: Candidate, read: Rejected, digits: list[Digit],
+                       to_original: Callable[[WorkBox], Box]) -> bool:
+        """Whether a candidate set aside is no wider than a digit is written and will be rescued as the
+        digit it reads clearly in its line (_rescue_in_line): then it is not cut. (A 0 whose loop the
+        noise broke at its top and bottom, cut down the middle, reads as a sure 1 and 7.)"""
+        x, y, w, h = candidate.work_box
+        return (w < self.settings.split_whole_aspect * h and read.digit_share >= self.settings.rescue_digit_share
+                and self._beside_count(to_original(candidate.work_box), digits, read.best_digit in self.settings.small_digits)
+                >= self.settings.rescue_neighbours)
 
     def _deskewed(self, candidates: list[Candidate], to_original: Callable[[WorkBox], Box]
                   ) -> tuple[Reading, float] | None:
