@@ -264,8 +264,27 @@ class DigitReader:
         best = _as_chosen(trace, self._in_the_writers_hand(best))
         # Nothing is dropped without a trace: what the finder set aside by its shape is listed too.
         best.rejected = best.rejected + self._marks_judged(best_marks, best_to_original)
+        best = _as_chosen(trace, self._small_zeros(best, scan_height))
         best.ms = (time.perf_counter() - started) * 1e3
         return best
+
+    def _small_zeros(self, reading: Reading, scan_height: int | None) -> Reading:
+        """Some hands write the 0 much smaller than the other digits (a third of their height, floating
+        or on the line): the finder sets it aside as a small mark (under half the digits' height) before
+        the model reads it. A small mark the model reads clearly as 0, and calls a digit, standing on the
+        line of at least two digits (no higher than their top, its bottom in their lowest quarter, at least
+        1/small_zero_ratio of their height), is a 0. A dot or a dash is no clear 0; a degree sign is raised."""
+        ratio = self.settings.small_zero_ratio
+        if ratio <= 0 or len(reading.digits) < 2:
+            return reading
+        zeros = [r for r in reading.rejected if r.reason == REASON_SMALL and r.label == 0
+                 and r.confidence >= self.settings.rescue_digit_share  # (a mark's: its digit's probability)
+                 and self._beside_count(r.box, reading.digits, True, small_ratio=ratio) >= self.settings.rescue_neighbours]
+        if not zeros:
+            return reading
+        digits = reading.digits + [Digit(0, r.confidence, r.box, r.image) for r in zeros]
+        rescued = self.reading(digits, [r for r in reading.rejected if not any(r is z for z in zeros)], scan_height=scan_height)
+        return rescued
 
     def _in_the_writers_hand(self, reading: Reading) -> Reading:
         """A digit the model doubts between two (a 7 with a short bar: 1 or 7) is read as the one whose
@@ -779,7 +798,7 @@ class DigitReader:
                 kept.append(aside)
         return digits, kept
 
-    def _beside_count(self, box: Box, digits: list[Digit], small_ok: bool) -> int:
+    def _beside_count(self, box: Box, digits: list[Digit], small_ok: bool, small_ratio: float | None = None) -> int:
         """How many of `digits` the mark at `box` stands beside, in their line as a digit of its own: it
         overlaps the digit's height, and is about as tall; or, `small_ok` (it reads as a 0), smaller
         (down to half as tall) and standing on the line, as some hands write a 0 small: no higher than
@@ -794,7 +813,7 @@ class DigitReader:
         overlaps = np.minimum(y + h, dy + dh) - np.maximum(y, dy) >= self.settings.rescue_overlap * np.minimum(h, dh)
         ratio = self.settings.rescue_height_ratio
         alike = (1 / ratio <= dh / h) & (dh / h <= ratio)
-        small = (dh / h <= self.settings.rescue_small_ratio) & (y >= dy) & (y + h >= dy + self.settings.small_stands * dh)
+        small = (dh / h <= (small_ratio or self.settings.rescue_small_ratio)) & (y >= dy) & (y + h >= dy + self.settings.small_stands * dh)
         return int(np.count_nonzero(overlaps & (alike | (small & small_ok))))
 
     def _in_texture(self, digits: list[Digit], rejected: list[Rejected]) -> tuple[list[Digit], list[Rejected]]:

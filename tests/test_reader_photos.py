@@ -94,6 +94,36 @@ def test_zeros_written_small_are_read(reader, mnist_test):
     assert exact(reader, make, 20) >= 16
 
 
+def test_zeros_written_a_third_of_the_height_are_read_and_dots_are_not(reader, mnist_test):
+    """Smaller still, a third to half of the digits' height (a hand that writes its 0s as small
+    circles on the line): the finder sets them aside as small marks before the model reads them; a
+    small mark read clearly as 0 on the line of two digits or more is a 0. 20 lines of five with a 0
+    at 0.35-0.45 of their height: 20 read exactly (without the rule: none); a full stop drawn as a
+    disc in their place, 0.2-0.4 of their height, is no 0 (none read)."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(61)
+    zeros, others = np.flatnonzero(labels == 0), np.flatnonzero(labels != 0)
+    without = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), small_zero_ratio=0))
+    disc = np.zeros((28, 28), np.uint8)
+    cv2.circle(disc, (14, 14), 8, 255, -1, cv2.LINE_AA)
+    read = read_without = dots = 0
+    for k in range(20):
+        idx = list(rng.choice(others, 4, replace=False))
+        at = int(rng.integers(1, 4))
+        heights = [1.0] * 5
+        heights[at] = float(rng.uniform(0.35, 0.45))
+        truth = "".join(str(labels[i]) for i in idx[:at]) + "0" + "".join(str(labels[i]) for i in idx[at:])
+        line = [images[i] for i in idx]
+        photo = render_sheet([line[:at] + [images[rng.choice(zeros)]] + line[at:]], rng, heights=[heights], digit_height=80)
+        read += reader.read(photo).text == truth
+        read_without += without.read(photo).text == truth
+        heights[at] = float(rng.uniform(0.2, 0.4))
+        dotted = render_sheet([line[:at] + [disc] + line[at:]], rng, heights=[heights], digit_height=80)
+        dots += "0" in reader.read(dotted).text  # (the other four are no 0s)
+    assert read >= 15 and read_without <= 2, (read, read_without)
+    assert dots == 0
+
+
 def test_a_small_mark_joins_a_line_only_as_a_0_standing_on_it(reader):
     """The rule behind the small 0, on the reader's own line logic: a mark the model calls not a
     digit but reads clearly as a 0, 0.6 as tall as the digits and standing on their line, is a 0;
