@@ -169,6 +169,9 @@ class FinderSettings:
     hand_runner_up: float = 0.01  # ...between it and a runner-up with at least this share is read as the one of
     hand_sure: float = 0.9  # the two whose sure examples (this share) in its own line its strokes are more like...
     hand_margin: float = 0.02  # ...by this much (the cosine of their strokes' directions): writer consistency
+    hand_rescue_likeness: float = 0.8  # a not-a-digit candidate in a line whose strokes are this like a sure digit of
+    hand_rescue_margin: float = 0.1  # ...its best label on the page, by this more than any other label's (over 1: never),
+    hand_rescue_share: float = 0.5  # ...and reads as that digit with this share of the ten, is that digit
     join_gap: float = 0.25  # a not-a-digit candidate and the one beside it this near (of the taller's height)...
     join_aspect: float = 1.0  # ...are read joined when no wider than this share of their height...
     join_confidence: float = 0.9  # ...and are one digit when read this surely (a 4 whose stem stands apart)

@@ -261,7 +261,7 @@ class DigitReader:
                               "reading": reading, "chosen": chosen})
             if chosen:
                 best = reading
-        best = _as_chosen(trace, self._in_the_writers_hand(best))
+        best = _as_chosen(trace, self._in_the_writers_hand(self._like_the_writers_own(best, scan_height)))
         # Nothing is dropped without a trace: what the finder set aside by its shape is listed too.
         best.rejected = best.rejected + self._marks_judged(best_marks, best_to_original)
         best = _as_chosen(trace, self._small_zeros(best, scan_height))
@@ -285,6 +285,33 @@ class DigitReader:
         digits = reading.digits + [Digit(0, r.confidence, r.box, r.image) for r in zeros]
         rescued = self.reading(digits, [r for r in reading.rejected if not any(r is z for z in zeros)], scan_height=scan_height)
         return rescued
+
+    def _like_the_writers_own(self, reading: Reading, scan_height: int | None) -> Reading:
+        """A candidate the model calls not a digit, standing in a line of digits at their height, whose
+        strokes are most like a sure digit of the page (`_likeness`) that is the digit it reads best as,
+        by hand_rescue_likeness at least and hand_rescue_margin more than any sure digit of another
+        label, is that digit: one hand writes its 4s alike, and what the model doubts in one (an open
+        4 turned with the page) it reads surely in another."""
+        settings = self.settings
+        if settings.hand_rescue_likeness > 1 or len(reading.digits) < 2:
+            return reading
+        sure = [d for d in reading.digits if d.confidence >= settings.hand_sure]
+        found = []
+        for aside in reading.rejected:
+            if aside.reason != REASON_NOT_A_DIGIT or aside.digit_share < settings.hand_rescue_share or not sure:
+                continue
+            if self._beside_count(aside.box, reading.digits, False) < settings.rescue_neighbours:
+                continue
+            best: dict[int, float] = {}
+            for d in sure:
+                best[d.label] = max(best.get(d.label, -1.0), _likeness(aside.digit_image, d.image))
+            own = best.pop(aside.best_digit, -1.0)
+            if own >= settings.hand_rescue_likeness and own >= max(best.values(), default=-1.0) + settings.hand_rescue_margin:
+                found.append(aside)
+        if not found:
+            return reading
+        digits = reading.digits + [Digit(a.best_digit, a.digit_share, a.box, a.digit_image) for a in found]
+        return self.reading(digits, [r for r in reading.rejected if not any(r is a for a in found)], scan_height=scan_height)
 
     def _in_the_writers_hand(self, reading: Reading) -> Reading:
         """A digit the model doubts between two (a 7 with a short bar: 1 or 7) is read as the one whose
