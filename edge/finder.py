@@ -159,7 +159,7 @@ class FinderSettings:
     rescue_small_ratio: float = 2.0  # ...or smaller, down to 1/this, standing on the line, if it reads as one
     small_digits: tuple[int, ...] = (0,)  # of these (a 0 written small)...
     small_stands: float = 0.75  # ...its bottom at least this far down a digit beside it (on the line, not raised)
-    small_zero_ratio: float = 3.0  # a small mark (the finder's) read clearly as 0 joins a line down to 1/this of its height (0: never)
+    small_zero_ratio: float = 2.5  # a small mark (the finder's) read clearly as 0 joins a line down to 1/this of its height (0: never)
     rescue_neighbours: int = 2  # ...for at least this many digits
     rescue_joined: int = 2  # two pieces joined, called not a digit, are rescued beside this many digits (0: never)
     rescue_scan_height: float = 0.6  # in a tiny scan (a crop around digits), one spanning this much of its height

@@ -269,8 +269,8 @@ class DigitReader:
         return best
 
     def _small_zeros(self, reading: Reading, scan_height: int | None) -> Reading:
-        """Some hands write the 0 much smaller than the other digits (a third of their height, floating
-        or on the line): the finder sets it aside as a small mark (under half the digits' height) before
+        """Some hands write the 0 much smaller than the other digits (under half their height, on the
+        line): the finder sets it aside as a small mark (under half the digits' height) before
         the model reads it. A small mark the model reads clearly as 0, and calls a digit, standing on the
         line of at least two digits (no higher than their top, its bottom in their lowest quarter, at least
         1/small_zero_ratio of their height), is a 0. A dot or a dash is no clear 0; a degree sign is raised."""
