@@ -809,21 +809,23 @@ class DigitReader:
         only the candidates read clearly sharpened (True), only the others (False), or all (None)."""
         if len(digits) < 2 and scan_height is None:
             return digits, rejected
-        digits, kept = list(digits), []
-        for aside in rejected:
-            if aside.reason != REASON_NOT_A_DIGIT or aside.digit_share < self.settings.rescue_digit_share \
-                    or sharpened is not None and aside.sharpened != sharpened:
-                kept.append(aside)
-                continue
-            if scan_height is not None and aside.box[3] >= self.settings.rescue_scan_height * scan_height:
-                digits.append(Digit(aside.best_digit, aside.digit_share, aside.box, aside.digit_image))
-                continue
-            small_ok = aside.best_digit in self.settings.small_digits
-            if self._beside_count(aside.box, digits, small_ok) >= self.settings.rescue_neighbours:
-                digits.append(Digit(aside.best_digit, aside.digit_share, aside.box, aside.digit_image))
-            else:
-                kept.append(aside)
-        return digits, kept
+        digits, kept = list(digits), list(rejected)
+        # Until nothing more is rescued: one rescued may stand beside another set aside before it in
+        # the list (a small 0 between a 1 and a 0 rescued after it: both the 0s of "20170708" turned).
+        while True:
+            still = []
+            for aside in kept:
+                if aside.reason == REASON_NOT_A_DIGIT and aside.digit_share >= self.settings.rescue_digit_share \
+                        and (sharpened is None or aside.sharpened == sharpened) \
+                        and (scan_height is not None and aside.box[3] >= self.settings.rescue_scan_height * scan_height
+                             or self._beside_count(aside.box, digits, aside.best_digit in self.settings.small_digits)
+                             >= self.settings.rescue_neighbours):
+                    digits.append(Digit(aside.best_digit, aside.digit_share, aside.box, aside.digit_image))
+                else:
+                    still.append(aside)
+            if len(still) == len(kept) or self.settings.rescue_passes < 2:
+                return digits, still
+            kept = still
 
     def _beside_count(self, box: Box, digits: list[Digit], small_ok: bool, small_ratio: float | None = None) -> int:
         """How many of `digits` the mark at `box` stands beside, in their line as a digit of its own: it

@@ -124,6 +124,20 @@ def test_zeros_written_under_half_the_height_are_read_and_dots_are_not(reader, m
     assert dots == 0
 
 
+def test_the_in_line_rescue_counts_the_digits_it_rescued_whatever_their_order(reader):
+    """A small 0 set aside stands beside a 1 and a larger 0 that is itself rescued only later in the
+    list of what was set aside: it is rescued too (two passes), as it would be listed after it.
+    (hypjudy_a4_6 turned -4 degrees: "2017708" for "20170708".)"""
+    blank = np.zeros((28, 28), np.float32)
+    line = [Digit(1, 1.0, (0, 100, 10, 50), blank), Digit(8, 1.0, (200, 100, 30, 80), blank)]
+    small = Rejected(None, 0.9, (40, 110, 30, 40), REASON_NOT_A_DIGIT, blank, 0, 0.99)
+    large = Rejected(None, 0.9, (120, 100, 30, 62), REASON_NOT_A_DIGIT, blank, 0, 0.99)
+    once = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), rescue_passes=1))
+    assert once.reading(list(line), [small, large]).text == "108"
+    assert once.reading(list(line), [large, small]).text == "1008"
+    assert reader.reading(list(line), [small, large]).text == "1008"
+
+
 def test_a_digit_called_no_digit_is_read_as_the_writers_own_like_it(reader, mnist_test):
     """The rule behind the writer's likeness, on the reader's own line logic and real MNIST inputs: a
     candidate called not a digit in a line of digits, whose strokes are most like a sure 4 of the page
