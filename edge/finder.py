@@ -161,7 +161,7 @@ class FinderSettings:
     small_stands: float = 0.75  # ...its bottom at least this far down a digit beside it (on the line, not raised)
     small_zero_ratio: float = 2.5  # a small mark (the finder's) read clearly as 0 joins a line down to 1/this of its height (0: never)
     rescue_neighbours: int = 2  # ...for at least this many digits
-    rescue_passes: int = 2  # (1: one pass over the set-aside candidates, each judged by the digits rescued before it)
+    rescue_passes: int = 2  # 2: passes until nothing more is rescued; 1: one pass, each judged by those rescued before it
     rescue_joined: int = 2  # two pieces joined, called not a digit, are rescued beside this many digits (0: never)
     rescue_scan_height: float = 0.6  # in a tiny scan (a crop around digits), one spanning this much of its height
     sharpen_rim: float = 0.3  # a not-a-digit candidate is read again with its ink under this share of full cut away;

@@ -126,7 +126,7 @@ def test_zeros_written_under_half_the_height_are_read_and_dots_are_not(reader, m
 
 def test_the_in_line_rescue_counts_the_digits_it_rescued_whatever_their_order(reader):
     """A small 0 set aside stands beside a 1 and a larger 0 that is itself rescued only later in the
-    list of what was set aside: it is rescued too (two passes), as it would be listed after it.
+    list of what was set aside: it is rescued too (passes until nothing more is), as it would be listed after it.
     (hypjudy_a4_6 turned -4 degrees: "2017708" for "20170708".)"""
     blank = np.zeros((28, 28), np.float32)
     line = [Digit(1, 1.0, (0, 100, 10, 50), blank), Digit(8, 1.0, (200, 100, 30, 80), blank)]
