@@ -282,8 +282,11 @@ class DigitReader:
                  and self._beside_count(r.box, reading.digits, True, small_ratio=ratio) >= self.settings.rescue_neighbours]
         if not zeros:
             return reading
-        digits = reading.digits + [Digit(0, r.confidence, r.box, r.image) for r in zeros]
-        rescued = self.reading(digits, [r for r in reading.rejected if not any(r is z for z in zeros)], scan_height=scan_height)
+        # Read again with the 0s (letters, lines, order); what was set aside stays so, the finder's marks
+        # too (a mark the model calls no digit is not rescued by this: only these 0s join).
+        rescued = self.reading(reading.digits + [Digit(0, r.confidence, r.box, r.image) for r in zeros], [],
+                               scan_height=scan_height)
+        rescued.rejected = rescued.rejected + [r for r in reading.rejected if not any(r is z for z in zeros)]
         return rescued
 
     def _like_the_writers_own(self, reading: Reading, scan_height: int | None) -> Reading:
@@ -296,9 +299,11 @@ class DigitReader:
         if settings.hand_rescue_likeness > 1 or len(reading.digits) < 2:
             return reading
         sure = [d for d in reading.digits if d.confidence >= settings.hand_sure]
+        if not sure:
+            return reading
         found = []
         for aside in reading.rejected:
-            if aside.reason != REASON_NOT_A_DIGIT or aside.digit_share < settings.hand_rescue_share or not sure:
+            if aside.reason != REASON_NOT_A_DIGIT or aside.digit_share < settings.hand_rescue_share:
                 continue
             if self._beside_count(aside.box, reading.digits, False) < settings.rescue_neighbours:
                 continue
