@@ -301,17 +301,22 @@ class DigitReader:
         sure = [d for d in reading.digits if d.confidence >= settings.hand_sure]
         if not sure:
             return reading
+        tried = [aside for aside in reading.rejected
+                 if aside.reason == REASON_NOT_A_DIGIT and aside.digit_share >= settings.hand_rescue_share
+                 and self._beside_count(aside.box, reading.digits, False) >= settings.rescue_neighbours]
+        if not tried:
+            return reading
+        # The strokes' directions of each sure digit once (a 12-row sheet has 120), as unit vectors.
+        unit = lambda image: (lambda f: f / max(float(np.linalg.norm(f)), 1e-9))(_stroke_directions(image))
+        features = np.array([unit(d.image) for d in sure])
+        labels = np.array([d.label for d in sure])
         found = []
-        for aside in reading.rejected:
-            if aside.reason != REASON_NOT_A_DIGIT or aside.digit_share < settings.hand_rescue_share:
-                continue
-            if self._beside_count(aside.box, reading.digits, False) < settings.rescue_neighbours:
-                continue
-            best: dict[int, float] = {}
-            for d in sure:
-                best[d.label] = max(best.get(d.label, -1.0), _likeness(aside.digit_image, d.image))
-            own = best.pop(aside.best_digit, -1.0)
-            if own >= settings.hand_rescue_likeness and own >= max(best.values(), default=-1.0) + settings.hand_rescue_margin:
+        for aside in tried:
+            likeness = features @ unit(aside.digit_image)
+            own = likeness[labels == aside.best_digit]
+            others = likeness[labels != aside.best_digit]
+            if own.size and own.max() >= settings.hand_rescue_likeness and \
+                    own.max() >= (others.max() if others.size else -1.0) + settings.hand_rescue_margin:
                 found.append(aside)
         if not found:
             return reading
