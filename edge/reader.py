@@ -306,17 +306,24 @@ class DigitReader:
                  and self._beside_count(aside.box, reading.digits, False) >= settings.rescue_neighbours]
         if not tried:
             return reading
-        # The strokes' directions of each sure digit once (a 12-row sheet has 120), as unit vectors.
-        unit = lambda image: (lambda f: f / max(float(np.linalg.norm(f)), 1e-9))(_stroke_directions(image))
-        features = np.array([unit(d.image) for d in sure])
-        labels = np.array([d.label for d in sure])
+        # The strokes' directions of a sure digit at most once (a 12-row sheet has 120), as unit vectors;
+        # those of other labels only for a candidate already that like one of its own label's.
+        features: dict[int, np.ndarray] = {}
+
+        def likeness(aside_unit: np.ndarray, among: list[int]) -> float:
+            for j in among:
+                if j not in features:
+                    features[j] = _unit(_stroke_directions(sure[j].image))
+            return max((float(features[j] @ aside_unit) for j in among), default=-1.0)
         found = []
         for aside in tried:
-            likeness = features @ unit(aside.digit_image)
-            own = likeness[labels == aside.best_digit]
-            others = likeness[labels != aside.best_digit]
-            if own.size and own.max() >= settings.hand_rescue_likeness and \
-                    own.max() >= (others.max() if others.size else -1.0) + settings.hand_rescue_margin:
+            own = [j for j, d in enumerate(sure) if d.label == aside.best_digit]
+            if not own:
+                continue
+            aside_unit = _unit(_stroke_directions(aside.digit_image))
+            best = likeness(aside_unit, own)
+            if best >= settings.hand_rescue_likeness and \
+                    best >= likeness(aside_unit, [j for j, d in enumerate(sure) if d.label != aside.best_digit]) + settings.hand_rescue_margin:
                 found.append(aside)
         if not found:
             return reading
@@ -1054,6 +1061,10 @@ def _likeness(a: np.ndarray, b: np.ndarray) -> float:
     counted per 7x7 cell (a histogram of oriented gradients; 1 for the same strokes in the same places)."""
     fa, fb = _stroke_directions(a), _stroke_directions(b)
     return float(fa @ fb / max(float(np.linalg.norm(fa) * np.linalg.norm(fb)), 1e-9))
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-9)
 
 
 def _stroke_directions(image28: np.ndarray, bins: int = 8, cell: int = 7) -> np.ndarray:
