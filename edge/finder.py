@@ -683,8 +683,9 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray, setti
         thin = faint & ~cv2.morphologyEx(faint, cv2.MORPH_OPEN, _ones(bar_across))
         widened = cv2.dilate(thin, _ones(across))
         covered = _covered_rows(widened if horizontal else widened.T, length, settings.rule_cover * length)
-        band = None
-        if covered.any():
+        # Lines found at a slope replace the level ones (a turned page's lines cover level rows in pieces).
+        band = _tilted_band(thin, faint, horizontal, length, settings)
+        if band is None and covered.any():
             # A printed line runs across the page: found along one stretch, it is followed across
             # the whole picture, through the digits crowded on it (there too little of it is thin
             # ink for a stretch of it to be found, and its pieces between them joined the digits).
@@ -693,9 +694,6 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray, setti
                 band[covered] = 1
             else:
                 band[:, covered] = 1
-        tilted = _tilted_band(thin, faint, horizontal, length, settings)
-        if tilted is not None:
-            band = tilted
         if band is not None:
             found.append((horizontal, band & thin, band))
     lines = boxes & binary
@@ -778,8 +776,7 @@ def _tilted_band(thin: np.ndarray, faint: np.ndarray, horizontal: bool, length: 
     # A rule has paper on both sides; the edge of a sheet on a desk, of a shadow, has ink along one.
     sheared_faint = np.zeros_like(sheared)
     sheared_faint[rows, columns] = faint
-    valid = np.zeros_like(sheared)
-    valid[rows, columns] = 1
+    shifts = rows[0]  # (a sheared row r holds column x's row r - shifts[x], where that is in the picture)
     starts = np.flatnonzero(covered & ~np.concatenate(([False], covered[:-1])))
     ends = np.flatnonzero(covered & ~np.concatenate((covered[1:], [False]))) + 1
     reach = 2 * settings.rule_thickness
@@ -788,7 +785,8 @@ def _tilted_band(thin: np.ndarray, faint: np.ndarray, horizontal: bool, length: 
     for a, b in zip(starts, ends):
         shares = []
         for r0, r1 in ((max(0, a - reach), max(0, a - 1)), (b + 1, b + reach)):
-            side = valid[r0:r1] & ~lines_found[r0:r1, None]  # (not the next line's rows: ruled lines lie close)
+            source = np.arange(r0, min(r1, len(covered)))[:, None] - shifts[None, :]
+            side = (source >= 0) & (source < h) & ~lines_found[r0:r1, None]  # (not the next line's rows: ruled lines lie close)
             inside = int(np.count_nonzero(side))
             shares.append(np.count_nonzero(sheared_faint[r0:r1] & side) / inside if inside else 1.0)
         if max(shares) > settings.rule_side_ink:

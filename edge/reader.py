@@ -59,6 +59,10 @@ class Rejected:
         """The 28x28 input that read as best_digit."""
         return self.image if self.sharpened_image is None else self.sharpened_image
 
+    def as_digit(self) -> Digit:
+        """It, rescued: the digit it reads best as, with that digit's share of the ten."""
+        return Digit(self.best_digit, self.digit_share, self.box, self.digit_image)
+
     def as_dict(self) -> dict:
         return {"box": list(self.box), "label": self.label, "confidence": round(self.confidence, 4), "reason": self.reason}
 
@@ -286,7 +290,7 @@ class DigitReader:
         # too (a mark the model calls no digit is not rescued by this: only these 0s join).
         rescued = self.reading(reading.digits + [Digit(0, r.confidence, r.box, r.image) for r in zeros], [],
                                scan_height=scan_height)
-        rescued.rejected = rescued.rejected + [r for r in reading.rejected if not any(r is z for z in zeros)]
+        rescued.rejected = rescued.rejected + _without(reading.rejected, zeros)
         return rescued
 
     def _like_the_writers_own(self, reading: Reading, scan_height: int | None) -> Reading:
@@ -327,8 +331,8 @@ class DigitReader:
                 found.append(aside)
         if not found:
             return reading
-        digits = reading.digits + [Digit(a.best_digit, a.digit_share, a.box, a.digit_image) for a in found]
-        return self.reading(digits, [r for r in reading.rejected if not any(r is a for a in found)], scan_height=scan_height)
+        return self.reading(reading.digits + [a.as_digit() for a in found], _without(reading.rejected, found),
+                            scan_height=scan_height)
 
     def _in_the_writers_hand(self, reading: Reading) -> Reading:
         """A digit the model doubts between two (a 7 with a short bar: 1 or 7) is read as the one whose
@@ -587,8 +591,7 @@ class DigitReader:
                 # digits at their height are that digit, as one such piece alone is (_rescue_in_line): a 0
                 # whose faint join a smaller camera lost reads as a half digit to the model.
                 if b[0] is not False or sure[n] < settings.rescue_digit_share or settings.rescue_joined < 1 or \
-                        self._beside_count(to_original(union.work_box), judged.digits,
-                                           int(labels[n]) in settings.small_digits) < settings.rescue_joined:
+                        not self._in_line(to_original(union.work_box), int(labels[n]), judged.digits, settings.rescue_joined):
                     continue
             if a in gone or b in gone or self._shape_reason(union, batch[n], int(labels[n])) is not None:
                 continue
@@ -766,8 +769,7 @@ class DigitReader:
         noise broke at its top and bottom, cut down the middle, reads as a sure 1 and 7.)"""
         x, y, w, h = candidate.work_box
         return (w < self.settings.split_whole_aspect * h and read.digit_share >= self.settings.rescue_digit_share
-                and self._beside_count(to_original(candidate.work_box), digits, read.best_digit in self.settings.small_digits)
-                >= self.settings.rescue_neighbours)
+                and self._in_line(to_original(candidate.work_box), read.best_digit, digits))
 
     def _deskewed(self, candidates: list[Candidate], to_original: Callable[[WorkBox], Box]
                   ) -> tuple[Reading, float] | None:
@@ -835,14 +837,18 @@ class DigitReader:
                 if aside.reason == REASON_NOT_A_DIGIT and aside.digit_share >= self.settings.rescue_digit_share \
                         and (sharpened is None or aside.sharpened == sharpened) \
                         and (scan_height is not None and aside.box[3] >= self.settings.rescue_scan_height * scan_height
-                             or self._beside_count(aside.box, digits, aside.best_digit in self.settings.small_digits)
-                             >= self.settings.rescue_neighbours):
-                    digits.append(Digit(aside.best_digit, aside.digit_share, aside.box, aside.digit_image))
+                             or self._in_line(aside.box, aside.best_digit, digits)):
+                    digits.append(aside.as_digit())
                 else:
                     still.append(aside)
             if len(still) == len(kept) or self.settings.rescue_passes < 2:
                 return digits, still
             kept = still
+
+    def _in_line(self, box: Box, label: int, digits: list[Digit], needed: int | None = None) -> bool:
+        """Whether a mark at `box` read as `label` stands in a line of digits as a digit of its own, beside
+        `needed` of them (settings.rescue_neighbours): the in-line rescue's test (_beside_count)."""
+        return self._beside_count(box, digits, label in self.settings.small_digits) >= (needed or self.settings.rescue_neighbours)
 
     def _beside_count(self, box: Box, digits: list[Digit], small_ok: bool, small_ratio: float | None = None) -> int:
         """How many of `digits` the mark at `box` stands beside, in their line as a digit of its own: it
@@ -1059,8 +1065,13 @@ def _runner_up(probabilities: np.ndarray) -> tuple[int, float]:
 def _likeness(a: np.ndarray, b: np.ndarray) -> float:
     """How alike two 28x28 model inputs are as handwriting: the cosine of their strokes' directions,
     counted per 7x7 cell (a histogram of oriented gradients; 1 for the same strokes in the same places)."""
-    fa, fb = _stroke_directions(a), _stroke_directions(b)
-    return float(fa @ fb / max(float(np.linalg.norm(fa) * np.linalg.norm(fb)), 1e-9))
+    return float(_unit(_stroke_directions(a)) @ _unit(_stroke_directions(b)))
+
+
+def _without(items: list, gone: list) -> list:
+    """`items` but those in `gone`, by identity (a Rejected holds arrays: == cannot compare them)."""
+    ids = {id(g) for g in gone}
+    return [item for item in items if id(item) not in ids]
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
