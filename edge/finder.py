@@ -177,6 +177,7 @@ class FinderSettings:
     join_aspect: float = 1.0  # ...are read joined when no wider than this share of their height...
     join_confidence: float = 0.9  # ...and are one digit when read this surely (a 4 whose stem stands apart)
     join_mark_reach: float = 0.1  # a small mark this near a digit (of its height), within its height, is read joined
+    join_mark_aspect: float = 1.5  # ...with it when no wider than this share of their height (a 5's long bar lifted off)
     split_min_aspect: float = 0.8  # a set-aside candidate at least this wide (of its height) may be touching
     # digits: it is cut at up to split_cuts columns (its thinnest, and evenly spaced)...
     split_cuts: int = 16

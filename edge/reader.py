@@ -572,7 +572,7 @@ class DigitReader:
                 if max(dx - (mx + mw), mx - (dx + dw)) > reach or my < dy - reach or my + mh > dy + dh + reach:
                     continue  # not right beside the piece, within a digit's height
                 union = _joined(mark, piece)
-                if union.work_box[2] <= settings.join_aspect * union.work_box[3]:
+                if union.work_box[2] <= settings.join_mark_aspect * union.work_box[3]:
                     pairs.append((("mark", m), key, union))
         if not pairs:
             return None
