@@ -750,7 +750,8 @@ def test_a_5_whose_bar_stands_apart_is_read_as_one_5(reader, mnist_test):
     """MNIST 5s with a gap cut under their bar: the bar is a small mark above a body the model often
     still reads as a 5, but sometimes calls not a digit (a J). The mark is then read joined with that
     piece, standing above it within a digit's height, as it is with a digit beside it: a 5
-    (5 of 272 more read right); never a right reading lost."""
+    (5 of 272 more read right when written; 9 since such pairs are read up to 1.5 times as wide as
+    tall, `join_mark_aspect`); never a right reading lost."""
     images, labels = mnist_test
     two, eight = images[np.flatnonzero(labels == 2)[0]], images[np.flatnonzero(labels == 8)[0]]
     apart = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), join_mark_reach=-1e9))
