@@ -7,6 +7,10 @@ crowded with digits is hard to tell from them.
 
 The sheets are drawn as tests/test_reader_photos.py's test_papers_and_inks draws its own (the same
 seeds for the same paper, rules and ink).
+
+Then sheets photographed turned, as a phone is never held level: 40 sheets of three lines of five
+MNIST test digits on ruled and squared paper (white, grey and yellow; ballpoint and pencil), each
+level and turned -5, -3, +3 and +5 degrees (200 photos), read exactly, by rules, ink and angle.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import numpy as np
 from digits.edge.errors import DigitsError
 from digits.edge.reader import DigitReader
 from digits.edge.session import DigitModel
-from digits.train.render import load_mnist_test, render_sheet
+from digits.train.render import load_mnist_test, render_sheet, turned_photo
 
 PAGES = [("white", "ruled"), ("grey", "ruled"), ("white", "squared"), ("yellow", "ruled")]
 
@@ -30,6 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
     parser.add_argument("--data", default=None)
+    parser.add_argument("--turned", type=int, default=40, help="sheets to read level and turned (each 5 times)")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     images, labels = load_mnist_test(args.data)
@@ -52,6 +57,22 @@ def main() -> None:
         total += exact
         print(f"pencil on {paper} {rules} paper: {exact}/6 exact" + "".join(f"\n  {w}" for w in wrong))
     print(f"all: {total}/{6 * len(PAGES)} exact")
+
+    rng = np.random.default_rng(515)
+    exact, counts = {}, {}
+    for i in range(args.turned):
+        paper, rules, ink = ("white", "grey", "yellow")[i % 3], ("ruled", "squared")[i % 2], ("ballpoint", "pencil")[i // 2 % 2]
+        picked = [rng.integers(0, len(images), 5) for _ in range(3)]
+        sheet = render_sheet([[images[j] for j in line] for line in picked], rng, paper=paper, rules=rules, ink=ink)
+        truth = " ".join("".join(str(labels[j]) for j in line) for line in picked)
+        for angle in (-5, -3, 0, 3, 5):
+            right = reader.read(turned_photo(sheet, angle) if angle else sheet).text == truth
+            for key in (f"{rules} {ink}", f"turned {angle:+d} deg" if angle else "level"):
+                exact[key] = exact.get(key, 0) + right
+                counts[key] = counts.get(key, 0) + 1
+    total = sum(v for k, v in exact.items() if k.startswith(("ruled", "squared")))
+    print(f"sheets level and turned: {total}/{5 * args.turned} exact; "
+          + ", ".join(f"{key} {exact[key]}/{counts[key]}" for key in sorted(counts)))
 
 
 if __name__ == "__main__":

@@ -122,7 +122,8 @@ class FinderSettings:
     edge_straight: float = 0.25  # a table, not a 1 among the digits (its ink's spread across it, over along it, under this)
     piece_within: float = 0.5  # a mark inside a candidate's box, in none of its holes, at most this share of its
     # height, is a piece of its strokes
-    border_sliver: int = 2  # working pixels: a piece at the picture's border this narrow is a line cut by it...
+    border_sliver: int = 3  # working pixels: a piece at the picture's border this narrow is a line cut by it
+    # (a squared page's line running down the picture's edge, 2-3 px wide at 320 px)...
     border_max_height: float = 2.0  # ...and one this many median heights tall runs along it: neither is a digit
 
     # Reading (reader.py)
