@@ -628,33 +628,35 @@ class DigitReader:
         tallest = max(c.work_box[3] for c in judged.digit_candidates)
         pieces += [(("digit", i), c) for i, c in enumerate(judged.digit_candidates)
                    if c.work_box[3] < settings.faint_short * tallest]
-        if not pieces:
+        if not pieces and not settings.faint_end:
             return None
-        # Each piece's line (one matrix: a 12-row sheet has 120 digits): the digits overlapping its height,
-        # near enough, and their median top, bottom and height.
-        px, py, pw, ph = np.array([c.work_box for _, c in pieces], np.float64).T[:, :, None]
-        dx, dy, dw, dh = np.array([c.work_box for c in judged.digit_candidates], np.float64).T[:, None, :]
-        line = ((np.minimum(py + ph, dy + dh) - np.maximum(py, dy) >= settings.rescue_overlap * np.minimum(ph, dh))
-                & (np.maximum(dx - (px + pw), px - (dx + dw)) <= settings.faint_line_gap * dh))
-        digit_pieces = [n for n, (key, _) in enumerate(pieces) if key[0] == "digit"]
-        line[digit_pieces, [pieces[n][0][1] for n in digit_pieces]] = False  # a digit is not in its own line
-        in_line = line.any(axis=1)
-        tall, top, bottom = (_row_medians(v, line) for v in (dh, dy, dy + dh))
         everyone = judged.digit_candidates + judged.aside_candidates + marks
-        boxes = np.array([c.work_box for c in everyone], np.int64)
-        bx, by, bw, bh = boxes.T
         tries = []
-        for n, (key, piece) in enumerate(pieces):
-            x, y, w, h = piece.work_box
-            if not in_line[n] or key[0] == "digit" and h >= settings.faint_short * tall[n]:
-                continue
-            reach = int(settings.faint_reach * tall[n])
-            window = (x - reach, int(min(y, top[n])) - reach, x + w + reach, int(max(y + h, bottom[n])) + reach)
-            reaching = (bx < window[2]) & (bx + bw > window[0]) & (by < window[3]) & (by + bh > window[1])
-            walls = [tuple(boxes[j].tolist()) for j in np.flatnonzero(reaching) if everyone[j] is not piece]  # (Python ints)
-            found = faint_strokes(stages, piece, window, walls, settings)
-            if found is not None and (key[0] != "digit" or found.work_box[3] >= settings.faint_grow * h):
-                tries.append((key, found))
+        if pieces:
+            # Each piece's line (one matrix: a 12-row sheet has 120 digits): the digits overlapping its height,
+            # near enough, and their median top, bottom and height.
+            px, py, pw, ph = np.array([c.work_box for _, c in pieces], np.float64).T[:, :, None]
+            dx, dy, dw, dh = np.array([c.work_box for c in judged.digit_candidates], np.float64).T[:, None, :]
+            line = ((np.minimum(py + ph, dy + dh) - np.maximum(py, dy) >= settings.rescue_overlap * np.minimum(ph, dh))
+                    & (np.maximum(dx - (px + pw), px - (dx + dw)) <= settings.faint_line_gap * dh))
+            digit_pieces = [n for n, (key, _) in enumerate(pieces) if key[0] == "digit"]
+            line[digit_pieces, [pieces[n][0][1] for n in digit_pieces]] = False  # a digit is not in its own line
+            in_line = line.any(axis=1)
+            tall, top, bottom = (_row_medians(v, line) for v in (dh, dy, dy + dh))
+            boxes = np.array([c.work_box for c in everyone], np.int64)
+            bx, by, bw, bh = boxes.T
+            for n, (key, piece) in enumerate(pieces):
+                x, y, w, h = piece.work_box
+                if not in_line[n] or key[0] == "digit" and h >= settings.faint_short * tall[n]:
+                    continue
+                reach = int(settings.faint_reach * tall[n])
+                window = (x - reach, int(min(y, top[n])) - reach, x + w + reach, int(max(y + h, bottom[n])) + reach)
+                reaching = (bx < window[2]) & (bx + bw > window[0]) & (by < window[3]) & (by + bh > window[1])
+                walls = [tuple(boxes[j].tolist()) for j in np.flatnonzero(reaching) if everyone[j] is not piece]  # (Python ints)
+                found = faint_strokes(stages, piece, window, walls, settings)
+                if found is not None and (key[0] != "digit" or found.work_box[3] >= settings.faint_grow * h):
+                    tries.append((key, found))
+        tries += self._faint_at_line_ends(judged, stages, everyone)
         if not tries:
             return None
         batch, probabilities = self._answers([found for _, found in tries])
@@ -681,6 +683,40 @@ class DigitReader:
         marks[:] = [mark for m, mark in enumerate(marks) if ("mark", m) not in gone]
         return _judged_without(judged, digits, digit_candidates, digit_probabilities,
                                {i for kind, i in gone if kind == "digit"}, {k for kind, k in gone if kind == "aside"})
+
+    def _faint_at_line_ends(self, judged: Judged, stages: dict, everyone: list[Candidate]) -> list[tuple[tuple[str, int], Candidate]]:
+        """(("end", n), candidate) for the fainter ink beyond either end of a line of two digits or more,
+        within settings.faint_end of their spacing (centre to centre, at least their height), in a piece as tall as faint_short of theirs that lies
+        within the line's height: a digit written so lightly (a pencil's first 1) that it left no piece."""
+        settings = self.settings
+        if not settings.faint_end:
+            return []
+        boxes = [c.work_box for c in judged.digit_candidates]
+        tries = []
+        for line in reading_order(boxes, settings.line_overlap):
+            if len(line) < 2:
+                continue
+            xs, ys, ws, hs = np.array([boxes[i] for i in line]).T
+            tall = float(np.median(hs))
+            centres_x, centres_y = xs + ws / 2, ys + hs / 2
+            pitch = max(tall, float(np.median(np.diff(np.sort(centres_x)))))  # (digits' centre to centre)
+            reach, beyond = int(settings.faint_reach * tall), int(settings.faint_end * pitch)
+            # (the line's middle followed beyond its ends: a line written or photographed on a slant)
+            slope = float(np.polyfit(centres_x, centres_y, 1)[0]) if len(line) >= 3 and np.ptp(centres_x) > 0 else 0.0
+            middle = float(np.median(centres_y - slope * centres_x))
+            # (clear of the end digits' own faint rims: a pixel or two beyond their boxes)
+            apart = max(2, int(settings.faint_end_apart * tall))
+            first, last = int(xs.min()) - apart, int((xs + ws).max()) + apart
+            half = int(tall / 2) + reach
+            for x0, x1 in ((first - beyond, first), (last, last + beyond)):
+                y = int(middle + slope * (x0 + x1) / 2)
+                window = (x0, y - half, x1, y + half)
+                walls = [c.work_box for c in everyone if c.work_box[0] < window[2] and c.work_box[0] + c.work_box[2] > window[0]
+                         and c.work_box[1] < window[3] and c.work_box[1] + c.work_box[3] > window[1]]
+                found = faint_strokes(stages, None, window, walls, settings, min_height=int(settings.faint_short * tall))
+                if found is not None:
+                    tries.append((("end", len(tries)), found))
+        return tries
 
     def _split_touching(self, judged: Judged, to_original: Callable[[WorkBox], Box]
                         ) -> tuple[list[Digit], list[Rejected]] | None:
