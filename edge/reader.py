@@ -686,33 +686,38 @@ class DigitReader:
 
     def _faint_at_line_ends(self, judged: Judged, stages: dict, everyone: list[Candidate]) -> list[tuple[tuple[str, int], Candidate]]:
         """(("end", n), candidate) for the fainter ink beyond either end of a line of two digits or more,
-        within settings.faint_end of their spacing (centre to centre, at least their height), in a piece as tall as faint_short of theirs that lies
-        within the line's height: a digit written so lightly (a pencil's first 1) that it left no piece."""
+        within settings.faint_end of their spacing (centre to centre, at least their height), in a piece
+        as tall as faint_short of theirs that lies within the line's height: a digit written so lightly
+        (a pencil's first 1) that it left no piece."""
         settings = self.settings
         if not settings.faint_end:
             return []
         boxes = [c.work_box for c in judged.digit_candidates]
+        all_boxes = np.array([c.work_box for c in everyone], np.int64).reshape(-1, 4)
         tries = []
         for line in reading_order(boxes, settings.line_overlap):
             if len(line) < 2:
                 continue
-            xs, ys, ws, hs = np.array([boxes[i] for i in line]).T
-            tall = float(np.median(hs))
-            centres_x, centres_y = xs + ws / 2, ys + hs / 2
-            pitch = max(tall, float(np.median(np.diff(np.sort(centres_x)))))  # (digits' centre to centre)
+            xs, ys, ws, hs = zip(*(boxes[i] for i in line))
+            tall = median_of(hs)
+            centres = sorted((x + w / 2, y + h / 2) for x, y, w, h in zip(xs, ys, ws, hs))
+            pitch = max(tall, median_of([b[0] - a[0] for a, b in zip(centres, centres[1:])]))  # (centre to centre)
             reach, beyond = int(settings.faint_reach * tall), int(settings.faint_end * pitch)
-            # (the line's middle followed beyond its ends: a line written or photographed on a slant)
-            slope = float(np.polyfit(centres_x, centres_y, 1)[0]) if len(line) >= 3 and np.ptp(centres_x) > 0 else 0.0
-            middle = float(np.median(centres_y - slope * centres_x))
+            # (the line's middle followed beyond its ends, least squares from three digits: a slanted line)
+            mean_x, mean_y = sum(c[0] for c in centres) / len(centres), sum(c[1] for c in centres) / len(centres)
+            spread = sum((c[0] - mean_x) ** 2 for c in centres)
+            slope = sum((c[0] - mean_x) * (c[1] - mean_y) for c in centres) / spread if len(line) >= 3 and spread else 0.0
+            middle = median_of([cy - slope * cx for cx, cy in centres])
             # (clear of the end digits' own faint rims: a pixel or two beyond their boxes)
             apart = max(2, int(settings.faint_end_apart * tall))
-            first, last = int(xs.min()) - apart, int((xs + ws).max()) + apart
+            first, last = min(xs) - apart, max(x + w for x, w in zip(xs, ws)) + apart
             half = int(tall / 2) + reach
             for x0, x1 in ((first - beyond, first), (last, last + beyond)):
                 y = int(middle + slope * (x0 + x1) / 2)
                 window = (x0, y - half, x1, y + half)
-                walls = [c.work_box for c in everyone if c.work_box[0] < window[2] and c.work_box[0] + c.work_box[2] > window[0]
-                         and c.work_box[1] < window[3] and c.work_box[1] + c.work_box[3] > window[1]]
+                bx, by, bw, bh = all_boxes.T
+                reaching = (bx < window[2]) & (bx + bw > window[0]) & (by < window[3]) & (by + bh > window[1])
+                walls = [tuple(all_boxes[k].tolist()) for k in np.flatnonzero(reaching)]
                 found = faint_strokes(stages, None, window, walls, settings, min_height=int(settings.faint_short * tall))
                 if found is not None:
                     tries.append((("end", len(tries)), found))
