@@ -694,6 +694,7 @@ class DigitReader:
             return []
         boxes = [c.work_box for c in judged.digit_candidates]
         all_boxes = np.array([c.work_box for c in everyone], np.int64).reshape(-1, 4)
+        bx, by, bw, bh = all_boxes.T
         tries = []
         for line in reading_order(boxes, settings.line_overlap):
             if len(line) < 2:
@@ -715,7 +716,6 @@ class DigitReader:
             for x0, x1 in ((first - beyond, first), (last, last + beyond)):
                 y = int(middle + slope * (x0 + x1) / 2)
                 window = (x0, y - half, x1, y + half)
-                bx, by, bw, bh = all_boxes.T
                 reaching = (bx < window[2]) & (bx + bw > window[0]) & (by < window[3]) & (by + bh > window[1])
                 walls = [tuple(all_boxes[k].tolist()) for k in np.flatnonzero(reaching)]
                 found = faint_strokes(stages, None, window, walls, settings, min_height=int(settings.faint_short * tall))
@@ -1219,9 +1219,8 @@ def _stretches(candidate: Candidate, settings: FinderSettings, pairs: bool = Fal
     between two cuts that could hold one digit. Cuts: the edges, the columns where the ink is thinnest
     (local minima of its column sums) and evenly spaced columns (a touching stroke is not always the
     thinnest place), at most settings.split_cuts of them, each tried straight down and along its path
-    of least ink. `pairs`: only the whole and the stretches
-    from an edge to a cut near the middle, the two digits of a pair read as one (a fraction of the
-    model calls on a sheet)."""
+    of least ink. `pairs`: only the whole and the stretches from an edge to a straight cut near the
+    middle, the two digits of a pair read as one (a fraction of the model calls on a sheet)."""
     ink = candidate.ink
     h, w = ink.shape
     profile = np.convolve(ink.sum(axis=0), np.ones(3) / 3, mode="same")
@@ -1291,9 +1290,8 @@ def _least_ink_paths(ink: np.ndarray, columns: list[int], reach: int, step_cost:
         left = np.concatenate((side, cost[:, :-1]), axis=1) + step_cost
         right = np.concatenate((cost[:, 1:], side), axis=1) + step_cost
         choices = np.stack((left, cost, right))
-        choice = np.argmin(choices, axis=0)
-        came[:, r] = choice - 1
-        cost = np.take_along_axis(choices, choice[None], axis=0)[0] + band[:, r]
+        came[:, r] = np.argmin(choices, axis=0) - 1
+        cost = choices.min(axis=0) + band[:, r]
     path = np.empty((len(columns), h), np.int64)
     path[:, -1] = np.argmin(cost, axis=1)
     rows = np.arange(len(columns))
