@@ -461,6 +461,8 @@ def faint_strokes(stages: dict, piece: Candidate | None, window: tuple[int, int,
         fainter[max(0, oy - y0):max(0, oy + oh - y0), max(0, ox - x0):max(0, ox + ow - x0)] = 0
     if piece is None and stages.get("lines") is not None:  # (a ruled or squared page's lines, and their rims, are no strokes)
         fainter &= ~cv2.dilate(stages["lines"][y0:y1, x0:x1], _ones((3, 3)))
+    if piece is None and np.count_nonzero(fainter) < min_height:
+        return None  # (no piece that tall: most windows beyond a line's ends are paper)
     strokes = np.zeros(fainter.shape, bool)
     count, labels, stats, _ = _pieces(fainter)
     if piece is None:
