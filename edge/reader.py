@@ -1177,9 +1177,9 @@ def _stretches(candidate: Candidate, settings: FinderSettings, pairs: bool = Fal
     """(from column, to column, the ink between them trimmed) for every stretch of the candidate
     between two cuts that could hold one digit. Cuts: the edges, the columns where the ink is thinnest
     (local minima of its column sums) and evenly spaced columns (a touching stroke is not always the
-    thinnest place), at most settings.split_cuts of them, each tried straight down and along its path
-    of least ink. `pairs`: only the whole and the stretches from an edge to a straight cut near the
-    middle, the two digits of a pair read as one (a fraction of the model calls on a sheet)."""
+    thinnest place), at most settings.split_cuts of them. `pairs`: only the whole and the stretches
+    from an edge to a cut near the middle, the two digits of a pair read as one (a fraction of the
+    model calls on a sheet)."""
     ink = candidate.ink
     h, w = ink.shape
     profile = np.convolve(ink.sum(axis=0), np.ones(3) / 3, mode="same")
@@ -1189,17 +1189,6 @@ def _stretches(candidate: Candidate, settings: FinderSettings, pairs: bool = Fal
     minima = sorted(minima, key=lambda c: profile[c])[: settings.split_cuts // 2]
     step = max(1, w // (settings.split_cuts // 2 + 1))
     cuts = sorted({0, w, *minima, *(c for c in range(step, w - step // 2, step) if thin[c])})
-    # Each inner cut is also tried along the path of least ink from top to bottom near its column (as
-    # cut c + 0.5): digits written touching overlap, and a straight cut leaves a piece of the
-    # neighbour in each, which the model calls no digit.
-    # (Not for a candidate read surely as one digit: a wide 0 cut along such a path reads as a 6 and a 7.)
-    paths = {c: np.full(h, c) for c in cuts}
-    reach = int(round(settings.split_path_reach * h))
-    if reach and not pairs:
-        paths.update((c, path) for c, path in _least_ink_paths(ink, [c for c in cuts if 0 < c < w], reach,
-                                                                 settings.split_path_step).items()
-                     if (path != int(c)).any())  # (one that runs straight down is the straight cut)
-    cuts = sorted(paths)
     if pairs:  # where two digits side by side meet: not near either end
         middle = [c for c in cuts if settings.split_pair_middle * w <= c <= (1 - settings.split_pair_middle) * w]
         spans = [(0, w), *((0, c) for c in middle), *((c, w) for c in middle)]
@@ -1207,56 +1196,23 @@ def _stretches(candidate: Candidate, settings: FinderSettings, pairs: bool = Fal
         spans = [(a, b) for i, a in enumerate(cuts) for b in cuts[i + 1 :]]
     x, y = candidate.work_box[:2]
     found = []
+    inked = ink > 0
+    columns_inked = inked.any(axis=0)
+    inked_before = np.zeros((h, w + 1), np.int32)  # per row, the inked pixels left of each column
+    np.cumsum(inked, axis=1, out=inked_before[:, 1:])
     for a, b in spans:
         if not settings.split_min_width * h <= b - a <= settings.split_max_width * h:
             continue
-        left, right = paths[a], paths[b]
-        lo, hi = int(left.min()), int(right.max())
-        part = ink[:, lo:hi]
-        if a != int(a) or b != int(b):  # (a path's stretch: only the ink between its two cuts, row by row)
-            columns = np.arange(lo, hi)[None, :]
-            part = part * ((columns >= left[:, None]) & (columns < right[:, None]))
-        inked = part > 0
-        rows, cols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
+        part = ink[:, a:b]
+        rows, cols = np.flatnonzero(inked_before[:, b] != inked_before[:, a]), np.flatnonzero(columns_inked[a:b])
         if not len(rows) or rows[-1] - rows[0] + 1 < settings.split_min_height * h:
             continue
         r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-        found.append((a, b, Candidate((x + lo + int(c0), y + int(r0), int(c1 - c0), int(r1 - r0)), part[r0:r1, c0:c1])))
+        found.append((a, b, Candidate((x + a + int(c0), y + int(r0), int(c1 - c0), int(r1 - r0)), part[r0:r1, c0:c1])))
     if pairs:  # a half is read only where the other half at its cut can be a digit too
         lefts, rights = {b for a, b, _ in found if a == 0}, {a for a, b, _ in found if b == w}
         found = [(a, b, piece) for a, b, piece in found if (a, b) == (0, w) or (b in rights if a == 0 else a in lefts)]
     return found
-
-
-def _least_ink_paths(ink: np.ndarray, columns: list[int], reach: int, step_cost: float) -> dict[float, np.ndarray]:
-    """For each of `columns`, as that column + 0.5: per row, the column of the path from top to bottom
-    through the least ink (`ink`'s sum along it, and `step_cost` for each column it moves aside) that
-    stays within `reach` columns of it and moves at most one column a row: where two touching digits
-    part (dynamic programming over the rows, all columns' paths at once)."""
-    if not columns:
-        return {}
-    h, w = ink.shape
-    width = 2 * reach + 1
-    offsets = np.arange(-reach, reach + 1)
-    at = np.asarray(columns)[:, None] + offsets[None, :]  # [paths, width]: the columns each path may take
-    inside = (at >= 0) & (at < w)
-    band = np.where(inside[:, None, :], ink[:, np.clip(at, 0, w - 1)].transpose(1, 0, 2), np.inf)  # [paths, h, width]
-    band = band + 1e-3 * np.abs(offsets)  # (straight down where all is paper)
-    cost = band[:, 0].copy()
-    came = np.zeros((len(columns), h, width), np.int8)
-    side = np.full((len(columns), 1), np.inf)
-    for r in range(1, h):
-        left = np.concatenate((side, cost[:, :-1]), axis=1) + step_cost
-        right = np.concatenate((cost[:, 1:], side), axis=1) + step_cost
-        choices = np.stack((left, cost, right))
-        came[:, r] = np.argmin(choices, axis=0) - 1
-        cost = choices.min(axis=0) + band[:, r]
-    path = np.empty((len(columns), h), np.int64)
-    path[:, -1] = np.argmin(cost, axis=1)
-    rows = np.arange(len(columns))
-    for r in range(h - 1, 0, -1):
-        path[:, r - 1] = path[:, r] + came[rows, r, path[:, r]]
-    return {c + 0.5: path[k] + c - reach for k, c in enumerate(columns)}
 
 
 def paper_around(grey: np.ndarray, margin: int) -> np.ndarray:

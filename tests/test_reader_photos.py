@@ -560,44 +560,6 @@ def test_touching_digits_read_as_one_digit_are_cut_too(reader, mnist_test):
     assert with_cut >= without + 6, (with_cut, without)
 
 
-def test_touching_digits_that_overlap_are_cut_along_the_path_of_least_ink(reader, mnist_test):
-    """Digits written touching overlap: a straight cut between them leaves a piece of the neighbour
-    in each part, which the model calls no digit. Each cut is also tried along the path of least ink
-    from top to bottom near its column (`split_path_reach`): of these 80 numbers 50 read exactly with
-    straight cuts alone, 54 with the paths (51 and 55 with OpenCV 4.8; of 400 such numbers, five
-    seeds, 247 -> 259, 4 lost and 16 gained)."""
-    photos = touching_numbers(mnist_test, 80, seed=807)
-    straight = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), split_path_reach=0.0))
-    exact_straight = sum(straight.read(p).text == t for p, t in photos)
-    exact_now = sum(reader.read(p).text == t for p, t in photos)
-    assert exact_now >= exact_straight + 2, (exact_now, exact_straight)
-
-
-def test_the_cut_along_the_least_ink_is_the_cheapest_path():
-    """`_least_ink_paths` against every path by brute force, on random small inks: each path it gives
-    stays within its reach, moves at most a column a row, and costs no more than the cheapest (ink
-    along it, half a pixel of ink for each column aside)."""
-    import itertools
-
-    from digits.edge.reader import _least_ink_paths
-
-    rng = np.random.default_rng(5)
-    h, w, reach = 5, 7, 2
-    for _ in range(60):
-        ink = rng.random((h, w)).round(1)
-        columns = [int(c) for c in rng.choice(w, 3, replace=False)]
-        found = _least_ink_paths(ink, columns, reach, 0.5)
-        for column in columns:
-            def cost(path):
-                return (sum(ink[r, x] + 1e-3 * abs(x - column) for r, x in enumerate(path))
-                        + 0.5 * sum(abs(b - a) for a, b in zip(path, path[1:])))
-            paths = [p for p in itertools.product(range(max(0, column - reach), min(w, column + reach + 1)), repeat=h)
-                     if all(abs(b - a) <= 1 for a, b in zip(p, p[1:]))]
-            path = [int(x) for x in found[column + 0.5]]
-            assert tuple(path) in paths
-            assert cost(path) <= min(map(cost, paths)) + 1e-9
-
-
 def test_wide_single_digits_are_not_cut(reader, mnist_test):
     """A wide 0, 2 or 5 reads surely as itself, and its halves are no clear digits: cutting what the
     model reads as one digit must leave numbers of wide, well-spaced digits as they were read."""
