@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import zlib
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -44,12 +45,7 @@ def main() -> None:
         rng = np.random.default_rng(zlib.crc32(f"{paper}-{rules}-pencil".encode()))
         exact, wrong = 0, []
         for _ in range(6):
-            lines, truths = [], []
-            for _ in range(3):
-                picked = rng.integers(0, len(images), 5)
-                lines.append([images[i] for i in picked])
-                truths.append("".join(str(labels[i]) for i in picked))
-            truth = " ".join(truths)
+            lines, truth = three_lines(images, labels, rng)
             text = reader.read(render_sheet(lines, rng, paper=paper, rules=rules, ink="pencil")).text
             exact += text == truth
             if text != truth:
@@ -59,20 +55,24 @@ def main() -> None:
     print(f"all: {total}/{6 * len(PAGES)} exact")
 
     rng = np.random.default_rng(515)
-    exact, counts = {}, {}
+    right, counts = Counter(), Counter()
     for i in range(args.turned):
         paper, rules, ink = ("white", "grey", "yellow")[i % 3], ("ruled", "squared")[i % 2], ("ballpoint", "pencil")[i // 2 % 2]
-        picked = [rng.integers(0, len(images), 5) for _ in range(3)]
-        sheet = render_sheet([[images[j] for j in line] for line in picked], rng, paper=paper, rules=rules, ink=ink)
-        truth = " ".join("".join(str(labels[j]) for j in line) for line in picked)
+        lines, truth = three_lines(images, labels, rng)
+        sheet = render_sheet(lines, rng, paper=paper, rules=rules, ink=ink)
         for angle in (-5, -3, 0, 3, 5):
-            right = reader.read(turned_photo(sheet, angle) if angle else sheet).text == truth
-            for key in (f"{rules} {ink}", f"turned {angle:+d} deg" if angle else "level"):
-                exact[key] = exact.get(key, 0) + right
-                counts[key] = counts.get(key, 0) + 1
-    total = sum(v for k, v in exact.items() if k.startswith(("ruled", "squared")))
-    print(f"sheets level and turned: {total}/{5 * args.turned} exact; "
-          + ", ".join(f"{key} {exact[key]}/{counts[key]}" for key in sorted(counts)))
+            keys = ("all", f"{rules} {ink}", f"turned {angle:+d} deg" if angle else "level")
+            counts.update(keys)
+            if reader.read(turned_photo(sheet, angle) if angle else sheet).text == truth:
+                right.update(keys)
+    print(f"sheets level and turned: {right['all']}/{counts['all']} exact; "
+          + ", ".join(f"{key} {right[key]}/{counts[key]}" for key in sorted(counts) if key != "all"))
+
+
+def three_lines(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> tuple[list[list[np.ndarray]], str]:
+    """Three lines of five random MNIST test digits, and the number they make (lines joined by a space)."""
+    picked = [rng.integers(0, len(images), 5) for _ in range(3)]
+    return [[images[i] for i in line] for line in picked], " ".join("".join(str(labels[i]) for i in line) for line in picked)
 
 
 if __name__ == "__main__":
