@@ -150,7 +150,7 @@ def read_live(spec: int | str, reader: DigitReader, *, as_json: bool, save: Path
     show = display if show is None else show
     name = source_name(spec)
     first = open_capture(spec)
-    frames = LiveFrames(lambda: open_capture(spec), first=first, log=log) if live else FileFrames(first, stride)
+    frames = LiveFrames(lambda: open_capture(spec), first=first, log=log) if live else FileFrames(first, stride, name)
     try:
         view = start_view(serve, name, log) if serve is not None else None
     except BaseException:

@@ -416,9 +416,11 @@ class LatestFrameReader:
 class FileFrames:
     """The frames of a video file, in order: every one, or every `stride`-th (the others are grabbed,
     not decoded). When the file ends before its header's frame count (truncated or damaged),
-    `problem` says so once the frames run out."""
+    `problem` says so once the frames run out. A file that gives no frame at all is a SourceError
+    here, before any reading starts: OpenCV opens some files that hold no video (a text file named
+    .png) and reads nothing from them."""
 
-    def __init__(self, capture: cv2.VideoCapture, stride: int = 1) -> None:
+    def __init__(self, capture: cv2.VideoCapture, stride: int = 1, name: str = "the video") -> None:
         self.capture, self.stride = capture, max(1, stride)
         self.expected = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.read = 0  # frames taken from the file, decoded or skipped
@@ -426,11 +428,15 @@ class FileFrames:
         fps = capture.get(cv2.CAP_PROP_FPS) or 0
         self.frame_ms = 1000.0 * self.stride / fps if 1 <= fps <= 240 else 1.0  # how long a window shows each
         self.problem: str | None = None
+        ok, self._first = capture.read()
+        if not ok:
+            capture.release()
+            raise SourceError(f"{name}: no frame could be decoded (not a video OpenCV can read?)")
 
     def __iter__(self) -> Iterator[np.ndarray]:
         try:
+            ok, frame, self._first = self._first is not None, self._first, None
             while True:
-                ok, frame = self.capture.read()
                 if ok:
                     self.read += 1
                     self.position = self.read - 1
@@ -445,6 +451,7 @@ class FileFrames:
                     if self.expected and self.read < self.expected - max(2, self.expected // 100):
                         self.problem = f"the video ended after {self.read} of the {self.expected} frames its header announces (truncated or damaged?)"
                     return
+                ok, frame = self.capture.read()
         finally:
             self.capture.release()
 

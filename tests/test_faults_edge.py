@@ -163,6 +163,16 @@ def test_a_truncated_video_ends_with_exit_1_and_says_so(tmp_path, mnist_test):
     assert "truncated" in result.stderr and 0 < len(result.stdout.splitlines()) < 60
 
 
+def test_a_file_that_opens_as_a_video_but_gives_no_frame_is_an_error(tmp_path):
+    """OpenCV's FFMPEG backend opens a text file named .png (as a one-picture sequence) and then gives
+    no frame: that is a video that does not open, said in one line with exit 2 before any reading
+    starts (it read "0 frames read" with exit 0 before)."""
+    (tmp_path / "notes.png").write_text("not a picture, not a video")
+    result = run_cli("digits-edge", "--video", str(tmp_path / "notes.png"), "--no-show")
+    assert_one_line_error(result, 2, "no frame could be decoded")
+    assert result.stdout == ""
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("signum, code, word", [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "terminated")])
 def test_a_stopped_video_keeps_a_playable_annotated_file_and_no_temporaries(tmp_path, mnist_test, signum, code, word):
