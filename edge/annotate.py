@@ -8,6 +8,7 @@ import numpy as np
 from .reader import NOTHING_READ, Reading
 
 GREEN, AMBER, WHITE, BLACK, GREY = (60, 200, 60), (0, 190, 255), (255, 255, 255), (0, 0, 0), (150, 150, 150)
+DARK_GREY = (80, 80, 80)  # a set-aside label's rim and leader: seen on grey paper, where GREY is not
 
 
 def _label_rect(text: str, origin: tuple[int, int], scale: float) -> tuple[int, int, int, int]:
@@ -23,6 +24,21 @@ def _label(image: np.ndarray, text: str, origin: tuple[int, int], scale: float, 
     base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)[1]
     cv2.rectangle(image, (x0, y0), (x1, y1), colour, -1)
     cv2.putText(image, text, (x0 + 2, y1 - 2 - base + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, BLACK, 2, cv2.LINE_AA)
+
+
+def leader(rect: tuple[int, int, int, int], box: tuple[int, int, int, int], gap: int = 6) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """A line from a label (`rect`: x0, y0, x1, y1) to its box (x, y, w, h) when place_labels had to
+    put it further than `gap` pixels away (stacked past its neighbours' labels): from the label's
+    point nearest the box to the box's point nearest the label, so it is plain whose label it is.
+    None when the label touches its box."""
+    x, y, w, h = box
+    bx0, by0, bx1, by1 = x, y, x + w, y + h
+    if max(bx0 - rect[2], rect[0] - bx1, by0 - rect[3], rect[1] - by1) <= gap:
+        return None
+    def nearest(px: float, py: float, x0: int, y0: int, x1: int, y1: int) -> tuple[int, int]:
+        return int(round(min(max(px, x0), x1))), int(round(min(max(py, y0), y1)))
+    start = nearest((bx0 + bx1) / 2, (by0 + by1) / 2, *rect)
+    return start, nearest(*start, bx0, by0, bx1, by1)
 
 
 def place_labels(boxes: list[tuple[int, int, int, int]], texts: list[str], scale: float, *,
@@ -103,11 +119,19 @@ def annotate(image: np.ndarray, reading: Reading, *, fps: float | None = None, s
         # greyed out, thin, under the digits: set aside, not hidden
         x, y, bw, bh = aside.box
         cv2.rectangle(out, (x, y), (x + bw, y + bh), GREY, 1)
+        rect = _label_rect(caption, origin, scale * 0.5)
+        line = leader(rect, aside.box)
+        if line is not None:
+            cv2.line(out, *line, DARK_GREY, 1, cv2.LINE_AA)
         _label(out, caption, origin, scale * 0.5, GREY)
+        cv2.rectangle(out, rect[:2], rect[2:], DARK_GREY, 1)
     for digit, text, origin in zip(reading.digits, texts, origins):
         x, y, bw, bh = digit.box
         colour = GREEN if digit.confidence >= 0.9 else AMBER
         cv2.rectangle(out, (x, y), (x + bw, y + bh), colour, max(2, round(scale * 2)))
+        line = leader(_label_rect(text, origin, label_scale), digit.box)
+        if line is not None:
+            cv2.line(out, *line, colour, 1, cv2.LINE_AA)
         _label(out, text, origin, label_scale, colour)
     _label(out, banner, banner_origin, banner_scale, WHITE)
     # The 28x28 images the model saw, enlarged, along the bottom edge.

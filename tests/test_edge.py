@@ -597,6 +597,32 @@ def test_labels_of_marks_set_aside_go_below_them_and_cover_no_other_label():
     assert origins[0][1] > 240  # under its mark
 
 
+def test_a_label_placed_away_from_its_box_is_joined_to_it_by_a_line():
+    """Marks set aside close together (a word's letters) get their labels stacked below one another,
+    the later ones far under their own marks: a thin dark line runs from each such label to its box,
+    so it is plain whose label it is (a label touching its box gets none)."""
+    from digits.edge.annotate import DARK_GREY, _label_rect, annotate, leader, place_labels
+    from digits.edge.reader import REASON_NOT_A_DIGIT, Reading, Rejected
+
+    assert leader((100, 80, 160, 96), (100, 100, 20, 40)) is None  # just above its box
+    start, end = leader((100, 200, 160, 216), (100, 100, 20, 40))  # stacked 60 px under it
+    assert start == (110, 200) and end == (110, 140)
+    picture = np.full((480, 640, 3), 235, np.uint8)
+    blank = np.zeros((28, 28), np.float32)
+    asides = [Rejected(None, 0.99, (250 + 14 * i, 250, 12, 40), REASON_NOT_A_DIGIT, blank) for i in range(5)]
+    out = annotate(picture, Reading("", [], 3.0, asides))
+    # where annotate puts their labels (the banner, at the top, is far from them)
+    scale = max(0.5, 480 / 700) * 0.5
+    captions = [a.caption() for a in asides]
+    origins = place_labels([a.box for a in asides], captions, scale, below=True, size=(640, 480))
+    far = [(a, _label_rect(c, o, scale)) for a, c, o in zip(asides, captions, origins) if leader(_label_rect(c, o, scale), a.box)]
+    assert far, "the test's marks should push some labels away"
+    for aside, rect in far:
+        (x0, y0), (x1, y1) = leader(rect, aside.box)
+        middle = out[(y0 + y1) // 2, min(x0, x1) - 1 : max(x0, x1) + 2]
+        assert np.any(np.all(np.abs(middle.astype(int) - DARK_GREY) <= 40, axis=-1)), (aside.box, rect)
+
+
 def test_labels_of_a_column_of_digits_cover_no_digit_and_stay_by_their_own():
     from digits.edge.annotate import place_labels
 
