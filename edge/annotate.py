@@ -19,11 +19,24 @@ def _label_rect(text: str, origin: tuple[int, int], scale: float) -> tuple[int, 
     return x, y - th - base, x + tw + 4, y + 2
 
 
-def _label(image: np.ndarray, text: str, origin: tuple[int, int], scale: float, colour) -> None:
-    x0, y0, x1, y1 = _label_rect(text, origin, scale)
+def _label(image: np.ndarray, text: str, origin: tuple[int, int], scale: float, colour,
+           box: tuple[int, int, int, int] | None = None, line_colour=None) -> tuple[int, int, int, int]:
+    """Draw `text` on a patch of `colour` at `origin`; with `box` (x, y, w, h), first a thin line
+    (`line_colour`, else `colour`) to that box where the label lies away from it (`leader`).
+    Returns the label's rectangle (x0, y0, x1, y1)."""
+    rect = x0, y0, x1, y1 = _label_rect(text, origin, scale)
+    line = leader(rect, box) if box is not None else None
+    if line is not None:
+        cv2.line(image, *line, line_colour or colour, 1, cv2.LINE_AA)
     base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)[1]
     cv2.rectangle(image, (x0, y0), (x1, y1), colour, -1)
     cv2.putText(image, text, (x0 + 2, y1 - 2 - base + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, BLACK, 2, cv2.LINE_AA)
+    return rect
+
+
+def _nearest(px: float, py: float, x0: int, y0: int, x1: int, y1: int) -> tuple[int, int]:
+    """The point of the rectangle (x0, y0, x1, y1) nearest (px, py)."""
+    return int(round(min(max(px, x0), x1))), int(round(min(max(py, y0), y1)))
 
 
 def leader(rect: tuple[int, int, int, int], box: tuple[int, int, int, int], gap: int = 6) -> tuple[tuple[int, int], tuple[int, int]] | None:
@@ -35,10 +48,8 @@ def leader(rect: tuple[int, int, int, int], box: tuple[int, int, int, int], gap:
     bx0, by0, bx1, by1 = x, y, x + w, y + h
     if max(bx0 - rect[2], rect[0] - bx1, by0 - rect[3], rect[1] - by1) <= gap:
         return None
-    def nearest(px: float, py: float, x0: int, y0: int, x1: int, y1: int) -> tuple[int, int]:
-        return int(round(min(max(px, x0), x1))), int(round(min(max(py, y0), y1)))
-    start = nearest((bx0 + bx1) / 2, (by0 + by1) / 2, *rect)
-    return start, nearest(*start, bx0, by0, bx1, by1)
+    start = _nearest((bx0 + bx1) / 2, (by0 + by1) / 2, *rect)
+    return start, _nearest(*start, bx0, by0, bx1, by1)
 
 
 def place_labels(boxes: list[tuple[int, int, int, int]], texts: list[str], scale: float, *,
@@ -119,20 +130,13 @@ def annotate(image: np.ndarray, reading: Reading, *, fps: float | None = None, s
         # greyed out, thin, under the digits: set aside, not hidden
         x, y, bw, bh = aside.box
         cv2.rectangle(out, (x, y), (x + bw, y + bh), GREY, 1)
-        rect = _label_rect(caption, origin, scale * 0.5)
-        line = leader(rect, aside.box)
-        if line is not None:
-            cv2.line(out, *line, DARK_GREY, 1, cv2.LINE_AA)
-        _label(out, caption, origin, scale * 0.5, GREY)
+        rect = _label(out, caption, origin, scale * 0.5, GREY, box=aside.box, line_colour=DARK_GREY)
         cv2.rectangle(out, rect[:2], rect[2:], DARK_GREY, 1)
     for digit, text, origin in zip(reading.digits, texts, origins):
         x, y, bw, bh = digit.box
         colour = GREEN if digit.confidence >= 0.9 else AMBER
         cv2.rectangle(out, (x, y), (x + bw, y + bh), colour, max(2, round(scale * 2)))
-        line = leader(_label_rect(text, origin, label_scale), digit.box)
-        if line is not None:
-            cv2.line(out, *line, colour, 1, cv2.LINE_AA)
-        _label(out, text, origin, label_scale, colour)
+        _label(out, text, origin, label_scale, colour, box=digit.box)
     _label(out, banner, banner_origin, banner_scale, WHITE)
     # The 28x28 images the model saw, enlarged, along the bottom edge.
     for i, digit in enumerate(reading.digits[:insets]):

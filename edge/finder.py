@@ -679,7 +679,6 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray, setti
     found = []  # per direction: (horizontal, its lines' thin pixels, the stretches they run along)
     for horizontal in (True, False):
         across = (2 * settings.rule_tilt + 1, 1) if horizontal else (1, 2 * settings.rule_tilt + 1)
-        run = (1, length) if horizontal else (length, 1)
         bar_across = (settings.rule_thickness + 1, 1) if horizontal else (1, settings.rule_thickness + 1)
         # Only ink thin across the direction can be a rule: strokes crossing it, bold strokes, are not.
         thin = faint & ~cv2.morphologyEx(faint, cv2.MORPH_OPEN, _ones(bar_across))

@@ -435,7 +435,8 @@ class FileFrames:
 
     def __iter__(self) -> Iterator[np.ndarray]:
         try:
-            ok, frame, self._first = self._first is not None, self._first, None
+            frame, self._first = self._first, None  # (the first frame, read when made)
+            ok = frame is not None
             while True:
                 if ok:
                     self.read += 1
