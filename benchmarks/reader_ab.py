@@ -7,7 +7,10 @@ differ (a change made for speed alone must differ on none).
 
 Frames: rendered 640x480 numbers, JPEG-decoded once beforehand (a quarter light ink on dark), each read
 once per round by both readers, in alternating order. Photos: ../shared/real-photos/photos (skipped
-with a note when absent), each read three times by both, the fastest of the three kept. The earlier
+with a note when absent), each read three times by both, the fastest of the three kept. Textures
+(--textures N): 640x480 carpet- or fabric-like surfaces (digits.train.render.texture, the tests'
+four kinds in turn), each read three times by both, the fastest kept: hundreds of blobs a picture,
+the reader's slowest kind of frame. The earlier
 reader is `edge/` at --before, taken with `git archive` into a temporary folder and imported as
 `digits.edge_before`; both use the same model file.
 """
@@ -33,7 +36,7 @@ from digits.edge.errors import DigitsError
 from digits.edge.reader import DigitReader
 from digits.edge.session import DigitModel
 from digits.edge.sources import read_image
-from digits.train.render import load_mnist_test, random_number, render_number
+from digits.train.render import load_mnist_test, random_number, render_number, texture
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTOS = REPO.parent / "shared" / "real-photos" / "photos"
@@ -63,6 +66,20 @@ def seconds(reader, image) -> tuple[float, str]:
     return time.perf_counter() - started, text
 
 
+def fastest_of_three(before, now, pictures: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
+    """(seconds before, seconds now, how many readings differ): each picture read three times by each
+    reader, alternately, the fastest of each reader's three kept."""
+    best_before, best_now = np.full(len(pictures), np.inf), np.full(len(pictures), np.inf)
+    differ = 0
+    for k, picture in enumerate(pictures):
+        for _ in range(3):
+            tb, textb = seconds(before, picture)
+            tn, textn = seconds(now, picture)
+            best_before[k], best_now[k] = min(best_before[k], tb), min(best_now[k], tn)
+        differ += textb != textn
+    return best_before, best_now, differ
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before", required=True, help="the earlier commit (any git revision)")
@@ -70,6 +87,7 @@ def main() -> None:
     parser.add_argument("--data", default=None)
     parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--textures", type=int, default=16)
     args = parser.parse_args()
     cv2.setNumThreads(1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,21 +120,21 @@ def main() -> None:
         print(f"frames: median {mb:.3f} ms before, {mn:.3f} ms now: {mn / mb:.3f}x; "
               f"p95 {np.percentile(times_before, 95) * 1e3:.2f} vs {np.percentile(times_now, 95) * 1e3:.2f} ms; "
               f"readings differ on {len(differ)} of {len(frames)}")
+        if args.textures:
+            texture_rng = np.random.default_rng(9)  # the seed of test_a_textured_surface_reads_no_digits
+            kinds = [(2, 60), (2, 120), (4, 20), (3, 60)]
+            surfaces = [texture(texture_rng, *kinds[k % len(kinds)]) for k in range(args.textures)]
+            tb, tn, texture_differ = fastest_of_three(before, now, surfaces)
+            print(f"textures ({len(surfaces)}, fastest of 3 each): mean {tb.mean() * 1e3:.1f} ms before, {tn.mean() * 1e3:.1f} ms "
+                  f"now: {tn.sum() / tb.sum():.3f}x; max {tb.max() * 1e3:.1f} vs {tn.max() * 1e3:.1f} ms; "
+                  f"readings differ on {texture_differ}")
         paths = sorted(p for p in PHOTOS.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")) if PHOTOS.is_dir() else []
         if not paths:
             print(f"photos: {PHOTOS} not found; skipped")
             return
-        photos = [read_image(str(p)) for p in paths]
-        best_before, best_now = np.full(len(photos), np.inf), np.full(len(photos), np.inf)
-        photo_differ = 0
-        for k, photo in enumerate(photos):
-            for _ in range(3):
-                tb, textb = seconds(before, photo)
-                tn, textn = seconds(now, photo)
-                best_before[k], best_now[k] = min(best_before[k], tb), min(best_now[k], tn)
-            photo_differ += textb != textn
+        best_before, best_now, photo_differ = fastest_of_three(before, now, [read_image(str(p)) for p in paths])
         slowest = int(np.argmax(best_now))
-        print(f"photos ({len(photos)}, fastest of 3 each): all {best_before.sum() * 1e3:.0f} ms before, "
+        print(f"photos ({len(paths)}, fastest of 3 each): all {best_before.sum() * 1e3:.0f} ms before, "
               f"{best_now.sum() * 1e3:.0f} ms now: {best_now.sum() / best_before.sum():.3f}x; median "
               f"{np.median(best_before) * 1e3:.1f} vs {np.median(best_now) * 1e3:.1f} ms; max {best_before.max() * 1e3:.1f} "
               f"vs {best_now.max() * 1e3:.1f} ms ({paths[slowest].name} now); readings differ on {photo_differ}")

@@ -968,28 +968,35 @@ def _merge_pieces(pieces: list[list[int]], settings: FinderSettings) -> list[lis
 
     The first mergeable pair (in the pieces' order) is merged, again and again until none is
     left. Which pairs can merge is one matrix, computed at once; after a merge only the merged
-    piece's row is computed again (a sheet of 12 rows has hundreds of pieces)."""
-    groups = [list(p) for p in pieces]
+    piece's row is computed again (a sheet of 12 rows, a carpet, has hundreds of pieces). The piece
+    merged away keeps its place in the matrix, its row and column emptied: deleting them copied the
+    whole matrix at every merge (a carpet's 570 pieces, 90 merges: 30 ms of its 240)."""
+    groups: list[list[int] | None] = [list(p) for p in pieces]
     if not groups:
-        return groups
+        return []
     # A digit's height: most pieces are whole digits. Two pieces whose union is much taller
     # belong to two lines (rows of a sheet, a column of digits) and never merge.
     typical = percentile_of([g[3] - g[1] for g in groups], 75)
     limit = settings.max_union_height * typical
     boxes = np.array([g[:4] for g in groups], dtype=np.int64)
-    mergeable = np.triu(_same_digit(boxes[:, None, :], boxes[None, :, :], limit, settings), 1)
+    # Every pair, but computed only where the tops lie within the limit (no union is shorter than
+    # that distance): a carpet's 570 pieces, 17 ms for the whole matrix, under 3 ms so.
+    first, second = np.nonzero(np.triu(np.abs(boxes[:, None, 1] - boxes[None, :, 1]) <= limit, 1))
+    mergeable = np.zeros((len(groups), len(groups)), bool)
+    mergeable[first, second] = _same_digit(boxes[first], boxes[second], limit, settings)
+    alive = np.ones(len(groups), bool)
     while True:
-        hits = np.flatnonzero(mergeable)
-        if not len(hits):
-            return groups
-        i, j = divmod(int(hits[0]), len(groups))
+        i, j = divmod(int(np.argmax(mergeable)), len(groups))  # the first True in row order (argmax stops there)
+        if not mergeable[i, j]:
+            return [g for g in groups if g is not None]
         a, b = groups[i], groups[j]
         groups[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]), *a[4:], *b[4:]]
-        del groups[j]
-        boxes = np.delete(boxes, j, axis=0)
+        groups[j] = None
+        alive[j] = False
+        mergeable[j] = False
+        mergeable[:, j] = False
         boxes[i] = groups[i][:4]
-        mergeable = np.delete(np.delete(mergeable, j, axis=0), j, axis=1)
-        row = _same_digit(boxes[i], boxes, limit, settings)
+        row = _same_digit(boxes[i], boxes, limit, settings) & alive
         mergeable[i, i + 1 :] = row[i + 1 :]
         mergeable[:i, i] = row[:i]
 

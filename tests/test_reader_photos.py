@@ -27,7 +27,8 @@ from digits.edge.sources import read_image
 from conftest import REPO
 
 from digits.train.render import (PhotoStyle, corner_light, jpeg_with_orientation, notebook_page, on_desk, phone_shadow, render_blank,
-                    render_number, random_number, render_boxes, render_sheet, shadow_across, tiny_scan, transparent_png, turned_photo)
+                                 render_number, random_number, render_boxes, render_sheet, shadow_across, texture, tiny_scan,
+                                 transparent_png, turned_photo)
 
 
 @pytest.fixture(scope="module")
@@ -868,13 +869,6 @@ def test_a_paper_clip_beside_a_number_is_one_shape_not_rules_and_a_digit(reader,
     reading = reader.read(photo)
     assert reading.text == truth
     assert [r.reason for r in reading.rejected] == [REASON_TOO_WIDE]
-
-
-def texture(rng, sigma: float, contrast: float) -> np.ndarray:
-    """A 640x480 textured surface (a carpet, concrete, fabric, as a camera sees it): Gaussian noise
-    blurred to blobs `sigma` pixels across, `contrast` grey levels from dark to light."""
-    blobs = cv2.GaussianBlur(rng.normal(0, 1, (480, 640)).astype(np.float32), (0, 0), sigma)
-    return np.clip(150 + contrast / 3 * blobs / blobs.std(), 0, 255).astype(np.uint8)
 
 
 def test_a_binding_joined_to_the_sheets_edge_or_a_margin_cut_by_the_rules_reads_nothing(reader):

@@ -356,6 +356,13 @@ def on_desk(page: np.ndarray, rng: np.random.Generator, fill: float = 0.8) -> np
     return np.where(mask[..., None] > 127, placed, desk)
 
 
+def texture(rng: np.random.Generator, sigma: float, contrast: float) -> np.ndarray:
+    """A 640x480 textured surface (a carpet, concrete, fabric, as a camera sees it): Gaussian noise
+    blurred to blobs `sigma` pixels across, `contrast` grey levels from dark to light."""
+    blobs = cv2.GaussianBlur(rng.normal(0, 1, (480, 640)).astype(np.float32), (0, 0), sigma)
+    return np.clip(150 + contrast / 3 * blobs / blobs.std(), 0, 255).astype(np.uint8)
+
+
 if __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "artifacts/samples")
     data_root = sys.argv[sys.argv.index("--data") + 1] if "--data" in sys.argv else None
