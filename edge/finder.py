@@ -67,6 +67,10 @@ class FinderSettings:
     min_paper: float = 24.0  # ...and never for paper darker than this grey level
 
     # Strokes (find_candidates)
+    desk_join: int = 5  # working pixels: pieces this close are one region for the textured-desk test...
+    desk_pieces: int = 20  # ...and a region along the edge made of this many pieces is a textured desk...
+    desk_dashes: float = 0.1  # ...at most this share of them dashes (a grid's), not blobs...
+    desk_rest_ink: float = 0.15  # ...when the rest is paper: ink covers at most this share of it
     desk_edge_share: float = 0.12  # a first-pass piece along more than this share of the picture's edge is desk/shadow
     closeup_desk_edge_share: float = 0.3  # ...in a padded close-up, whose strokes may hug the photo's edges
     stroke_of_otsu: float = 0.6  # the stroke threshold: this much of Otsu's split of the ink (faint strokes kept)
@@ -335,6 +339,7 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
         is_background = _background(labels, count, edges, along)
         if is_background.any():
             writing = above & ~is_background[labels]
+    writing = _without_textured_desk(writing, edges, along, settings)
     if not writing.any():
         if stages is not None:
             stages.update(grey=grey, ink=ink, mask=np.zeros_like(writing), least_ink=min_floor)
@@ -948,6 +953,41 @@ def _edge_share(mask: np.ndarray, photo_edges: Edges) -> float:
     """The share of the photo's edges that `mask` covers: no one piece of it covers more."""
     ring = _edge_ring(mask, photo_edges)
     return np.count_nonzero(ring) / len(ring)
+
+
+def _without_textured_desk(writing: np.ndarray, photo_edges: Edges, along: float, settings: FinderSettings) -> np.ndarray:
+    """`writing` without a textured desk round the sheet (a carpet, fabric, stone, leather): hundreds
+    of specks, none of them along much of the picture's edge, so _background keeps them all, and the
+    model reads a few as digits among the many it calls no digit. Pieces within settings.desk_join
+    pixels of each other are one region; a region along more than `along` of the edge, of at least
+    settings.desk_pieces pieces, nearly all blobs (at most settings.desk_dashes of them 3 times longer
+    than wide: the dashes of a squared page's grid, joined, run along the edge too), is the desk,
+    when the rest of the picture is paper (ink covers at most settings.desk_rest_ink of it; the rest
+    of a texture that only part of was joined to the edge is not). One stroke touching the edge, a
+    tiny scan's digit, is one piece, however far it reaches."""
+    if settings.desk_join <= 1:
+        return writing
+    joined = cv2.dilate(writing.view(np.uint8), _ones((settings.desk_join,) * 2))
+    if _edge_share(joined, photo_edges) <= along:
+        return writing
+    count, labels, _, _ = _pieces(joined)
+    desk = _background(labels, count, photo_edges, along)
+    if not desk.any():
+        return writing
+    pieces, piece_labels, stats, _ = _pieces(writing.view(np.uint8))
+    region = np.zeros(pieces, np.int64)  # each piece's region (a piece lies wholly in one)
+    region[piece_labels[writing]] = labels[writing]
+    region, sides = region[1:], np.sort(stats[1:, [cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT]], axis=1)
+    dashes = sides[:, 1] >= 3 * sides[:, 0]
+    members = np.bincount(region, minlength=count)
+    desk &= (members >= settings.desk_pieces) & (np.bincount(region[dashes], minlength=count) <= settings.desk_dashes * members)
+    if not desk.any():
+        return writing
+    on_desk = desk[labels]
+    rest = writing & ~on_desk
+    if np.count_nonzero(rest) > settings.desk_rest_ink * (on_desk.size - np.count_nonzero(on_desk)):
+        return writing
+    return rest
 
 
 def _background(labels: np.ndarray, count: int, photo_edges: Edges, along: float) -> np.ndarray:

@@ -341,13 +341,17 @@ def notebook_page(rng: np.random.Generator, *, size: tuple[int, int] = (640, 480
     return np.clip(page, 0, 255).astype(np.uint8)
 
 
-def on_desk(page: np.ndarray, rng: np.random.Generator, fill: float = 0.8) -> np.ndarray:
-    """The photo taken from further away: the sheet, slightly turned, on a dark wooden desk."""
+def on_desk(page: np.ndarray, rng: np.random.Generator, fill: float = 0.8, surface: np.ndarray | None = None) -> np.ndarray:
+    """The photo taken from further away: the sheet, slightly turned, on a dark wooden desk (or on
+    `surface`, a grey or BGR picture of the page's size: a carpet, a patterned cloth)."""
     h, w = page.shape[:2]
-    desk = np.empty_like(page)
-    desk[:] = np.float32([40, 60, 90]) + rng.uniform(-15, 15)
-    grain = cv2.GaussianBlur(rng.normal(0, 12, size=(h, w)).astype(np.float32), (0, 0), 3)[..., None]
-    desk = np.clip(desk + grain, 0, 255).astype(np.uint8)
+    if surface is None:
+        desk = np.empty_like(page)
+        desk[:] = np.float32([40, 60, 90]) + rng.uniform(-15, 15)
+        grain = cv2.GaussianBlur(rng.normal(0, 12, size=(h, w)).astype(np.float32), (0, 0), 3)[..., None]
+        desk = np.clip(desk + grain, 0, 255).astype(np.uint8)
+    else:
+        desk = cv2.cvtColor(surface, cv2.COLOR_GRAY2BGR) if surface.ndim == 2 and page.ndim == 3 else surface
     small = cv2.resize(page, (int(w * fill), int(h * fill)), interpolation=cv2.INTER_AREA)
     turn = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-6, 6), 1.0)
     turn[:, 2] += ((w - small.shape[1]) / 2, (h - small.shape[0]) / 2)
