@@ -4,7 +4,8 @@ model, one run), whole-frame time, video frames/s, and reading accuracy on gener
     python benchmarks/edge_bench.py [--model artifacts/digits.onnx] [--checkpoint artifacts/digits.pth]
 
 Photos are real MNIST test digits rendered as ink on paper (digits.train.render) with lighting
-gradients, blur, noise, rotation, perspective and JPEG; a quarter are light ink on dark.
+gradients, blur, noise, rotation, perspective and JPEG; a quarter are light ink on dark. Then the
+same numbers on a sheet lying on a textured surface (--textured, seed 78).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-from digits.train.render import load_mnist_test, random_number, render_blank, render_number, write_video
+from digits.train.render import load_mnist_test, on_desk, random_number, render_blank, render_number, texture, write_video
 
 from digits.edge.reader import DigitReader
 from digits.edge.errors import DigitsError
@@ -35,6 +36,7 @@ def main() -> None:
     parser.add_argument("--data", default=None)
     parser.add_argument("--photos", type=int, default=300)
     parser.add_argument("--blanks", type=int, default=100)
+    parser.add_argument("--textured", type=int, default=120, help="sheets on a textured surface")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     images, labels = load_mnist_test(args.data)
@@ -95,6 +97,21 @@ def main() -> None:
     blanks = [render_blank(rng, invert=i % 2 == 1) for i in range(args.blanks)]
     false_digits = sum(len(reader.read(b).digits) for b in blanks)
     print(f"blank pages: {false_digits} digits read on {len(blanks)} pages")
+
+    # A sheet photographed on a textured surface (a carpet, a cloth, stone): 0.6-0.8 of the picture.
+    desk_rng = np.random.default_rng(78)
+    kinds = [(2, 60), (2, 120), (3, 60), (6, 80)]  # texture's blob size (px) and contrast (grey levels)
+    on_texture = []
+    for i in range(args.textured):
+        digits, truth = random_number(images, labels, desk_rng)
+        photo = on_desk(render_number(digits, desk_rng), desk_rng, fill=desk_rng.uniform(0.6, 0.8),
+                        surface=texture(desk_rng, *kinds[i % len(kinds)]))
+        reading = reader.read(photo)
+        on_texture.append((reading.text == truth, reading.ms))
+    if on_texture:
+        ms = [m for _, m in on_texture]
+        print(f"numbers on a sheet on a textured surface (carpet- or fabric-like): {sum(ok for ok, _ in on_texture)}/"
+              f"{len(on_texture)} exact, median {np.median(ms):.1f} ms, max {max(ms):.1f} ms")
 
 
 if __name__ == "__main__":
