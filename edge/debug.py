@@ -2,7 +2,8 @@
 
 One row per way the reader looked at the picture (dark or light ink, as it is or as a close-up),
 the chosen one marked: the working grey image, the ink map (paper removed, ink bright), the
-stroke mask after ruled lines are removed with the candidates' boxes, and the picture with that
+stroke mask after ruled lines are removed with the candidates' boxes (what was set aside as not on
+the paper, a desk or a shadow beside the sheet, in dark blue), and the picture with that
 way's reading (digits green, set-aside grey, lines joined in reading order). Under them, every
 28x28 input the model saw for the chosen reading, with its answer.
 """
@@ -19,6 +20,7 @@ from .reader import Reading, reading_order
 
 PANEL = 220  # height of each panel, pixels
 GREEN, GREY, WHITE, YELLOW, RED = (60, 200, 60), (150, 150, 150), (255, 255, 255), (0, 220, 255), (60, 60, 230)
+DESK = (110, 50, 0)  # dark blue: ink set aside as not on the paper
 
 
 def _fit(image: np.ndarray, height: int = PANEL) -> np.ndarray:
@@ -133,8 +135,12 @@ def debug_sheet(picture: np.ndarray, reading: Reading, trace: list[dict], source
             least = stages.get("least_ink")
             panels.append((_fit(ink.astype(np.uint8)), "ink (paper removed)" if least is None
                            else f"ink (paper removed; least {least:.0f} levels)", WHITE))
-            mask = (stages["mask"] > 0).astype(np.uint8) * 255
-            panels.append((_fit(_boxes(mask, entry["work_boxes"], RED)), f"strokes, {len(entry['work_boxes'])} candidates", WHITE))
+            strokes = cv2.cvtColor((stages["mask"] > 0).astype(np.uint8) * 255, cv2.COLOR_GRAY2BGR)
+            desk = stages.get("desk")
+            if desk is not None and desk.any():  # what was set aside as not on the paper, dimmed
+                strokes[desk] = DESK
+            panels.append((_fit(_boxes(strokes, entry["work_boxes"], RED)), f"strokes, {len(entry['work_boxes'])} candidates"
+                           + ("; blue: not on the paper (desk, shadow)" if desk is not None and desk.any() else ""), WHITE))
         panels.append((_fit(_lines(picture, reading_of_view)),
                        f"{mark}: '{reading_of_view.text}' score {reading_of_view.score():.2f}", GREEN if entry["chosen"] else GREY))
         lines = max(len(_wrap(text, image.shape[1] - 8)) for image, text, _ in panels)

@@ -310,7 +310,8 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     """Digit-sized groups of ink in a working-size grey image, each with its own ink crop.
 
     `photo_edges` is where the photo's own edges are, when it has been padded (a close-up).
-    `stages`, when given, receives the intermediate images (for --debug): "grey", "ink", "mask", and
+    `stages`, when given, receives the intermediate images (for --debug): "grey", "ink", "mask", "desk"
+    (ink set aside as not on the paper: a desk, plain or textured, a shadow beside the sheet), and
     "least_ink", the least departure from the paper taken as ink (grey levels, before the noise floor);
     and the maps "floor" (the noise floor) and "threshold" (the stroke threshold), for faint_strokes.
     `marks`, when given, receives what was set aside by its shape alone, with `mark` saying why: marks
@@ -342,14 +343,15 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     writing = _without_textured_desk(writing, edges, along, settings)
     if not writing.any():
         if stages is not None:
-            stages.update(grey=grey, ink=ink, mask=np.zeros_like(writing), least_ink=min_floor)
+            stages.update(grey=grey, ink=ink, mask=np.zeros_like(writing), least_ink=min_floor, desk=above)
         return []
     otsu, _ = cv2.threshold(ink[writing].reshape(-1, 1), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     threshold = np.maximum(otsu * settings.stroke_of_otsu, floor)
     faint = (ink > settings.rule_floor * floor).astype(np.uint8)  # printed lines are whole in it
     mask = _without_rules(writing & (ink > threshold), faint, _box_outlines(faint, settings), settings)
     if stages is not None:
-        stages.update(grey=grey, ink=ink, mask=mask, least_ink=min_floor, floor=floor, threshold=threshold)
+        stages.update(grey=grey, ink=ink, mask=mask, least_ink=min_floor, floor=floor, threshold=threshold,
+                      desk=above & ~writing)
     # Pass 2: the strokes.
     count, labels, stats, _ = _pieces(mask.astype(np.uint8))
 

@@ -989,6 +989,9 @@ def test_a_textured_desk_round_the_sheet_is_no_candidate(reader, mnist_test):
         without.read(photo, trace=looks_before)
         assert max(len(look["work_boxes"]) for look in looks_before) >= 50, (sigma, contrast)
         assert max(len(look["work_boxes"]) for look in looks_now) <= len(truth) + 2, [len(look["work_boxes"]) for look in looks_now]
+        # --debug shows it: the desk's specks are the chosen look's "desk" stage (drawn dark blue)
+        chosen = next(look for look in looks_now if look["chosen"])
+        assert chosen["stages"]["desk"].mean() > 0.05
 
 
 def test_a_number_between_printed_lines_is_no_texture(reader, mnist_test):
