@@ -204,6 +204,10 @@ class FinderSettings:
     faint_short: float = 0.75  # (a digit shorter than this share of its line's median height is looked at again)
     faint_more_ink: float = 1.2  # ...when that adds ink (this many times its own pixels)...
     faint_full: float = 0.75  # ...each stroke full ink from this share of its own ridge's strength (a 5x5 maximum)...
+    faint_end: float = 1.25  # a line of digits is looked along this many of their spacings beyond each end for a digit
+    # written too lightly to leave a piece at all (its fainter ink's piece as tall as faint_short of theirs)...
+    faint_end_apart: float = 0.1  # ...from this share of their height clear of the end digit (its own faint rim)...
+    faint_end_tall: float = 1.2  # ...and no taller than this many of their heights (a form's box wall is taller)
     faint_grow: float = 1.25  # ...and it becomes a digit read surely (join_confidence); a short digit only when it
     # grows this much taller
     deskew_min_deg: float = 20.0  # candidates in one straight line sloping at least this much (a number written,
@@ -313,7 +317,8 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     `stages`, when given, receives the intermediate images (for --debug): "grey", "ink", "mask", "desk"
     (ink set aside as not on the paper: a desk, plain or textured, a shadow beside the sheet), and
     "least_ink", the least departure from the paper taken as ink (grey levels, before the noise floor);
-    and the maps "floor" (the noise floor) and "threshold" (the stroke threshold), for faint_strokes.
+    the maps "floor" (the noise floor) and "threshold" (the stroke threshold), for faint_strokes; and
+    "lines", the ruled lines' pixels taken out of the mask (uint8 0/1; None: none).
     `marks`, when given, receives what was set aside by its shape alone, with `mark` saying why: marks
     at least as big as the smallest digit but under half the digits' height, and long thin lines that
     do not run to the picture's border (a pen, a ruler). Specks, the desk, shadows' edges, ruled lines
@@ -348,10 +353,10 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     otsu, _ = cv2.threshold(ink[writing].reshape(-1, 1), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     threshold = np.maximum(otsu * settings.stroke_of_otsu, floor)
     faint = (ink > settings.rule_floor * floor).astype(np.uint8)  # printed lines are whole in it
-    mask = _without_rules(writing & (ink > threshold), faint, _box_outlines(faint, settings), settings)
+    mask, lines = _without_rules(writing & (ink > threshold), faint, _box_outlines(faint, settings), settings)
     if stages is not None:
         stages.update(grey=grey, ink=ink, mask=mask, least_ink=min_floor, floor=floor, threshold=threshold,
-                      desk=above & ~writing)
+                      desk=above & ~writing, lines=lines)
     # Pass 2: the strokes.
     count, labels, stats, _ = _pieces(mask.astype(np.uint8))
 
@@ -439,8 +444,8 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     return _with_frames(candidates, settings)
 
 
-def faint_strokes(stages: dict, piece: Candidate, window: tuple[int, int, int, int], others: list[WorkBox],
-                  settings: FinderSettings = FinderSettings()) -> Candidate | None:
+def faint_strokes(stages: dict, piece: Candidate | None, window: tuple[int, int, int, int], others: list[WorkBox],
+                  settings: FinderSettings = FinderSettings(), min_height: int = 0, max_height: int = 10**9) -> Candidate | None:
     """`piece` (a candidate of the look whose `stages` find_candidates filled) with the fainter ink
     around it: the ink within `window` (x0, y0, x1, y1) above settings.faint_share of the stroke
     threshold (never under the noise floor) that connects to the piece, outside `others` (the other
@@ -448,21 +453,36 @@ def faint_strokes(stages: dict, piece: Candidate, window: tuple[int, int, int, i
     the page in a shadow or a gradient) falls under the threshold that the picture's strong strokes
     set, and its digit breaks into a piece that reads as no digit or as another. Each stroke's ink is
     scaled to its own ridge's strength, so a faint stroke is full ink, as the strong ones are. None:
-    it gains no ink."""
+    it gains no ink. With no `piece`: the fainter ink's pieces `min_height` to `max_height` tall that lie
+    inside the window's height (a digit written too lightly to leave a piece at all), or None."""
     ink, floor, threshold = stages["ink"], stages["floor"], stages["threshold"]
     h, w = ink.shape
     x0, y0, x1, y1 = max(0, window[0]), max(0, window[1]), min(w, window[2]), min(h, window[3])
+    if x1 <= x0 or y1 <= y0:
+        return None
     lowered = np.maximum(settings.faint_share * threshold[y0:y1, x0:x1], floor[y0:y1, x0:x1])
     area = ink[y0:y1, x0:x1]
     fainter = (area > lowered).astype(np.uint8)
     for ox, oy, ow, oh in others:
         fainter[max(0, oy - y0):max(0, oy + oh - y0), max(0, ox - x0):max(0, ox + ow - x0)] = 0
-    px, py, pw, ph = piece.work_box
+    if piece is None and stages.get("lines") is not None:  # (a ruled or squared page's lines, and their rims, are no strokes)
+        fainter &= ~cv2.dilate(stages["lines"][y0:y1, x0:x1], _ones((3, 3)))
+    if piece is None and stages.get("desk") is not None:  # (nor a desk's specks beside the sheet)
+        fainter[stages["desk"][y0:y1, x0:x1]] = 0
+    if piece is None and np.count_nonzero(fainter) < min_height:
+        return None  # (no piece that tall: most windows beyond a line's ends are paper)
     strokes = np.zeros(fainter.shape, bool)
-    strokes[py - y0:py - y0 + ph, px - x0:px - x0 + pw] = piece.ink > 0
-    count, labels, _, _ = _pieces(fainter)
-    member = np.zeros(count, bool)
-    member[labels[strokes & (fainter > 0)]] = True
+    count, labels, stats, _ = _pieces(fainter)
+    if piece is None:
+        tops, heights = stats[:, cv2.CC_STAT_TOP], stats[:, cv2.CC_STAT_HEIGHT]
+        lefts, rights = x0 + stats[:, cv2.CC_STAT_LEFT], x0 + stats[:, cv2.CC_STAT_LEFT] + stats[:, cv2.CC_STAT_WIDTH]
+        # (inside the window's height, and not cut by the picture's side: a line or an edge there)
+        member = (heights >= min_height) & (heights <= max_height) & (tops > 0) & (tops + heights < fainter.shape[0]) & (lefts > 0) & (rights < w)
+    else:
+        px, py, pw, ph = piece.work_box
+        strokes[py - y0:py - y0 + ph, px - x0:px - x0 + pw] = piece.ink > 0
+        member = np.zeros(count, bool)
+        member[labels[strokes & (fainter > 0)]] = True
     member[0] = False
     keep = member[labels]
     if np.count_nonzero(keep) <= settings.faint_more_ink * np.count_nonzero(strokes):
@@ -668,9 +688,11 @@ def _along_edges(box: WorkBox, photo_edges: Edges, settings: FinderSettings) -> 
     return vertical or horizontal
 
 
-def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray, settings: FinderSettings) -> np.ndarray:
-    """`mask` without the thin straight lines that run much longer than a digit is wide (ruled and
-    squared paper, a table's lines): digits written across them would otherwise be joined into
+def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray,
+                   settings: FinderSettings) -> tuple[np.ndarray, np.ndarray | None]:
+    """(`mask` without the thin straight lines that run much longer than a digit is wide, those lines'
+    pixels (uint8 0/1; None: none found)). Such lines (ruled and squared paper, a table's lines):
+    digits written across them would otherwise be joined into
     one piece, and a grid's crossings left behind read as 1s, 7s and 4s. Where a stroke crosses a
     line its pixels stay; a thick bar (a close-up's 7) is not thin and stays.
 
@@ -711,7 +733,7 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray, setti
         for horizontal, thin_lines, _ in found:
             lines |= _drop_drawn(thin_lines, off_lines, horizontal, length, settings)
     if not lines.any():
-        return mask
+        return mask, (boxes if boxes.any() else None)
     kept = binary & ~lines
     # Where a stroke crosses a line, keep the line's pixels between the stroke's two sides
     # (above and below a horizontal line, left and right of a vertical one); where two lines
@@ -719,7 +741,7 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray, setti
     span = settings.rule_thickness + 2
     for across in ((span, 1), (1, span)):
         kept |= lines & binary & cv2.morphologyEx(kept, cv2.MORPH_CLOSE, _ones(across))
-    return kept.astype(bool)
+    return kept.astype(bool), lines | boxes  # (the boxes' walls whole: their faint rims are no strokes either)
 
 
 def _sheared_rows(h: int, w: int, slope: float) -> np.ndarray:

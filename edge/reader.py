@@ -628,33 +628,35 @@ class DigitReader:
         tallest = max(c.work_box[3] for c in judged.digit_candidates)
         pieces += [(("digit", i), c) for i, c in enumerate(judged.digit_candidates)
                    if c.work_box[3] < settings.faint_short * tallest]
-        if not pieces:
+        if not pieces and not settings.faint_end:
             return None
-        # Each piece's line (one matrix: a 12-row sheet has 120 digits): the digits overlapping its height,
-        # near enough, and their median top, bottom and height.
-        px, py, pw, ph = np.array([c.work_box for _, c in pieces], np.float64).T[:, :, None]
-        dx, dy, dw, dh = np.array([c.work_box for c in judged.digit_candidates], np.float64).T[:, None, :]
-        line = ((np.minimum(py + ph, dy + dh) - np.maximum(py, dy) >= settings.rescue_overlap * np.minimum(ph, dh))
-                & (np.maximum(dx - (px + pw), px - (dx + dw)) <= settings.faint_line_gap * dh))
-        digit_pieces = [n for n, (key, _) in enumerate(pieces) if key[0] == "digit"]
-        line[digit_pieces, [pieces[n][0][1] for n in digit_pieces]] = False  # a digit is not in its own line
-        in_line = line.any(axis=1)
-        tall, top, bottom = (_row_medians(v, line) for v in (dh, dy, dy + dh))
         everyone = judged.digit_candidates + judged.aside_candidates + marks
-        boxes = np.array([c.work_box for c in everyone], np.int64)
-        bx, by, bw, bh = boxes.T
         tries = []
-        for n, (key, piece) in enumerate(pieces):
-            x, y, w, h = piece.work_box
-            if not in_line[n] or key[0] == "digit" and h >= settings.faint_short * tall[n]:
-                continue
-            reach = int(settings.faint_reach * tall[n])
-            window = (x - reach, int(min(y, top[n])) - reach, x + w + reach, int(max(y + h, bottom[n])) + reach)
-            reaching = (bx < window[2]) & (bx + bw > window[0]) & (by < window[3]) & (by + bh > window[1])
-            walls = [tuple(boxes[j].tolist()) for j in np.flatnonzero(reaching) if everyone[j] is not piece]  # (Python ints)
-            found = faint_strokes(stages, piece, window, walls, settings)
-            if found is not None and (key[0] != "digit" or found.work_box[3] >= settings.faint_grow * h):
-                tries.append((key, found))
+        if pieces:
+            # Each piece's line (one matrix: a 12-row sheet has 120 digits): the digits overlapping its height,
+            # near enough, and their median top, bottom and height.
+            px, py, pw, ph = np.array([c.work_box for _, c in pieces], np.float64).T[:, :, None]
+            dx, dy, dw, dh = np.array([c.work_box for c in judged.digit_candidates], np.float64).T[:, None, :]
+            line = ((np.minimum(py + ph, dy + dh) - np.maximum(py, dy) >= settings.rescue_overlap * np.minimum(ph, dh))
+                    & (np.maximum(dx - (px + pw), px - (dx + dw)) <= settings.faint_line_gap * dh))
+            digit_pieces = [n for n, (key, _) in enumerate(pieces) if key[0] == "digit"]
+            line[digit_pieces, [pieces[n][0][1] for n in digit_pieces]] = False  # a digit is not in its own line
+            in_line = line.any(axis=1)
+            tall, top, bottom = (_row_medians(v, line) for v in (dh, dy, dy + dh))
+            boxes = np.array([c.work_box for c in everyone], np.int64)
+            bx, by, bw, bh = boxes.T
+            for n, (key, piece) in enumerate(pieces):
+                x, y, w, h = piece.work_box
+                if not in_line[n] or key[0] == "digit" and h >= settings.faint_short * tall[n]:
+                    continue
+                reach = int(settings.faint_reach * tall[n])
+                window = (x - reach, int(min(y, top[n])) - reach, x + w + reach, int(max(y + h, bottom[n])) + reach)
+                reaching = (bx < window[2]) & (bx + bw > window[0]) & (by < window[3]) & (by + bh > window[1])
+                walls = [tuple(boxes[j].tolist()) for j in np.flatnonzero(reaching) if everyone[j] is not piece]  # (Python ints)
+                found = faint_strokes(stages, piece, window, walls, settings)
+                if found is not None and (key[0] != "digit" or found.work_box[3] >= settings.faint_grow * h):
+                    tries.append((key, found))
+        tries += self._faint_at_line_ends(judged, stages, everyone)
         if not tries:
             return None
         batch, probabilities = self._answers([found for _, found in tries])
@@ -681,6 +683,46 @@ class DigitReader:
         marks[:] = [mark for m, mark in enumerate(marks) if ("mark", m) not in gone]
         return _judged_without(judged, digits, digit_candidates, digit_probabilities,
                                {i for kind, i in gone if kind == "digit"}, {k for kind, k in gone if kind == "aside"})
+
+    def _faint_at_line_ends(self, judged: Judged, stages: dict, everyone: list[Candidate]) -> list[tuple[tuple[str, int], Candidate]]:
+        """(("end", n), candidate) for the fainter ink beyond either end of a line of two digits or more,
+        within settings.faint_end of their spacing (centre to centre, at least their height), in a piece
+        as tall as faint_short of theirs that lies within the line's height: a digit written so lightly
+        (a pencil's first 1) that it left no piece."""
+        settings = self.settings
+        if not settings.faint_end:
+            return []
+        boxes = [c.work_box for c in judged.digit_candidates]
+        all_boxes = np.array([c.work_box for c in everyone], np.int64).reshape(-1, 4)
+        bx, by, bw, bh = all_boxes.T
+        tries = []
+        for line in reading_order(boxes, settings.line_overlap):
+            if len(line) < 2:
+                continue
+            xs, ys, ws, hs = zip(*(boxes[i] for i in line))
+            tall = median_of(hs)
+            centres = sorted((x + w / 2, y + h / 2) for x, y, w, h in zip(xs, ys, ws, hs))
+            pitch = max(tall, median_of([b[0] - a[0] for a, b in zip(centres, centres[1:])]))  # (centre to centre)
+            reach, beyond = int(settings.faint_reach * tall), int(settings.faint_end * pitch)
+            # (the line's middle followed beyond its ends, least squares from three digits: a slanted line)
+            mean_x, mean_y = sum(c[0] for c in centres) / len(centres), sum(c[1] for c in centres) / len(centres)
+            spread = sum((c[0] - mean_x) ** 2 for c in centres)
+            slope = sum((c[0] - mean_x) * (c[1] - mean_y) for c in centres) / spread if len(line) >= 3 and spread else 0.0
+            middle = median_of([cy - slope * cx for cx, cy in centres])
+            # (clear of the end digits' own faint rims: a pixel or two beyond their boxes)
+            apart = max(2, int(settings.faint_end_apart * tall))
+            first, last = min(xs) - apart, max(x + w for x, w in zip(xs, ws)) + apart
+            half = int(tall / 2) + reach
+            for x0, x1 in ((first - beyond, first), (last, last + beyond)):
+                y = int(middle + slope * (x0 + x1) / 2)
+                window = (x0, y - half, x1, y + half)
+                reaching = (bx < window[2]) & (bx + bw > window[0]) & (by < window[3]) & (by + bh > window[1])
+                walls = [tuple(all_boxes[k].tolist()) for k in np.flatnonzero(reaching)]
+                found = faint_strokes(stages, None, window, walls, settings, min_height=int(settings.faint_short * tall),
+                                      max_height=int(settings.faint_end_tall * tall))
+                if found is not None:
+                    tries.append((("end", len(tries)), found))
+        return tries
 
     def _split_touching(self, judged: Judged, to_original: Callable[[WorkBox], Box]
                         ) -> tuple[list[Digit], list[Rejected]] | None:
