@@ -616,47 +616,15 @@ class DigitReader:
         left reads as no digit, is a small mark, or reads as a digit of its own much shorter than its
         line's (the bottom of a 4 as a 7). Each such piece standing in a line of digits is looked at
         again with the fainter ink connected to it (finder.faint_strokes; all in one model call), and
-        is the digit that reads surely, if it is one and overlaps no digit. The chosen way's judged
-        candidates with those digits, or None: none changed. (`marks`, the finder's, loses the marks
-        that became digits.)"""
+        is the digit that reads surely, if it is one and overlaps no digit; so is the fainter ink
+        beyond either end of a line (a digit written so lightly it left no piece). The chosen way's
+        judged candidates with those digits, or None: none changed. (`marks`, the finder's, loses the
+        marks that became digits.)"""
         settings = self.settings
         if not judged.digit_candidates:
             return None
-        pieces = [(("aside", k), c) for k, c in enumerate(judged.aside_candidates)
-                  if judged.rejected[k].reason in (REASON_NOT_A_DIGIT, REASON_UNSURE) and not c.frame]
-        pieces += [(("mark", m), c) for m, c in enumerate(marks) if c.mark == MARK_SMALL]
-        tallest = max(c.work_box[3] for c in judged.digit_candidates)
-        pieces += [(("digit", i), c) for i, c in enumerate(judged.digit_candidates)
-                   if c.work_box[3] < settings.faint_short * tallest]
-        if not pieces and not settings.faint_end:
-            return None
         everyone = judged.digit_candidates + judged.aside_candidates + marks
-        tries = []
-        if pieces:
-            # Each piece's line (one matrix: a 12-row sheet has 120 digits): the digits overlapping its height,
-            # near enough, and their median top, bottom and height.
-            px, py, pw, ph = np.array([c.work_box for _, c in pieces], np.float64).T[:, :, None]
-            dx, dy, dw, dh = np.array([c.work_box for c in judged.digit_candidates], np.float64).T[:, None, :]
-            line = ((np.minimum(py + ph, dy + dh) - np.maximum(py, dy) >= settings.rescue_overlap * np.minimum(ph, dh))
-                    & (np.maximum(dx - (px + pw), px - (dx + dw)) <= settings.faint_line_gap * dh))
-            digit_pieces = [n for n, (key, _) in enumerate(pieces) if key[0] == "digit"]
-            line[digit_pieces, [pieces[n][0][1] for n in digit_pieces]] = False  # a digit is not in its own line
-            in_line = line.any(axis=1)
-            tall, top, bottom = (_row_medians(v, line) for v in (dh, dy, dy + dh))
-            boxes = np.array([c.work_box for c in everyone], np.int64)
-            bx, by, bw, bh = boxes.T
-            for n, (key, piece) in enumerate(pieces):
-                x, y, w, h = piece.work_box
-                if not in_line[n] or key[0] == "digit" and h >= settings.faint_short * tall[n]:
-                    continue
-                reach = int(settings.faint_reach * tall[n])
-                window = (x - reach, int(min(y, top[n])) - reach, x + w + reach, int(max(y + h, bottom[n])) + reach)
-                reaching = (bx < window[2]) & (bx + bw > window[0]) & (by < window[3]) & (by + bh > window[1])
-                walls = [tuple(boxes[j].tolist()) for j in np.flatnonzero(reaching) if everyone[j] is not piece]  # (Python ints)
-                found = faint_strokes(stages, piece, window, walls, settings)
-                if found is not None and (key[0] != "digit" or found.work_box[3] >= settings.faint_grow * h):
-                    tries.append((key, found))
-        tries += self._faint_at_line_ends(judged, stages, everyone)
+        tries = self._faint_beside_digits(judged, stages, marks, everyone) + self._faint_at_line_ends(judged, stages, everyone)
         if not tries:
             return None
         batch, probabilities = self._answers([found for _, found in tries])
@@ -683,6 +651,45 @@ class DigitReader:
         marks[:] = [mark for m, mark in enumerate(marks) if ("mark", m) not in gone]
         return _judged_without(judged, digits, digit_candidates, digit_probabilities,
                                {i for kind, i in gone if kind == "digit"}, {k for kind, k in gone if kind == "aside"})
+
+    def _faint_beside_digits(self, judged: Judged, stages: dict, marks: list[Candidate],
+                             everyone: list[Candidate]) -> list[tuple[tuple[str, int], Candidate]]:
+        """(key, candidate) for each piece in a line of digits (one set aside as no digit or unsure, a
+        small mark, or a digit much shorter than its line's) with the fainter ink connected to it."""
+        settings = self.settings
+        pieces = [(("aside", k), c) for k, c in enumerate(judged.aside_candidates)
+                  if judged.rejected[k].reason in (REASON_NOT_A_DIGIT, REASON_UNSURE) and not c.frame]
+        pieces += [(("mark", m), c) for m, c in enumerate(marks) if c.mark == MARK_SMALL]
+        tallest = max(c.work_box[3] for c in judged.digit_candidates)
+        pieces += [(("digit", i), c) for i, c in enumerate(judged.digit_candidates)
+                   if c.work_box[3] < settings.faint_short * tallest]
+        if not pieces:
+            return []
+        # Each piece's line (one matrix: a 12-row sheet has 120 digits): the digits overlapping its height,
+        # near enough, and their median top, bottom and height.
+        px, py, pw, ph = np.array([c.work_box for _, c in pieces], np.float64).T[:, :, None]
+        dx, dy, dw, dh = np.array([c.work_box for c in judged.digit_candidates], np.float64).T[:, None, :]
+        line = ((np.minimum(py + ph, dy + dh) - np.maximum(py, dy) >= settings.rescue_overlap * np.minimum(ph, dh))
+                & (np.maximum(dx - (px + pw), px - (dx + dw)) <= settings.faint_line_gap * dh))
+        digit_pieces = [n for n, (key, _) in enumerate(pieces) if key[0] == "digit"]
+        line[digit_pieces, [pieces[n][0][1] for n in digit_pieces]] = False  # a digit is not in its own line
+        in_line = line.any(axis=1)
+        tall, top, bottom = (_row_medians(v, line) for v in (dh, dy, dy + dh))
+        boxes = np.array([c.work_box for c in everyone], np.int64)
+        bx, by, bw, bh = boxes.T
+        tries = []
+        for n, (key, piece) in enumerate(pieces):
+            x, y, w, h = piece.work_box
+            if not in_line[n] or key[0] == "digit" and h >= settings.faint_short * tall[n]:
+                continue
+            reach = int(settings.faint_reach * tall[n])
+            window = (x - reach, int(min(y, top[n])) - reach, x + w + reach, int(max(y + h, bottom[n])) + reach)
+            reaching = (bx < window[2]) & (bx + bw > window[0]) & (by < window[3]) & (by + bh > window[1])
+            walls = [tuple(boxes[j].tolist()) for j in np.flatnonzero(reaching) if everyone[j] is not piece]  # (Python ints)
+            found = faint_strokes(stages, piece, window, walls, settings)
+            if found is not None and (key[0] != "digit" or found.work_box[3] >= settings.faint_grow * h):
+                tries.append((key, found))
+        return tries
 
     def _faint_at_line_ends(self, judged: Judged, stages: dict, everyone: list[Candidate]) -> list[tuple[tuple[str, int], Candidate]]:
         """(("end", n), candidate) for the fainter ink beyond either end of a line of two digits or more,
