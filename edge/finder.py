@@ -318,7 +318,8 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     (ink set aside as not on the paper: a desk, plain or textured, a shadow beside the sheet), and
     "least_ink", the least departure from the paper taken as ink (grey levels, before the noise floor);
     the maps "floor" (the noise floor) and "threshold" (the stroke threshold), for faint_strokes; and
-    "lines", the ruled lines' pixels taken out of the mask (uint8 0/1; None: none).
+    "lines", the ruled lines' pixels taken out of the mask and the printed boxes' walls, whole
+    (uint8 0/1; None: none).
     `marks`, when given, receives what was set aside by its shape alone, with `mark` saying why: marks
     at least as big as the smallest digit but under half the digits' height, and long thin lines that
     do not run to the picture's border (a pen, a ruler). Specks, the desk, shadows' edges, ruled lines
@@ -691,7 +692,7 @@ def _along_edges(box: WorkBox, photo_edges: Edges, settings: FinderSettings) -> 
 def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray,
                    settings: FinderSettings) -> tuple[np.ndarray, np.ndarray | None]:
     """(`mask` without the thin straight lines that run much longer than a digit is wide, those lines'
-    pixels (uint8 0/1; None: none found)). Such lines (ruled and squared paper, a table's lines):
+    pixels with the `boxes`' walls whole (uint8 0/1; None: none found)). Such lines (ruled and squared paper, a table's lines):
     digits written across them would otherwise be joined into
     one piece, and a grid's crossings left behind read as 1s, 7s and 4s. Where a stroke crosses a
     line its pixels stay; a thick bar (a close-up's 7) is not thin and stays.
