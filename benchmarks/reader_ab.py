@@ -36,7 +36,7 @@ from digits.edge.errors import DigitsError
 from digits.edge.reader import DigitReader
 from digits.edge.session import DigitModel
 from digits.edge.sources import read_image
-from digits.train.render import load_mnist_test, random_number, render_number, texture
+from digits.train.render import TEXTURE_KINDS, load_mnist_test, random_number, render_number, texture
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTOS = REPO.parent / "shared" / "real-photos" / "photos"
@@ -122,8 +122,7 @@ def main() -> None:
               f"readings differ on {len(differ)} of {len(frames)}")
         if args.textures:
             texture_rng = np.random.default_rng(9)  # the seed of test_a_textured_surface_reads_no_digits
-            kinds = [(2, 60), (2, 120), (4, 20), (3, 60)]
-            surfaces = [texture(texture_rng, *kinds[k % len(kinds)]) for k in range(args.textures)]
+            surfaces = [texture(texture_rng, *TEXTURE_KINDS[k % len(TEXTURE_KINDS)]) for k in range(args.textures)]
             tb, tn, texture_differ = fastest_of_three(before, now, surfaces)
             print(f"textures ({len(surfaces)}, fastest of 3 each): mean {tb.mean() * 1e3:.1f} ms before, {tn.mean() * 1e3:.1f} ms "
                   f"now: {tn.sum() / tb.sum():.3f}x; max {tb.max() * 1e3:.1f} vs {tn.max() * 1e3:.1f} ms; "

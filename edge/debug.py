@@ -137,10 +137,11 @@ def debug_sheet(picture: np.ndarray, reading: Reading, trace: list[dict], source
                            else f"ink (paper removed; least {least:.0f} levels)", WHITE))
             strokes = cv2.cvtColor((stages["mask"] > 0).astype(np.uint8) * 255, cv2.COLOR_GRAY2BGR)
             desk = stages.get("desk")
-            if desk is not None and desk.any():  # what was set aside as not on the paper, dimmed
+            off_paper = desk is not None and desk.any()
+            if off_paper:  # what was set aside as not on the paper, dimmed
                 strokes[desk] = DESK
             panels.append((_fit(_boxes(strokes, entry["work_boxes"], RED)), f"strokes, {len(entry['work_boxes'])} candidates"
-                           + ("; blue: not on the paper (desk, shadow)" if desk is not None and desk.any() else ""), WHITE))
+                           + ("; blue: not on the paper (desk, shadow)" if off_paper else ""), WHITE))
         panels.append((_fit(_lines(picture, reading_of_view)),
                        f"{mark}: '{reading_of_view.text}' score {reading_of_view.score():.2f}", GREEN if entry["chosen"] else GREY))
         lines = max(len(_wrap(text, image.shape[1] - 8)) for image, text, _ in panels)

@@ -445,8 +445,8 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
     return _with_frames(candidates, settings)
 
 
-def faint_strokes(stages: dict, piece: Candidate | None, window: tuple[int, int, int, int], others: list[WorkBox],
-                  settings: FinderSettings = FinderSettings(), min_height: int = 0, max_height: int = 10**9) -> Candidate | None:
+def faint_strokes(stages: dict, piece: Candidate, window: tuple[int, int, int, int], others: list[WorkBox],
+                  settings: FinderSettings = FinderSettings()) -> Candidate | None:
     """`piece` (a candidate of the look whose `stages` find_candidates filled) with the fainter ink
     around it: the ink within `window` (x0, y0, x1, y1) above settings.faint_share of the stroke
     threshold (never under the noise floor) that connects to the piece, outside `others` (the other
@@ -454,8 +454,55 @@ def faint_strokes(stages: dict, piece: Candidate | None, window: tuple[int, int,
     the page in a shadow or a gradient) falls under the threshold that the picture's strong strokes
     set, and its digit breaks into a piece that reads as no digit or as another. Each stroke's ink is
     scaled to its own ridge's strength, so a faint stroke is full ink, as the strong ones are. None:
-    it gains no ink. With no `piece`: the fainter ink's pieces `min_height` to `max_height` tall that lie
-    inside the window's height (a digit written too lightly to leave a piece at all), or None."""
+    it gains no ink."""
+    found = _fainter(stages, window, others, settings)
+    if found is None:
+        return None
+    fainter, area, lowered, x0, y0 = found
+    px, py, pw, ph = piece.work_box
+    strokes = np.zeros(fainter.shape, bool)
+    strokes[py - y0:py - y0 + ph, px - x0:px - x0 + pw] = piece.ink > 0
+    count, labels, _, _ = _pieces(fainter)
+    member = np.zeros(count, bool)
+    member[labels[strokes & (fainter > 0)]] = True
+    member[0] = False
+    keep = member[labels]
+    if np.count_nonzero(keep) <= settings.faint_more_ink * np.count_nonzero(strokes):
+        return None
+    return _faint_candidate(keep, area, lowered, x0, y0, settings)
+
+
+def faint_digit(stages: dict, window: tuple[int, int, int, int], others: list[WorkBox], settings: FinderSettings,
+                min_height: int, max_height: int) -> Candidate | None:
+    """A digit written too lightly to leave a piece at all (beyond a line's end): the fainter ink (as
+    in faint_strokes) within `window`, outside `others`, the ruled lines and printed boxes (with their
+    rims) and the desk, in pieces `min_height` to `max_height` tall that lie inside the window's
+    height and are not cut by the picture's side (a line or an edge there). None: no such piece."""
+    found = _fainter(stages, window, others, settings)
+    if found is None:
+        return None
+    fainter, area, lowered, x0, y0 = found
+    if stages.get("lines") is not None:  # (a ruled or squared page's lines, and their rims, are no strokes)
+        fainter &= ~cv2.dilate(stages["lines"][y0:y0 + fainter.shape[0], x0:x0 + fainter.shape[1]], _ones((3, 3)))
+    if stages.get("desk") is not None:  # (nor a desk's specks beside the sheet)
+        fainter[stages["desk"][y0:y0 + fainter.shape[0], x0:x0 + fainter.shape[1]]] = 0
+    if np.count_nonzero(fainter) < min_height:
+        return None  # (no piece that tall: most windows beyond a line's ends are paper)
+    count, labels, stats, _ = _pieces(fainter)
+    tops, heights = stats[:, cv2.CC_STAT_TOP], stats[:, cv2.CC_STAT_HEIGHT]
+    lefts, rights = x0 + stats[:, cv2.CC_STAT_LEFT], x0 + stats[:, cv2.CC_STAT_LEFT] + stats[:, cv2.CC_STAT_WIDTH]
+    member = ((heights >= min_height) & (heights <= max_height) & (tops > 0) & (tops + heights < fainter.shape[0])
+              & (lefts > 0) & (rights < stages["ink"].shape[1]))
+    member[0] = False
+    keep = member[labels]
+    if not keep.any():
+        return None
+    return _faint_candidate(keep, area, lowered, x0, y0, settings)
+
+
+def _fainter(stages: dict, window: tuple[int, int, int, int], others: list[WorkBox], settings: FinderSettings):
+    """(fainter ink uint8 0/1, ink, lowered threshold, x0, y0) within `window` clipped to the picture,
+    the boxes `others` blanked; None where the window holds no pixel."""
     ink, floor, threshold = stages["ink"], stages["floor"], stages["threshold"]
     h, w = ink.shape
     x0, y0, x1, y1 = max(0, window[0]), max(0, window[1]), min(w, window[2]), min(h, window[3])
@@ -466,28 +513,13 @@ def faint_strokes(stages: dict, piece: Candidate | None, window: tuple[int, int,
     fainter = (area > lowered).astype(np.uint8)
     for ox, oy, ow, oh in others:
         fainter[max(0, oy - y0):max(0, oy + oh - y0), max(0, ox - x0):max(0, ox + ow - x0)] = 0
-    if piece is None and stages.get("lines") is not None:  # (a ruled or squared page's lines, and their rims, are no strokes)
-        fainter &= ~cv2.dilate(stages["lines"][y0:y1, x0:x1], _ones((3, 3)))
-    if piece is None and stages.get("desk") is not None:  # (nor a desk's specks beside the sheet)
-        fainter[stages["desk"][y0:y1, x0:x1]] = 0
-    if piece is None and np.count_nonzero(fainter) < min_height:
-        return None  # (no piece that tall: most windows beyond a line's ends are paper)
-    strokes = np.zeros(fainter.shape, bool)
-    count, labels, stats, _ = _pieces(fainter)
-    if piece is None:
-        tops, heights = stats[:, cv2.CC_STAT_TOP], stats[:, cv2.CC_STAT_HEIGHT]
-        lefts, rights = x0 + stats[:, cv2.CC_STAT_LEFT], x0 + stats[:, cv2.CC_STAT_LEFT] + stats[:, cv2.CC_STAT_WIDTH]
-        # (inside the window's height, and not cut by the picture's side: a line or an edge there)
-        member = (heights >= min_height) & (heights <= max_height) & (tops > 0) & (tops + heights < fainter.shape[0]) & (lefts > 0) & (rights < w)
-    else:
-        px, py, pw, ph = piece.work_box
-        strokes[py - y0:py - y0 + ph, px - x0:px - x0 + pw] = piece.ink > 0
-        member = np.zeros(count, bool)
-        member[labels[strokes & (fainter > 0)]] = True
-    member[0] = False
-    keep = member[labels]
-    if np.count_nonzero(keep) <= settings.faint_more_ink * np.count_nonzero(strokes):
-        return None
+    return fainter, area, lowered, x0, y0
+
+
+def _faint_candidate(keep: np.ndarray, area: np.ndarray, lowered: np.ndarray, x0: int, y0: int,
+                     settings: FinderSettings) -> Candidate:
+    """The candidate of the fainter ink `keep` (a bool map over the window at x0, y0 whose ink is
+    `area`), each stroke full ink from settings.faint_full of its own ridge's strength."""
     ys, xs = np.nonzero(keep)
     bx0, by0, bx1, by1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
     keep = cv2.dilate(keep[by0:by1, bx0:bx1].astype(np.uint8), _ones((3, 3)))  # the strokes' soft rims

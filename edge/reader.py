@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from .contract import IMAGE_SIZE
-from .finder import (MARK_LINE, MARK_SMALL, Candidate, FinderSettings, WorkBox, dark_ink_guess, faint_strokes,
+from .finder import (MARK_LINE, MARK_SMALL, Candidate, FinderSettings, WorkBox, dark_ink_guess, faint_digit, faint_strokes,
                      find_candidates, median_of, rescaled, resize_to, to_grey)
 from .normalize import normalize_digit
 from .session import DigitModel
@@ -725,8 +725,8 @@ class DigitReader:
                 window = (x0, y - half, x1, y + half)
                 reaching = (bx < window[2]) & (bx + bw > window[0]) & (by < window[3]) & (by + bh > window[1])
                 walls = [tuple(all_boxes[k].tolist()) for k in np.flatnonzero(reaching)]
-                found = faint_strokes(stages, None, window, walls, settings, min_height=int(settings.faint_short * tall),
-                                      max_height=int(settings.faint_end_tall * tall))
+                found = faint_digit(stages, window, walls, settings, int(settings.faint_short * tall),
+                                    int(settings.faint_end_tall * tall))
                 if found is not None:
                     tries.append((("end", len(tries)), found))
         return tries

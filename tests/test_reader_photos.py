@@ -26,9 +26,9 @@ from digits.edge.sources import read_image
 
 from conftest import REPO
 
-from digits.train.render import (PhotoStyle, corner_light, jpeg_with_orientation, notebook_page, on_desk, phone_shadow, render_blank,
-                                 render_number, random_number, render_boxes, render_sheet, shadow_across, texture, tiny_scan,
-                                 transparent_png, turned_photo)
+from digits.train.render import (TEXTURE_KINDS, PhotoStyle, corner_light, jpeg_with_orientation, notebook_page, on_desk,
+                                 phone_shadow, render_blank, render_number, random_number, render_boxes, render_sheet,
+                                 shadow_across, texture, tiny_scan, transparent_png, turned_photo)
 
 
 @pytest.fixture(scope="module")
@@ -990,7 +990,7 @@ def test_a_textured_surface_reads_no_digits(reader):
     without = DigitReader(reader.onnx_model, settings=replace(no_desk_test, texture_pieces=10**9, repeat_count=10**9,
                                                               texture_scene=10**9))
     rng = np.random.default_rng(9)
-    pictures = [texture(rng, sigma, contrast) for sigma, contrast in [(2, 60), (2, 120), (4, 20), (3, 60)] for _ in range(5)]
+    pictures = [texture(rng, sigma, contrast) for sigma, contrast in TEXTURE_KINDS for _ in range(5)]
     before = [without.read(p) for p in pictures]
     after = [rules.read(p) for p in pictures]
     read_before, read_after = sum(bool(r.text) for r in before), sum(bool(r.text) for r in after)

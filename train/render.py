@@ -360,6 +360,9 @@ def on_desk(page: np.ndarray, rng: np.random.Generator, fill: float = 0.8, surfa
     return np.where(mask[..., None] > 127, placed, desk)
 
 
+TEXTURE_KINDS = [(2, 60), (2, 120), (4, 20), (3, 60)]  # texture()'s blob size (px) and contrast: fine to coarse
+
+
 def texture(rng: np.random.Generator, sigma: float, contrast: float) -> np.ndarray:
     """A 640x480 textured surface (a carpet, concrete, fabric, as a camera sees it): Gaussian noise
     blurred to blobs `sigma` pixels across, `contrast` grey levels from dark to light."""
