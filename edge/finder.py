@@ -90,7 +90,6 @@ class FinderSettings:
     # ruled line (a digit's bar or a 1 in a strip or a crop is shorter or thicker)...
     min_rule_length: int = 80  # working pixels: in a small (enlarged) scan a stroke can span a quarter of it
     rule_thickness: int = 5  # ...when it is thinner than this (working pixels)
-    rule_rim: int = 2  # ...and an upright one taken out of the mask up to this much thicker (its soft rim)
     rule_floor: float = 0.5  # rules are looked for in ink above this share of the noise floor (faint printing)...
     rule_cover: float = 0.9  # ...as stretches this much covered by ink (gaps: noise, faint printing)...
     rule_tilt: int = 2  # ...allowing this many pixels of drift across them (a page photographed at a slight tilt)
@@ -759,28 +758,36 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray,
             else:
                 band[:, covered] = 1
         if band is not None:
-            if not horizontal:
-                # An upright line's pixels in its band: thin ink, allowing a printed line's soft rim (at
-                # the finer look a notebook's margin is wider in faint ink than a rule was looked for;
-                # its rim left, it reads as 1s between the ruled lines crossing it). Not a level line's:
-                # a written line's bars lie along it, and a band found along them takes their pixels.
-                thin = faint & ~cv2.morphologyEx(faint, cv2.MORPH_OPEN, _ones((1, settings.rule_thickness + settings.rule_rim + 1)))
             found.append((horizontal, band & thin, band))
     lines = boxes & binary
+    upright = None  # the upright lines' pixels (a margin, a squared page's columns)
     if found:
         # Ink beyond a line's end that lies on no line (a grid's crossings lie on the lines across).
         off_lines = binary & ~np.bitwise_or.reduce([band for *_, band in found])
         for horizontal, thin_lines, _ in found:
-            lines |= _drop_drawn(thin_lines, off_lines, horizontal, length, settings)
+            pixels = _drop_drawn(thin_lines, off_lines, horizontal, length, settings)
+            lines |= pixels
+            if not horizontal:
+                upright = pixels
+        if len(found) == 2:
+            # Where lines of both directions cross (a grid, a margin across ruled lines) the ink is
+            # thin in neither: taken, or the crossings stay as specks along each line.
+            crossings = found[0][2] & found[1][2] & faint
+            lines |= crossings
+            upright |= crossings
     if not lines.any():
         return mask, (boxes if boxes.any() else None)
     kept = binary & ~lines
     # Where a stroke crosses a line, keep the line's pixels between the stroke's two sides
-    # (above and below a horizontal line, left and right of a vertical one); where two lines
-    # cross (a grid) neither side is a stroke and nothing comes back.
+    # (above and below a level line, left and right of an upright one); where two lines
+    # cross (a grid) neither side is a stroke and nothing comes back. An upright line's pixels come
+    # back only across it: along it, the specks where the ruled lines crossing it were not found (too
+    # faint at this size) lie closer than a stroke's two sides and would bring it back between
+    # them as short pieces, read as 1s (a notebook's margin between its ruled lines).
     span = settings.rule_thickness + 2
-    for across in ((span, 1), (1, span + settings.rule_rim)):  # (an upright line's rim went too)
-        kept |= lines & binary & cv2.morphologyEx(kept, cv2.MORPH_CLOSE, _ones(across))
+    for across in ((span, 1), (1, span)):
+        back = lines & ~upright if upright is not None and across[1] == 1 else lines
+        kept |= back & binary & cv2.morphologyEx(kept, cv2.MORPH_CLOSE, _ones(across))
     return kept.astype(bool), lines | boxes  # (the boxes' walls whole: their faint rims are no strokes either)
 
 
