@@ -760,34 +760,20 @@ def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray,
         if band is not None:
             found.append((horizontal, band & thin, band))
     lines = boxes & binary
-    upright = None  # the upright lines' pixels (a margin, a squared page's columns)
     if found:
         # Ink beyond a line's end that lies on no line (a grid's crossings lie on the lines across).
         off_lines = binary & ~np.bitwise_or.reduce([band for *_, band in found])
         for horizontal, thin_lines, _ in found:
-            pixels = _drop_drawn(thin_lines, off_lines, horizontal, length, settings)
-            lines |= pixels
-            if not horizontal:
-                upright = pixels
-        if len(found) == 2:
-            # Where lines of both directions cross (a grid, a margin across ruled lines) the ink is
-            # thin in neither: taken, or the crossings stay as specks along each line.
-            crossings = found[0][2] & found[1][2] & faint
-            lines |= crossings
-            upright |= crossings
+            lines |= _drop_drawn(thin_lines, off_lines, horizontal, length, settings)
     if not lines.any():
         return mask, (boxes if boxes.any() else None)
     kept = binary & ~lines
     # Where a stroke crosses a line, keep the line's pixels between the stroke's two sides
-    # (above and below a level line, left and right of an upright one); where two lines
-    # cross (a grid) neither side is a stroke and nothing comes back. An upright line's pixels come
-    # back only across it: along it, the specks where the ruled lines crossing it were not found (too
-    # faint at this size) lie closer than a stroke's two sides and would bring it back between
-    # them as short pieces, read as 1s (a notebook's margin between its ruled lines).
+    # (above and below a horizontal line, left and right of a vertical one); where two lines
+    # cross (a grid) neither side is a stroke and nothing comes back.
     span = settings.rule_thickness + 2
     for across in ((span, 1), (1, span)):
-        back = lines & ~upright if upright is not None and across[1] == 1 else lines
-        kept |= back & binary & cv2.morphologyEx(kept, cv2.MORPH_CLOSE, _ones(across))
+        kept |= lines & binary & cv2.morphologyEx(kept, cv2.MORPH_CLOSE, _ones(across))
     return kept.astype(bool), lines | boxes  # (the boxes' walls whole: their faint rims are no strokes either)
 
 

@@ -956,16 +956,15 @@ def test_a_ruled_or_squared_page_photographed_turned_reads_no_grid(reader):
 
 
 def test_a_notebooks_margin_crossed_by_ruled_lines_is_no_column_of_ones(reader):
-    """Where a stroke crosses a ruled line, the line's pixels between the stroke's two sides are kept.
-    Along a notebook's red margin the ruled lines crossing it left specks (ink thin in neither
-    direction), closer together than a stroke's two sides at the coarse look, and the margin came
-    back between them as short upright pieces, read "1 1 1 1 1": on a punched page photographed
-    turned 2-6 degrees either way (6 of 72 photos, seeds 0-11, 30 digits), and on a page on a desk,
-    where the ruled lines are too faint to be found at the coarse look (3 of 80 pages, spiral and
-    punched, seeds 0-39, 7 digits). Now an upright line's pixels come back only across it, and
-    where lines of both directions are found their crossings go with them: none of these read
-    digits. (Measured with the finder before the change; the 320 pages of the test above read 3
-    pages, 7 digits before, 3 pages, 6 digits now.)"""
+    """A known limit (tests/conftest.py). Where a stroke crosses a ruled line, the line's pixels
+    between the stroke's two sides are kept. Along a notebook's red margin the ruled lines crossing
+    it leave specks (ink thin in neither direction), closer together than a stroke's two sides at
+    the coarse look, and the margin comes back between them as short upright pieces, read
+    "1 1 1 1 1": on a punched page photographed turned 2-6 degrees either way (6 of 72 photos, seeds
+    0-11, 30 digits), and on a page on a desk, where the ruled lines are too faint to be found at
+    the coarse look (3 of 80 pages, spiral and punched, seeds 0-39, 7 digits). Bringing an upright
+    line back only across it and taking the crossings reads none of these, but breaks the digits
+    written over a squared page's columns (rendered sheets 151 -> 101 of 200): docs/trials.md."""
     photos = [turned_photo(notebook_page(np.random.default_rng(seed), binding="holes"), angle)
               for seed, angle in ((2, -6), (7, -2), (8, -4), (8, 4), (11, 6))]
     for seed in (1, 3, 17):
