@@ -941,8 +941,8 @@ def test_a_ruled_or_squared_page_photographed_turned_reads_no_grid(reader):
     slope along which thin ink piles up most, taken only when it piles up 1.3 times as much as level,
     only lines with paper on both sides and ink along half the picture's width: not a sheet's edge on
     a desk, a shadow's, nor handwriting's own slant), and a margin's pieces along a slant. Of these 32
-    turned pages the reader without that read 122 digits; with it 5 (a lone 1 in five photos of two
-    squared pages)."""
+    turned pages the reader without that read 209 digits; with it 3 (a lone 1 in three photos; 122
+    and 5 when turning the render repeated the picture's edge into the corners)."""
     without = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), rule_slopes=(), repeat_tilt=0.0))
     rng = np.random.default_rng(2712)
     pages = [render_sheet([[]], rng, paper=paper, rules=rules) for paper in ("white", "grey", "yellow")
@@ -951,7 +951,7 @@ def test_a_ruled_or_squared_page_photographed_turned_reads_no_grid(reader):
     turned = [turned_photo(page, angle) for page in pages for angle in (-6, -4, 4, 6)]
     read_without = [len(without.read(photo).text.replace(" ", "")) for photo in turned]
     read_now = [len(reader.read(photo).text.replace(" ", "")) for photo in turned]
-    assert sum(read_without) >= 60, read_without  # (122 with OpenCV 5.1)
+    assert sum(read_without) >= 60, read_without  # (209 with OpenCV 5.1)
     assert sum(read_now) <= 8 and max(read_now) <= 1, read_now  # (5)
 
 
@@ -960,13 +960,13 @@ def test_a_notebooks_margin_crossed_by_ruled_lines_is_no_column_of_ones(reader):
     between the stroke's two sides are kept. Along a notebook's red margin the ruled lines crossing
     it leave specks (ink thin in neither direction), closer together than a stroke's two sides at
     the coarse look, and the margin comes back between them as short upright pieces, read
-    "1 1 1 1 1": on a punched page photographed turned 2-6 degrees either way (6 of 72 photos, seeds
-    0-11, 30 digits), and on a page on a desk, where the ruled lines are too faint to be found at
+    "1 1 1 1 1": on a punched page photographed turned 2-6 degrees either way (10 of 72 photos, seeds
+    0-11, 40 digits), and on a page on a desk, where the ruled lines are too faint to be found at
     the coarse look (3 of 80 pages, spiral and punched, seeds 0-39, 7 digits). Bringing an upright
     line back only across it and taking the crossings reads none of these, but breaks the digits
     written over a squared page's columns (rendered sheets 151 -> 101 of 200): docs/trials.md."""
     photos = [turned_photo(notebook_page(np.random.default_rng(seed), binding="holes"), angle)
-              for seed, angle in ((2, -6), (7, -2), (8, -4), (8, 4), (11, 6))]
+              for seed, angle in ((0, -6), (2, -6), (7, -2), (7, 2), (8, -2))]
     for seed in (1, 3, 17):
         rng = np.random.default_rng(seed)
         photos.append(on_desk(notebook_page(rng, binding="spiral"), rng, fill=rng.uniform(0.6, 0.85)))
