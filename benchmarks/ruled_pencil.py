@@ -11,6 +11,10 @@ seeds for the same paper, rules and ink).
 Then sheets photographed turned, as a phone is never held level: 40 sheets of three lines of five
 MNIST test digits on ruled and squared paper (white, grey and yellow; ballpoint and pencil), each
 level and turned -5, -3, +3 and +5 degrees (200 photos), read exactly, by rules, ink and angle.
+
+Then dot-grid and graph paper (a bullet journal's dots; an engineering pad's fine green grid,
+every fifth line darker): 20 sheets of each, three lines, the three papers, ballpoint and pencil,
+each level and turned 4 degrees, read exactly; and as many empty pages, which should read nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
     parser.add_argument("--data", default=None)
     parser.add_argument("--turned", type=int, default=40, help="sheets to read level and turned (each 5 times)")
+    parser.add_argument("--grids", type=int, default=20, help="sheets on dot-grid and graph paper (each level and turned)")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     images, labels = load_mnist_test(args.data)
@@ -67,6 +72,20 @@ def main() -> None:
                 right.update(keys)
     print(f"sheets level and turned: {right['all']}/{counts['all']} exact; "
           + ", ".join(f"{key} {right[key]}/{counts[key]}" for key in sorted(counts) if key != "all"))
+
+    for rules in ("dotted", "graph"):
+        rng = np.random.default_rng(zlib.crc32(rules.encode()))
+        exact = empty_read = 0
+        for i in range(args.grids):
+            paper, ink = ("white", "grey", "yellow")[i % 3], ("ballpoint", "pencil")[i % 2]
+            lines, truth = three_lines(images, labels, rng)
+            for angle in (0, (-4, 4)[i % 2]):
+                sheet = render_sheet(lines, rng, paper=paper, rules=rules, ink=ink)
+                exact += reader.read(turned_photo(sheet, angle) if angle else sheet).text == truth
+                empty = render_sheet([[]], rng, paper=paper, rules=rules)
+                empty_read += bool(reader.read(turned_photo(empty, angle) if angle else empty).text)
+        print(f"{'dot-grid' if rules == 'dotted' else 'graph'} paper, level and turned 4 degrees: {exact}/{2 * args.grids} "
+              f"sheets exact, {empty_read}/{2 * args.grids} empty pages read digits")
 
 
 def three_lines(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> tuple[list[list[np.ndarray]], str]:

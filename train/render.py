@@ -174,20 +174,34 @@ def render_sheet(lines: list[list[np.ndarray]], rng: np.random.Generator, *, siz
                  paper: str = "white", rules: str | None = None, ink: str = "ballpoint", slant_deg: float = 0.0,
                  digit_height: float | None = None, heights: list[list[float]] | None = None) -> np.ndarray:
     """A BGR photo of several lines of MNIST digits on `paper` ("white", "grey", "yellow"), with ruled
-    or squared lines (`rules`: None, "ruled", "squared"), in `ink`, each line at `slant_deg`.
+    or squared lines, a dot grid or graph paper's fine grid (`rules`: None, "ruled", "squared",
+    "dotted", "graph"), in `ink`, each line at `slant_deg`.
     `heights`: each digit's height as a share of its line's (as `lines`; default all 1), standing on
     the line as a 0 written small does."""
     w, h = size
     page = np.empty((h, w, 3), np.float32)
     page[:] = np.float32(PAPERS[paper]) + rng.uniform(-6, 6, 3)
     pitch = h / (len(lines) + 1)
-    if rules:
+    if rules in ("ruled", "squared"):
         rule = np.float32([200, 160, 140]) * page[0, 0] / 240
         for y in np.arange(pitch * 0.5, h, pitch / 2):
             cv2.line(page, (0, int(y)), (w, int(y)), rule.tolist(), 1, cv2.LINE_AA)
         if rules == "squared":
             for x in np.arange(0, w, pitch / 2):
                 cv2.line(page, (int(x), 0), (int(x), h), rule.tolist(), 1, cv2.LINE_AA)
+    elif rules == "dotted":  # a dot grid (a bullet journal's): a grey dot every fifth of a line's pitch
+        dot = (np.float32([150, 150, 150]) * page[0, 0] / 240).tolist()
+        step = pitch / 5
+        for y in np.arange(step / 2, h, step):
+            for x in np.arange(step / 2, w, step):
+                cv2.circle(page, (int(x), int(y)), 1, dot, -1, cv2.LINE_AA)
+    elif rules == "graph":  # graph paper: pale green lines every tenth of a pitch, every fifth of them darker
+        minor, major = ((np.float32(c) * page[0, 0] / 240).tolist() for c in ([200, 225, 200], [160, 205, 160]))
+        step = pitch / 10
+        for i, at in enumerate(np.arange(0, max(w, h), step)):
+            rule = major if i % 5 == 0 else minor
+            cv2.line(page, (int(at), 0), (int(at), h), rule, 1, cv2.LINE_AA)
+            cv2.line(page, (0, int(at)), (w, int(at)), rule, 1, cv2.LINE_AA)
     def aspect(digit):  # width / height of the digit's ink
         crop = ink_crop(digit)
         return crop.shape[1] / crop.shape[0]
