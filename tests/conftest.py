@@ -123,6 +123,7 @@ def write_bad_checkpoint(path: Path, kind: str, good: Path | None = None) -> Non
 KNOWN_LIMITS = {
     "test_sheets_of_many_lines[1]": "a wide single line at 960 px: one of MNIST's odd 9s read as 4",
     "test_sheets_of_many_lines[12]": "a 12-line sheet: one 5 of 120 digits read as 6",
+    "test_papers_and_inks[grey-graph-pencil]": "pencil on grey graph paper: 2 of 6 sheets (white 5, yellow 5)",
     "test_a_notebooks_margin_crossed_by_ruled_lines_is_no_column_of_ones":
         "a notebook's margin between the ruled lines crossing it reads as 1s (turned, or on a desk)",
 }

@@ -53,12 +53,23 @@ def sheet(images, labels, rng, rows, per_row, **kwargs):
 
 @pytest.mark.parametrize("paper,rules,ink", [
     ("grey", None, "ballpoint"), ("yellow", None, "black"), ("white", "ruled", "pencil"),
-    ("white", "squared", "red"), ("grey", "ruled", "marker"),
+    ("white", "squared", "red"), ("grey", "ruled", "marker"), ("white", "dotted", "ballpoint"),
+    ("yellow", "dotted", "pencil"), ("white", "graph", "ballpoint"), ("grey", "graph", "pencil"),
 ])
 def test_papers_and_inks(reader, mnist_test, paper, rules, ink):
     images, labels = mnist_test
     rng = np.random.default_rng(zlib.crc32(f"{paper}-{rules}-{ink}".encode()))
     assert exact(reader, lambda: sheet(images, labels, rng, 3, 5, paper=paper, rules=rules, ink=ink), 6) >= 5
+
+
+def test_empty_dot_grid_and_graph_paper_read_nothing(reader):
+    """A bullet journal's dots are specks far under a digit's size; graph paper's fine grid is found
+    as ruled lines (or lies under the stroke threshold): an empty page of either, on each paper,
+    reads nothing. (Turned, graph paper's line at the page's edge can read as a 1: README.)"""
+    rng = np.random.default_rng(77)
+    pages = [render_sheet([[]], rng, paper=paper, rules=rules)
+             for rules in ("dotted", "graph") for paper in ("white", "grey", "yellow")]
+    assert [reader.read(page).text for page in pages] == [""] * len(pages)
 
 
 @pytest.mark.parametrize("rows", [1, 2, 4, 8, 12])
