@@ -287,14 +287,13 @@ def turned_photo(photo: np.ndarray, angle_deg: float) -> np.ndarray:
     repeating the edge's pixels, as it once was, a ruled line's end or a shade at the edge became a
     streak across the corner, read as a 1 at the picture's edge.)"""
     sharp = turned(photo, angle_deg)  # the whole page stays in the picture; black corners, soft edges
-    inside = turned(np.full(photo.shape[:2], 255, np.uint8), angle_deg).astype(np.float32)[..., None] / 255
+    inside = turned(np.full(photo.shape[:2], 255, np.uint8), angle_deg).astype(np.float32) / 255
     # The paper: the photo's median over 31 px (thin lines and strokes gone, its shading kept), its edge repeated.
     paper = turned(cv2.medianBlur(photo, 31), angle_deg, cv2.BORDER_REPLICATE).astype(np.float32)
-    grain = np.random.default_rng(0).normal(0, 3, paper.shape[:2]).astype(np.float32)
-    paper += grain if paper.ndim == 2 else grain[..., None]
-    if photo.ndim == 2:
-        inside = inside[..., 0]
-    return np.clip(sharp + (1 - inside) * paper, 0, 255).astype(np.uint8)
+    grain = np.random.default_rng(0).normal(0, 3, inside.shape).astype(np.float32)
+    if photo.ndim == 3:
+        inside, grain = inside[..., None], grain[..., None]
+    return np.clip(sharp + (1 - inside) * (paper + grain), 0, 255).astype(np.uint8)
 
 
 def corner_light(photo: np.ndarray, *, strength: float = 0.45) -> np.ndarray:
