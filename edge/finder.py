@@ -724,9 +724,9 @@ def _along_edges(box: WorkBox, photo_edges: Edges, settings: FinderSettings) -> 
 def _without_rules(mask: np.ndarray, faint: np.ndarray, boxes: np.ndarray,
                    settings: FinderSettings) -> tuple[np.ndarray, np.ndarray | None]:
     """(`mask` without the thin straight lines that run much longer than a digit is wide, those lines'
-    pixels with the `boxes`' walls whole (uint8 0/1; None: none found)). Such lines (ruled and squared paper, a table's lines):
-    digits written across them would otherwise be joined into
-    one piece, and a grid's crossings left behind read as 1s, 7s and 4s. Where a stroke crosses a
+    pixels with the `boxes`' walls whole (uint8 0/1; None: none found)). Such lines (ruled and squared
+    paper, a table's lines): digits written across them would otherwise be joined into one piece, and
+    a grid's crossings left behind read as 1s, 7s and 4s. Where a stroke crosses a
     line its pixels stay; a thick bar (a close-up's 7) is not thin and stays.
 
     The lines are looked for in `faint` (ink above a low floor, uint8 0/1), where a printed line is nearly

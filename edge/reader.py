@@ -676,7 +676,6 @@ class DigitReader:
         in_line = line.any(axis=1)
         tall, top, bottom = (_row_medians(v, line) for v in (dh, dy, dy + dh))
         boxes = np.array([c.work_box for c in everyone], np.int64)
-        bx, by, bw, bh = boxes.T
         tries = []
         for n, (key, piece) in enumerate(pieces):
             x, y, w, h = piece.work_box
@@ -684,8 +683,7 @@ class DigitReader:
                 continue
             reach = int(settings.faint_reach * tall[n])
             window = (x - reach, int(min(y, top[n])) - reach, x + w + reach, int(max(y + h, bottom[n])) + reach)
-            reaching = (bx < window[2]) & (bx + bw > window[0]) & (by < window[3]) & (by + bh > window[1])
-            walls = [tuple(boxes[j].tolist()) for j in np.flatnonzero(reaching) if everyone[j] is not piece]  # (Python ints)
+            walls = [wall for j, wall in _reaching(boxes, window) if everyone[j] is not piece]
             found = faint_strokes(stages, piece, window, walls, settings)
             if found is not None and (key[0] != "digit" or found.work_box[3] >= settings.faint_grow * h):
                 tries.append((key, found))
@@ -701,7 +699,6 @@ class DigitReader:
             return []
         boxes = [c.work_box for c in judged.digit_candidates]
         all_boxes = np.array([c.work_box for c in everyone], np.int64).reshape(-1, 4)
-        bx, by, bw, bh = all_boxes.T
         tries = []
         for line in reading_order(boxes, settings.line_overlap):
             if len(line) < 2:
@@ -723,8 +720,7 @@ class DigitReader:
             for x0, x1 in ((first - beyond, first), (last, last + beyond)):
                 y = int(middle + slope * (x0 + x1) / 2)
                 window = (x0, y - half, x1, y + half)
-                reaching = (bx < window[2]) & (bx + bw > window[0]) & (by < window[3]) & (by + bh > window[1])
-                walls = [tuple(all_boxes[k].tolist()) for k in np.flatnonzero(reaching)]
+                walls = [wall for _, wall in _reaching(all_boxes, window)]
                 found = faint_digit(stages, window, walls, settings, int(settings.faint_short * tall),
                                     int(settings.faint_end_tall * tall))
                 if found is not None:
@@ -1289,6 +1285,14 @@ def turned(image: np.ndarray, angle: float, border: int = cv2.BORDER_CONSTANT) -
     matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     matrix[:, 2] += (size[0] / 2 - w / 2, size[1] / 2 - h / 2)
     return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=border)
+
+
+def _reaching(boxes: np.ndarray, window: tuple[int, int, int, int]) -> list[tuple[int, WorkBox]]:
+    """(index, box as Python ints) of each of `boxes` (rows x, y, w, h) that reaches into `window`
+    (x0, y0, x1, y1)."""
+    bx, by, bw, bh = boxes.T
+    inside = (bx < window[2]) & (bx + bw > window[0]) & (by < window[3]) & (by + bh > window[1])
+    return [(int(j), tuple(boxes[j].tolist())) for j in np.flatnonzero(inside)]
 
 
 def _mapping(shape: tuple[int, int], scale: float, offset: float) -> Callable[[WorkBox], Box]:
