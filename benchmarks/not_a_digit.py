@@ -7,6 +7,8 @@
    by kind; and the share of the 10,000 MNIST test digits rejected.
 2. A newcomer's scenes, photographed on paper: a pen, a paper clip, a face, a coffee ring, the
    word "hello", an ink blot, each alone on the page: what the reader reads (should be nothing).
+   Then each thing photographed 20 other ways (turned, scaled, at a slant), alone (should read
+   nothing) and beside a number (should read the number).
 3. Pages without digits: blank, ruled and squared; white, grey and yellow paper; a sheet on a desk;
    empty notebook pages with a spiral binding or punched holes; ruled, squared and notebook pages turned.
 4. Per-digit latency at batch 1, one thread, against --baseline (e.g. the previous model) in one run.
@@ -79,6 +81,55 @@ def blot(page):
 SCENES = {"pen": pen, "paper clip": clip, "face": face, "coffee ring": coffee_ring, "word 'hello'": hello, "ink blot": blot}
 
 
+def posed(draw, rng: np.random.Generator, page: np.ndarray | None = None, band: tuple[int, int] | None = None) -> np.ndarray:
+    """The scene's thing photographed another way: turned (-90..90 degrees), scaled (0.5-1.2) and
+    squashed along a random direction (to 0.6-1: a page photographed at a slant), anywhere on an
+    empty page, or on `page` (a photo of a number) within the rows `band` (y0, y1), shrunk to fit."""
+    paper = render_sheet([[]], np.random.default_rng(7))
+    thing = paper.copy()
+    draw(thing)
+    layer = thing.astype(np.float32) - paper.astype(np.float32)  # the thing alone, over nothing
+    h, w = paper.shape[:2]
+    turn, squash, along = rng.uniform(-90, 90), rng.uniform(0.6, 1.0), rng.uniform(0, 180)
+    m = np.vstack([cv2.getRotationMatrix2D((w / 2, h / 2), along, 1.0), [0, 0, 1]])
+    m = np.linalg.inv(m) @ np.diag([1.0, squash, 1.0]) @ m
+    m = np.vstack([cv2.getRotationMatrix2D((w / 2, h / 2), turn, rng.uniform(0.5, 1.2)), [0, 0, 1]]) @ m
+    ys, xs = np.nonzero(np.abs(layer).max(axis=2) > 2)
+    corners = m[:2] @ np.array([[xs.min(), xs.max(), xs.min(), xs.max()], [ys.min(), ys.min(), ys.max(), ys.max()], [1, 1, 1, 1]])
+    (x0, y0), (x1, y1) = corners.min(axis=1), corners.max(axis=1)
+    top, bottom = band or (0, h)
+    fit = min(1.0, (bottom - top - 4) / (y1 - y0), (w - 4) / (x1 - x0))
+    m = np.diag([fit, fit, 1.0]) @ m
+    x0, y0, x1, y1 = x0 * fit, y0 * fit, x1 * fit, y1 * fit
+    m[0, 2] += rng.uniform(2, max(3.0, w - 2 - (x1 - x0))) - x0
+    m[1, 2] += top + rng.uniform(2, max(3.0, bottom - top - 2 - (y1 - y0))) - y0
+    moved = cv2.warpAffine(layer, m[:2], (w, h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    base = (paper if page is None else page).astype(np.float32)
+    return cv2.GaussianBlur(np.clip(base + moved, 0, 255).astype(np.uint8), (0, 0), 0.8)
+
+
+def posed_scenes(reader: DigitReader, data: str | None, count: int = 20) -> dict[str, tuple[int, int, list[str]]]:
+    """Each scene's thing at `count` other poses (`posed`), alone on the page, and beside a number of
+    five MNIST test digits (35 px high on the 640x480 photo; the thing above or below it, as a pen
+    lies beside what it wrote): (alone read as digits, numbers read exactly, what was read wrongly)."""
+    images, labels = load_mnist_test(data)
+    results = {}
+    for name, draw in SCENES.items():
+        rng = np.random.default_rng(17)
+        alone, exact, wrong = 0, 0, []
+        for i in range(count):
+            text = reader.read(posed(draw, rng)).text
+            alone += bool(text)
+            picks = rng.integers(1000, len(images), 5)
+            truth = "".join(str(labels[j]) for j in picks)
+            number = render_sheet([[images[j] for j in picks]], rng, digit_height=35)
+            got = reader.read(posed(draw, rng, number, (8, 200) if i % 2 else (280, 472))).text
+            exact += got == truth
+            wrong += [text] * bool(text) + [f"{got} for {truth}"] * (got != truth)
+        results[name] = (alone, exact, wrong)
+    return results
+
+
 def inside_a_number(reader: DigitReader, data: str | None, count: int = 300) -> tuple[int, dict, int]:
     """Each non-digit of a new draw of the benchmark set's kinds (another seed; not two digits stuck
     together nor half a digit), written at the digits' height between the 2nd and 3rd of four MNIST
@@ -135,6 +186,13 @@ def main() -> None:
     for name, draw in SCENES.items():
         reading = reader.read(scene(draw))
         print(f"   {name:<12} read {reading.text or '(no digits)':<12} set aside {len(reading.rejected)}")
+
+    count = 20
+    print(f"   the same things photographed other ways ({count} each: turned, scaled, at a slant; alone on the page, and "
+          f"beside a number of five digits):")
+    for name, (alone, exact, wrong) in posed_scenes(reader, args.data, count).items():
+        print(f"   {name:<12} alone: {alone}/{count} read digits; beside a number: {exact}/{count} read exactly"
+              + (f" ({', '.join(wrong[:6])}{', ...' if len(wrong) > 6 else ''})" if wrong else ""))
 
     rng = np.random.default_rng(11)
     pages = {f"{paper} {rules or 'blank'}": render_sheet([[]], rng, paper=paper, rules=rules)
