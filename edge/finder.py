@@ -143,8 +143,6 @@ class FinderSettings:
     max_off_ellipse: float = 0.045  # a 0 whose ink lies on one thin ellipse to this spread is a rim seen at a slant
     # (0s read on the real photos, also at x0.35 and x0.5: >= 0.055; on our renders >= 0.088; rings: 0.02-0.05)...
     ellipse_aspect: float = 0.5  # ...no narrower than this (minor over major axis: a circle seen at up to 60 degrees)
-    rim_fill: float = 0.3  # ...whose ink covers at most this share of its box (drawn rings: 0.11-0.23; the 0s of
-    # our renders: 95 % above 0.32, of the real photos: half above 0.34): only those are fitted, for speed
     convincing_confidence: float = 0.85  # a reading whose digits average this, with few set aside, ends the looking
     aside_penalty: float = 0.5  # a set-aside candidate counts this much against a way of looking (score)
     line_overlap: float = 1 / 3  # of the smaller height: a digit overlapping a line this much vertically is on it
