@@ -490,19 +490,11 @@ class DigitReader:
             return REASON_SOLID
         if _repeats(candidate.ink, self.settings):
             return REASON_REPEATED
-        if label == 0 and self._rim(candidate, image28):
+        w, h = candidate.work_box[2:]
+        if label == 0 and self.settings.round_aspect * h <= w <= h / self.settings.round_aspect \
+                and _roundness(image28) <= self.settings.max_roundness:
             return REASON_ROUND
         return None
-
-    def _rim(self, candidate: Candidate, image28: np.ndarray) -> bool:
-        """Whether a 0 is a rim: a true circle (a cup's rim or a coffee ring seen from above, a coin, a
-        lid), or a thin exact ellipse (the same seen at a slant: a page is rarely photographed square
-        on). A hand's 0 wobbles, and its stroke is wider."""
-        settings = self.settings
-        w, h = candidate.work_box[2:]
-        if settings.round_aspect * h <= w <= h / settings.round_aspect and _roundness(image28) <= settings.max_roundness:
-            return True
-        return _off_ellipse(candidate.ink, settings.ellipse_aspect) <= settings.max_off_ellipse
 
     def reading(self, digits: list[Digit], rejected: list[Rejected], scan_height: int | None = None) -> Reading:
         """The number the judged candidates make: rescued in-line digits added, letters in words and
@@ -750,7 +742,6 @@ class DigitReader:
         settings = self.settings
         tried = [(candidate, False, index) for index, candidate in enumerate(judged.aside_candidates)
                  if candidate.work_box[2] >= settings.split_min_aspect * candidate.work_box[3]
-                 and judged.rejected[index].reason != REASON_ROUND  # (a rim seen at a slant is wide: one thing, uncut)
                  and not self._rescued_whole(candidate, judged.rejected[index], judged.digits, to_original)]
         tried += [(candidate, True, index) for index, candidate in enumerate(judged.digit_candidates)
                   if candidate.work_box[2] >= settings.split_read_aspect * candidate.work_box[3]]
@@ -1208,29 +1199,6 @@ def _repeats(ink: np.ndarray, settings: FinderSettings) -> bool:
     median = float(np.median(steps))
     return np.count_nonzero(np.abs(steps - median) <= settings.repeat_spread * median) >= max(settings.repeat_count,
                                                                                               2 * len(steps) / 3)
-
-
-def _off_ellipse(ink: np.ndarray, least_aspect: float, side: int = 112) -> float:
-    """How far a candidate's ink (at the working size, enlarged to at least `side` pixels on its
-    longer side) lies from one thin ellipse: an ellipse fitted to all its pixels over 0.3 of the
-    strongest, then the spread of their distance from its centre over that distance, once the
-    ellipse is stretched back into a circle. A rim's thin exact ellipse spreads 0.02-0.05; a hand's
-    0 wobbles and its stroke is wider for its size (the 0s read on the real photos: at least 0.055;
-    on our renders: 0.088). inf for an ellipse narrower than `least_aspect` (minor over major axis;
-    a circle seen at a slant of 60 degrees is 0.5)."""
-    grow = side / max(ink.shape)
-    big = cv2.resize(ink, None, fx=grow, fy=grow, interpolation=cv2.INTER_CUBIC) if grow > 1 else ink
-    ys, xs = np.nonzero(big > 0.3 * float(big.max()))
-    if len(xs) < 6:
-        return np.inf
-    points = np.stack([xs, ys], axis=1).astype(np.float32)
-    (cx, cy), axes, angle = cv2.fitEllipse(points)
-    if min(axes) <= 0 or min(axes) < least_aspect * max(axes):
-        return np.inf
-    turn = np.radians(angle)
-    dx, dy = points[:, 0] - cx, points[:, 1] - cy
-    radii = np.hypot((dx * np.cos(turn) + dy * np.sin(turn)) / (axes[0] / 2), (dy * np.cos(turn) - dx * np.sin(turn)) / (axes[1] / 2))
-    return float(radii.std() / radii.mean())
 
 
 def _roundness(image28: np.ndarray) -> float:
