@@ -1,6 +1,6 @@
 """The reader on real photos of real people's handwriting: ../shared/real-photos.
 
-    python benchmarks/real_photos.py [--model artifacts/digits.onnx] [--root ../shared/real-photos] [--wrong] [--scales 0.5,2] [--changes]
+    python benchmarks/real_photos.py [--model artifacts/digits.onnx] [--root ../shared/real-photos] [--wrong] [--scales 0.5,2] [--changes] [--two-levels]
 
 Prints the exact-number rate for the photos, the multi-line photos, the single digits and
 the EXIF-rotated copies; the digit-level error rate; blank pages read as digits; and ms per
@@ -22,6 +22,7 @@ import numpy as np
 from digits.edge.reader import DigitReader
 from digits.edge.session import DigitModel
 from digits.edge.sources import read_image
+from digits.train.render import dithered
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -104,6 +105,13 @@ def print_wrong(rows: list[tuple[str, str, str, float]], what: str = "wrong") ->
         if text != label:
             print(f"  {what}: {name}: {label!r} read {text!r}")
 
+# The same photos stored in two grey levels, as a fax, a scanner's halftone mode or a 1-bit PNG keeps them.
+TWO_LEVELS = {
+    "dithered (error diffusion)": lambda im: dithered(im, "diffusion"),
+    "dithered (ordered 4x4)": lambda im: dithered(im, "ordered"),
+    "thresholded at mid-grey": lambda im: dithered(im, "threshold"),
+}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -117,6 +125,9 @@ def main() -> None:
     parser.add_argument("--changes", action="store_true",
                         help="also read the photos under each of: a hard shadow, a lighting gradient, corner light, "
                              "darker, lighter, half contrast, noise, blur, JPEG quality 30, turned 4 degrees each way")
+    parser.add_argument("--two-levels", action="store_true",
+                        help="also read the photos stored in two grey levels: dithered (error diffusion, ordered) "
+                             "and thresholded, as a fax or a scanner's halftone mode keeps them")
     args = parser.parse_args()
     try:
         scales = [float(v) for v in args.scales.split(",") if v.strip()]
@@ -177,6 +188,11 @@ def main() -> None:
                 print_wrong(changed, f"wrong with {what}")
         print(f"photos with a change, all: {total}/{len(CHANGES) * len(photos)} = "
               f"{100 * total / (len(CHANGES) * len(photos)):.1f} %")
+    for what, change in TWO_LEVELS.items() if args.two_levels else ():
+        changed = read_set(reader, args.root / "photos", labels, change=change)
+        print(f"photos {what}: read right {sum(r[1] == r[2] for r in changed)}/{len(changed)}")
+        if args.wrong:
+            print_wrong(changed, f"wrong {what}")
     if args.wrong:
         print_wrong(numbers + blanks + exif)
         print_wrong(singles, "wrong single")

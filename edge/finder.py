@@ -46,6 +46,13 @@ class FinderSettings:
     # have lost detail; the model calls several not a digit while the rest convince, so they too are always looked at finer
     min_work_short_side: int = 120  # tiny scans (16x16 USPS, 40 px cheque amounts) are enlarged to this
 
+    # A dithered picture of two levels (a fax, a scanner's halftone mode, a 1-bit PNG): its greys are dots
+    dither_levels: float = 0.99  # two grey levels make at least this share of the picture...
+    dither_dots: float = 0.01  # ...and a 3x3 median changes at least this share of its pixels (dots, not strokes:
+    # the shared photos dithered 0.05 at the 5th percentile; thresholded, 0.0007 at the median)...
+    dither_min_side: int = 64  # ...in a picture at least this large (a tiny scan's thin strokes are no dither)...
+    dither_sigma: float = 1.5  # ...and it is read blurred by this many pixels: the dots become greys again
+
     # The paper and the noise (ink_image)
     paper_side: int = 64  # the paper is estimated on a copy this small (short side), for speed...
     paper_kernel: int = 21  # ...by a closing this wide there: a third of the picture, far wider than a stroke...
@@ -223,6 +230,28 @@ def to_grey(image: np.ndarray) -> np.ndarray:
     if image.shape[2] == 4:
         return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
     return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def undithered(grey: np.ndarray, settings: FinderSettings = FinderSettings()) -> np.ndarray:
+    """`grey` with its dots blurred back into greys when it is a dithered picture of two levels
+    (a fax, a scanner's halftone mode, PIL's `convert("1")`): read as it is, the finder sees each
+    dot as a piece and the strokes break apart (the shared photos dithered: 13 of 67 read right;
+    blurred: 58). A picture of clean strokes on plain paper in two levels (thresholded) has few dots
+    and stays as it is. Cheap for a photo: a sample of its pixels shows more than two levels."""
+    if min(grey.shape) < settings.dither_min_side:
+        return grey
+    sample = grey[::7, ::7]  # (not a multiple of a dither's period: every place in its pattern is sampled)
+    low, high = int(sample.min()), int(sample.max())
+    if np.count_nonzero((sample != low) & (sample != high)) > (1 - settings.dither_levels) * sample.size:
+        return grey
+    low, high = int(grey.min()), int(grey.max())
+    two = np.count_nonzero(grey == low) + np.count_nonzero(grey == high)
+    if low == high or two < settings.dither_levels * grey.size:
+        return grey
+    dark = np.where(grey == low, 255, 0).astype(np.uint8)
+    if np.count_nonzero(cv2.medianBlur(dark, 3) != dark) < settings.dither_dots * grey.size:
+        return grey
+    return cv2.GaussianBlur(grey, (0, 0), settings.dither_sigma)
 
 
 def percentiles_u8(values: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 
 from .contract import IMAGE_SIZE
 from .finder import (MARK_LINE, MARK_SMALL, Candidate, FinderSettings, WorkBox, dark_ink_guess, faint_digit, faint_strokes,
-                     find_candidates, median_of, rescaled, resize_to, to_grey)
+                     find_candidates, median_of, rescaled, resize_to, to_grey, undithered)
 from .normalize import normalize_digit
 from .session import DigitModel
 
@@ -165,7 +165,7 @@ class DigitReader:
         (working grey, ink, mask), its candidates' work_boxes, its reading, and
         whether it was chosen."""
         started = time.perf_counter()
-        grey = to_grey(image)
+        grey = undithered(to_grey(image), self.settings)
         margin = 0
         if min(grey.shape) < self.settings.min_work_short_side:
             # A scan this small is a crop of one digit or a few (USPS, a cheque amount): the ink

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from digits.edge.finder import Candidate, FinderSettings, find_candidates, resize_to, to_grey
+from digits.edge.finder import Candidate, FinderSettings, find_candidates, resize_to, to_grey, undithered
 from digits.edge.reader import (REASON_FRAME, REASON_LETTER, REASON_NOT_A_DIGIT, REASON_REPEATED, REASON_ROUND, REASON_SOLID,
                                 REASON_TEXTURE, REASON_TOO_WIDE,
                                 Digit, DigitReader, Rejected)
@@ -26,7 +26,7 @@ from digits.edge.sources import read_image
 
 from conftest import REPO
 
-from digits.train.render import (TEXTURE_KINDS, PhotoStyle, corner_light, jpeg_with_orientation, notebook_page, on_desk,
+from digits.train.render import (TEXTURE_KINDS, PhotoStyle, corner_light, dithered, jpeg_with_orientation, notebook_page, on_desk,
                                  phone_shadow, render_blank, render_number, random_number, render_boxes, render_sheet,
                                  shadow_across, texture, tiny_scan, transparent_png, turned_photo)
 
@@ -528,6 +528,44 @@ def test_transparent_png_reads_its_ink(reader, mnist_test, tmp_path):
     path = tmp_path / "drawn.png"
     assert cv2.imwrite(str(path), transparent_png([images[i] for i in range(4)]))
     assert reader.read(read_image(path)).text == "".join(str(labels[i]) for i in range(4))
+
+
+@pytest.mark.parametrize("method", ["diffusion", "ordered"])
+def test_a_dithered_picture_in_two_levels_is_read_as_its_greys(reader, mnist_test, tmp_path, method):
+    """A fax, a scanner's halftone mode or a 1-bit PNG keeps a photo's greys as dots of black and
+    white; read as they are, each dot is a piece and the strokes fall apart. The reader blurs them
+    back into greys first (`undithered`)."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(900)
+    dots_kept = DigitReader(reader.onnx_model, settings=replace(FinderSettings(), dither_dots=2.0))
+    right = right_with_dots = 0
+    for i in range(6):
+        digits, truth = random_number(images, labels, rng)
+        photo = render_number(digits, rng)
+        fax = dithered(photo, method)
+        assert abs(float(fax.mean()) - float(to_grey(photo).mean())) < 3  # its dots keep the greys
+        path = tmp_path / f"fax-{i}.png"
+        assert cv2.imwrite(str(path), fax, [cv2.IMWRITE_PNG_BILEVEL, 1])
+        picture = read_image(path)
+        assert set(np.unique(picture)) == {0, 255}
+        right += reader.read(picture).text == truth
+        right_with_dots += dots_kept.read(picture).text == truth
+    assert right >= 5  # 6 of 6 each way when written
+    assert right_with_dots <= 1  # 0 and 1 of 6 when written
+
+
+def test_clean_strokes_in_two_levels_are_not_taken_for_dither(reader, mnist_test):
+    """Thresholded (no dots on the paper), a picture stays as it is and reads; so does a tiny scan
+    in two levels, whose strokes are thin enough for a 3x3 median to erase."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(901)
+    for _ in range(3):
+        digits, truth = random_number(images, labels, rng)
+        picture = dithered(render_number(digits, rng), "threshold")
+        assert undithered(picture) is picture
+        assert reader.read(picture).text == truth
+    scan = dithered(tiny_scan(images[0], 28), "threshold")
+    assert undithered(scan) is scan
 
 
 @pytest.mark.parametrize("rules", [None, "ruled", "squared"])

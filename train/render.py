@@ -315,6 +315,45 @@ def tiny_scan(digit: np.ndarray, side: int = 16) -> np.ndarray:
     return 255 - out
 
 
+_BAYER = np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], np.float32)
+
+
+def dithered(photo: np.ndarray, method: str = "diffusion") -> np.ndarray:
+    """`photo` in two grey levels, 0 and 255, as a fax, a scanner's halftone mode or a 1-bit PNG
+    stores it: "diffusion" (Floyd-Steinberg error diffusion, what PIL's `convert("1")` does),
+    "ordered" (a 4x4 Bayer pattern) or "threshold" (no dither: each pixel against mid-grey)."""
+    grey = photo if photo.ndim == 2 else cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
+    if method == "threshold":
+        return np.where(grey >= 128, 255, 0).astype(np.uint8)
+    if method == "ordered":
+        h, w = grey.shape
+        limits = (np.tile(_BAYER, (h // 4 + 1, w // 4 + 1))[:h, :w] + 0.5) * 16
+        return np.where(grey > limits, 255, 0).astype(np.uint8)
+    if method != "diffusion":
+        raise ValueError(f"unknown dither {method!r}")
+    rows = grey.astype(np.float64).tolist()
+    h, w = grey.shape
+    out = np.zeros((h, w), np.uint8)
+    for y in range(h):
+        row, below = rows[y], rows[y + 1] if y + 1 < h else None
+        bits = out[y]
+        for x in range(w):
+            old = row[x]
+            new = 255.0 if old >= 128 else 0.0
+            error = old - new
+            if new:
+                bits[x] = 255
+            if x + 1 < w:
+                row[x + 1] += error * 7 / 16
+            if below is not None:
+                if x:
+                    below[x - 1] += error * 3 / 16
+                below[x] += error * 5 / 16
+                if x + 1 < w:
+                    below[x + 1] += error / 16
+    return out
+
+
 def jpeg_with_orientation(upright: np.ndarray, orientation: int) -> bytes:
     """JPEG bytes of `upright` stored as a phone does when held sideways: the pixels turned, and an
     EXIF Orientation tag (6: turn 90 clockwise to view, 8: 90 anticlockwise, 3: 180) to undo it."""
