@@ -136,6 +136,9 @@ class FinderSettings:
     border_sliver: int = 3  # working pixels: a piece at the picture's border this narrow is a line cut by it
     # (a squared page's line running down the picture's edge, 2-3 px wide at 320 px)...
     border_max_height: float = 2.0  # ...and one this many median heights tall runs along it: neither is a digit
+    border_bar: float = 6.0  # a straight bar at the border, this many times longer than wide (across its slant)...
+    border_bar_deg: float = 10.0  # ...running within this many degrees of the border it reaches, is a line cut by
+    # it: a printed line at the edge of a page photographed turned enters the picture on a slant
 
     # Reading (reader.py)
     closeup: float = 0.6  # a candidate wider or taller than this fraction of the picture: a close-up...
@@ -436,9 +439,12 @@ def find_candidates(grey: np.ndarray, settings: FinderSettings = FinderSettings(
             g[3] - g[1] > settings.edge_relative_height * median_h and _straight(labels, g, settings.edge_straight))]
         # Cut by the picture's border: a sliver (a line or the paper's edge seen at the border) or a
         # piece much taller than the digits (an edge running down the picture) is not a digit.
+        # A printed line at a turned page's edge enters the picture on a slant: a straight bar at the
+        # border, along it, is one too.
         groups = [g for g in groups
                   if not _at_border(g, edges)
-                  or (g[2] - g[0] > settings.border_sliver and g[3] - g[1] <= settings.border_max_height * median_h)]
+                  or (g[2] - g[0] > settings.border_sliver and g[3] - g[1] <= settings.border_max_height * median_h
+                      and not _bar_along_border(labels, g, edges, settings))]
 
     candidates = []
     marked = [(g, None) for g in groups]
@@ -602,6 +608,26 @@ def _straight(labels: np.ndarray, group: list[int], most: float) -> bool:
     root = np.sqrt(((a - c) / 2) ** 2 + b * b)
     major, minor = (a + c) / 2 + root, (a + c) / 2 - root
     return bool(minor <= most * most * major)
+
+
+def _bar_along_border(labels: np.ndarray, group: list[int], edges: Edges, settings: FinderSettings) -> bool:
+    """Whether a group at the picture's border is one straight bar (the band with its pixels'
+    spread, L^2 / 12 along and t^2 / 12 across, at least `border_bar` times longer than wide)
+    running within `border_bar_deg` of a border it reaches."""
+    x0, y0, x1, y1, *members = group
+    inside = np.isin(labels[y0:y1, x0:x1], members).astype(np.uint8)
+    m = cv2.moments(inside, binaryImage=True)
+    if m["m00"] == 0:
+        return False
+    a, b, c = m["mu20"], m["mu11"], m["mu02"]
+    root = np.sqrt(((a - c) / 2) ** 2 + b * b)
+    major, minor = (a + c) / 2 + root, (a + c) / 2 - root
+    if minor * settings.border_bar ** 2 > major:
+        return False
+    angle = abs(np.degrees(0.5 * np.arctan2(2 * b, a - c)))  # of the main axis from level, 0-90
+    upright = x0 <= edges[0] or x1 >= edges[2]
+    level = y0 <= edges[1] or y1 >= edges[3]
+    return bool(upright and angle >= 90 - settings.border_bar_deg or level and angle <= settings.border_bar_deg)
 
 
 def _pieces(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
