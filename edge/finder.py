@@ -596,37 +596,36 @@ def _at_border(box: list[int] | Edges, edges: Edges) -> bool:
     return box[0] <= edges[0] or box[1] <= edges[1] or box[2] >= edges[2] or box[3] >= edges[3]
 
 
-def _straight(labels: np.ndarray, group: list[int], most: float) -> bool:
-    """Whether a group's ink lies along one straight line: its spread across the line (the minor
-    axis of its pixels' moments) is under `most` of its spread along it."""
+def _axes(labels: np.ndarray, group: list[int]) -> tuple[float, float, float] | None:
+    """(spread along, spread across, degrees of the main axis from level, 0-90) of a group's pixels,
+    from their second moments (None: no pixels)."""
     x0, y0, x1, y1, *members = group
     inside = np.isin(labels[y0:y1, x0:x1], members).astype(np.uint8)
     m = cv2.moments(inside, binaryImage=True)
     if m["m00"] == 0:
-        return False
+        return None
     a, b, c = m["mu20"], m["mu11"], m["mu02"]
     root = np.sqrt(((a - c) / 2) ** 2 + b * b)
-    major, minor = (a + c) / 2 + root, (a + c) / 2 - root
-    return bool(minor <= most * most * major)
+    return (a + c) / 2 + root, (a + c) / 2 - root, abs(float(np.degrees(0.5 * np.arctan2(2 * b, a - c))))
+
+
+def _straight(labels: np.ndarray, group: list[int], most: float) -> bool:
+    """Whether a group's ink lies along one straight line: its spread across the line (the minor
+    axis of its pixels' moments) is under `most` of its spread along it."""
+    axes = _axes(labels, group)
+    return axes is not None and bool(axes[1] <= most * most * axes[0])
 
 
 def _bar_along_border(labels: np.ndarray, group: list[int], edges: Edges, settings: FinderSettings) -> bool:
     """Whether a group at the picture's border is one straight bar (the band with its pixels'
     spread, L^2 / 12 along and t^2 / 12 across, at least `border_bar` times longer than wide)
     running within `border_bar_deg` of a border it reaches."""
-    x0, y0, x1, y1, *members = group
-    inside = np.isin(labels[y0:y1, x0:x1], members).astype(np.uint8)
-    m = cv2.moments(inside, binaryImage=True)
-    if m["m00"] == 0:
+    axes = _axes(labels, group)
+    if axes is None or axes[1] * settings.border_bar ** 2 > axes[0]:
         return False
-    a, b, c = m["mu20"], m["mu11"], m["mu02"]
-    root = np.sqrt(((a - c) / 2) ** 2 + b * b)
-    major, minor = (a + c) / 2 + root, (a + c) / 2 - root
-    if minor * settings.border_bar ** 2 > major:
-        return False
-    angle = abs(np.degrees(0.5 * np.arctan2(2 * b, a - c)))  # of the main axis from level, 0-90
-    upright = x0 <= edges[0] or x1 >= edges[2]
-    level = y0 <= edges[1] or y1 >= edges[3]
+    angle = axes[2]
+    upright = group[0] <= edges[0] or group[2] >= edges[2]
+    level = group[1] <= edges[1] or group[3] >= edges[3]
     return bool(upright and angle >= 90 - settings.border_bar_deg or level and angle <= settings.border_bar_deg)
 
 
