@@ -320,7 +320,7 @@ _BAYER = np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]]
 
 def dithered(photo: np.ndarray, method: str = "diffusion") -> np.ndarray:
     """`photo` in two grey levels, 0 and 255, as a fax, a scanner's halftone mode or a 1-bit PNG
-    stores it: "diffusion" (Floyd-Steinberg error diffusion, what PIL's `convert("1")` does),
+    stores it: "diffusion" (Floyd-Steinberg error diffusion, the method of PIL's `convert("1")`),
     "ordered" (a 4x4 Bayer pattern) or "threshold" (no dither: each pixel against mid-grey)."""
     grey = photo if photo.ndim == 2 else cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
     if method == "threshold":
@@ -333,16 +333,10 @@ def dithered(photo: np.ndarray, method: str = "diffusion") -> np.ndarray:
         raise ValueError(f"unknown dither {method!r}")
     rows = grey.astype(np.float64).tolist()
     h, w = grey.shape
-    out = np.zeros((h, w), np.uint8)
-    for y in range(h):
+    for y in range(h):  # each pixel's error, once it is set to 0 or 255, spread to the pixels not yet set
         row, below = rows[y], rows[y + 1] if y + 1 < h else None
-        bits = out[y]
         for x in range(w):
-            old = row[x]
-            new = 255.0 if old >= 128 else 0.0
-            error = old - new
-            if new:
-                bits[x] = 255
+            error = row[x] - (255.0 if row[x] >= 128 else 0.0)
             if x + 1 < w:
                 row[x + 1] += error * 7 / 16
             if below is not None:
@@ -351,7 +345,7 @@ def dithered(photo: np.ndarray, method: str = "diffusion") -> np.ndarray:
                 below[x] += error * 5 / 16
                 if x + 1 < w:
                     below[x + 1] += error / 16
-    return out
+    return np.where(np.array(rows) >= 128, 255, 0).astype(np.uint8)  # (a pixel is final when it is set)
 
 
 def jpeg_with_orientation(upright: np.ndarray, orientation: int) -> bytes:
