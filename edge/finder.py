@@ -150,6 +150,12 @@ class FinderSettings:
     round_aspect: float = 0.8  # a candidate about as wide as tall (this ratio either way)...
     max_roundness: float = 0.02  # ...whose outline is a circle to this spread of its radius is a rim, not a 0 (the
     # roundest of MNIST's 980 test 0s: 0.035, of 128 0s on the real photos: 0.030; a drawn circle: 0.011)
+    max_off_ellipse: float = 0.045  # a 0 standing alone whose ink lies on one thin ellipse to this spread is a rim
+    # seen at a slant (0s read on the real photos, also at x0.35 and x0.5: >= 0.055; on our renders >= 0.088;
+    # rings: 0.02-0.05; a printed 0 drawn thin, which stands in a line of digits: 0.037-0.040)...
+    ellipse_aspect: float = 0.5  # ...no narrower than this (minor over major axis: a circle seen at up to 60 degrees)...
+    ellipse_fill: float = 0.3  # ...and its ink covering at most this share of its box (a thin rim; and the fit is paid
+    # only for such 0s)
     convincing_confidence: float = 0.85  # a reading whose digits average this, with few set aside, ends the looking
     aside_penalty: float = 0.5  # a set-aside candidate counts this much against a way of looking (score)
     line_overlap: float = 1 / 3  # of the smaller height: a digit overlapping a line this much vertically is on it

@@ -436,9 +436,36 @@ class DigitReader:
             else:
                 rejected.append(Rejected(label, confidence, box, reason, image28))
                 aside_candidates.append(candidate)
+        for i in reversed(self._lone_rims(digits, digit_candidates)):
+            rim = digits.pop(i)
+            rejected.append(Rejected(rim.label, rim.confidence, rim.box, REASON_ROUND, rim.image))
+            aside_candidates.append(digit_candidates.pop(i))
+            digit_probabilities.pop(i)
         if sharpen:
             self._sharpened_opinion(rejected, len(digits))
         return Judged(digits, rejected, aside_candidates, digit_candidates, digit_probabilities)
+
+    def _lone_rims(self, digits: list[Digit], candidates: list[Candidate]) -> list[int]:
+        """A cup's rim or a coffee ring photographed at a slant (a page is rarely photographed square
+        on) is an ellipse, as exact and as thin as the circle seen from above (`_shape_reason`'s round);
+        a hand's 0 wobbles and its stroke is wider for its size. A 0 printed or drawn neatly with a thin
+        pen is as exact (OpenCV 4.8's Hershey 0 spreads 0.037-0.040), but it stands in a line of digits;
+        a rim stands alone or off their line. The indices (ascending) of the 0s read that stand beside no
+        other digit in their line, as a digit of their own (`_beside_count`), and whose ink at the working
+        size, covering at most settings.ellipse_fill of its box, lies on one thin ellipse (`_off_ellipse`)."""
+        settings = self.settings
+        rims = []
+        for i, (digit, candidate) in enumerate(zip(digits, candidates)):
+            if digit.label != 0:
+                continue
+            ink = candidate.ink
+            if np.count_nonzero(ink > 0.3 * float(ink.max())) > settings.ellipse_fill * ink.size:
+                continue
+            if self._beside_count(digit.box, digits[:i] + digits[i + 1:], True):
+                continue
+            if _off_ellipse(ink, settings.ellipse_aspect) <= settings.max_off_ellipse:
+                rims.append(i)
+        return rims
 
     def _sharpened_opinion(self, rejected: list[Rejected], digits: int) -> None:
         """A candidate the model calls not a digit, and no clear digit either, is read again sharpened:
@@ -742,6 +769,7 @@ class DigitReader:
         settings = self.settings
         tried = [(candidate, False, index) for index, candidate in enumerate(judged.aside_candidates)
                  if candidate.work_box[2] >= settings.split_min_aspect * candidate.work_box[3]
+                 and judged.rejected[index].reason != REASON_ROUND  # (a rim seen at a slant is wide: one thing, uncut)
                  and not self._rescued_whole(candidate, judged.rejected[index], judged.digits, to_original)]
         tried += [(candidate, True, index) for index, candidate in enumerate(judged.digit_candidates)
                   if candidate.work_box[2] >= settings.split_read_aspect * candidate.work_box[3]]
@@ -1199,6 +1227,29 @@ def _repeats(ink: np.ndarray, settings: FinderSettings) -> bool:
     median = float(np.median(steps))
     return np.count_nonzero(np.abs(steps - median) <= settings.repeat_spread * median) >= max(settings.repeat_count,
                                                                                               2 * len(steps) / 3)
+
+
+def _off_ellipse(ink: np.ndarray, least_aspect: float, side: int = 112) -> float:
+    """How far a candidate's ink (at the working size, enlarged to at least `side` pixels on its
+    longer side) lies from one thin ellipse: an ellipse fitted to all its pixels over 0.3 of the
+    strongest, then the spread of their distance from its centre over that distance, once the
+    ellipse is stretched back into a circle. A rim's thin exact ellipse spreads 0.02-0.05; a hand's
+    0 wobbles and its stroke is wider for its size (the 0s read on the real photos: at least 0.055;
+    on our renders: 0.088). inf for an ellipse narrower than `least_aspect` (minor over major axis;
+    a circle seen at a slant of 60 degrees is 0.5)."""
+    grow = side / max(ink.shape)
+    big = cv2.resize(ink, None, fx=grow, fy=grow, interpolation=cv2.INTER_CUBIC) if grow > 1 else ink
+    ys, xs = np.nonzero(big > 0.3 * float(big.max()))
+    if len(xs) < 6:
+        return np.inf
+    points = np.stack([xs, ys], axis=1).astype(np.float32)
+    (cx, cy), axes, angle = cv2.fitEllipse(points)
+    if min(axes) <= 0 or min(axes) < least_aspect * max(axes):
+        return np.inf
+    turn = np.radians(angle)
+    dx, dy = points[:, 0] - cx, points[:, 1] - cy
+    radii = np.hypot((dx * np.cos(turn) + dy * np.sin(turn)) / (axes[0] / 2), (dy * np.cos(turn) - dx * np.sin(turn)) / (axes[1] / 2))
+    return float(radii.std() / radii.mean())
 
 
 def _roundness(image28: np.ndarray) -> float:

@@ -952,6 +952,51 @@ def test_a_cups_ring_beside_a_number_is_round_not_a_zero(reader, mnist_test, rad
     assert exact(reader, lambda: (render_sheet([[images[zeros[rng.integers(10)]]]], rng, digit_height=120), "0"), 10) >= 9
 
 
+@pytest.mark.parametrize("axes, angle", [((70, 45), 20), ((90, 60), -35), ((50, 38), 80)])
+def test_a_cups_ring_seen_at_a_slant_is_round_not_a_zero(reader, mnist_test, axes, angle):
+    """A page is rarely photographed square on: the cup's ring is then an ellipse, as exact and as
+    thin as the circle (a hand's 0 wobbles and its stroke is wider). Alone on the page, and off the
+    line of a number, it is set aside as round; the number's own 0s, and MNIST's 0s alone, still read 0."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(770 + angle)
+    zeros = np.flatnonzero(labels == 0)
+    digits, truth = pick(images, labels, rng, 3)
+    digits, truth = digits + [images[zeros[angle % 50]]], truth + "0"
+    for lines, expected in (([[]], ""), ([[], digits], truth)):
+        photo = render_sheet(lines, rng).copy()
+        stain = photo.copy()
+        cv2.ellipse(stain, (320, 130), axes, angle, 0, 360, (120, 160, 190), -1)
+        photo = cv2.addWeighted(stain, 0.2, photo, 0.8, 0)
+        cv2.ellipse(photo, (320, 130), axes, angle, 0, 360, (70, 110, 150), 4, cv2.LINE_AA)
+        reading = reader.read(cv2.GaussianBlur(photo, (0, 0), 0.8))
+        assert reading.text == expected
+        assert [r.reason for r in reading.rejected] == [REASON_ROUND]
+    assert exact(reader, lambda: (render_sheet([[images[zeros[rng.integers(50)]]]], rng, digit_height=120), "0"), 10) >= 9
+
+
+@pytest.mark.parametrize("thickness", [1, 2])
+def test_a_thin_exact_zero_in_a_line_of_digits_is_a_zero(reader, mnist_test, thickness):
+    """A 0 printed or drawn neatly with a thin pen is as exact an ellipse as a cup's rim seen at a
+    slant (alone, these are set aside as round); it stands in the line of the number, at its digits'
+    height, and is read as 0 there."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(780 + thickness)
+    read = 0
+    for _ in range(6):
+        digits, truth = pick(images, labels, rng, 3)
+        photo = render_sheet([digits], rng, digit_height=100).copy()
+        found = reader.read(photo)
+        if found.text != truth:
+            continue  # (an odd MNIST digit misread: not what is asked here)
+        y0, x1, y1 = (min(d.box[1] for d in found.digits), max(d.box[0] + d.box[2] for d in found.digits),
+                      max(d.box[1] + d.box[3] for d in found.digits))
+        height = y1 - y0
+        centre = (x1 + int(0.45 * height), (y0 + y1) // 2)
+        cv2.ellipse(photo, centre, (int(0.3 * height), int(0.45 * height)), 0, 0, 360, (40, 40, 40), thickness, cv2.LINE_AA)
+        read += reader.read(cv2.GaussianBlur(photo, (0, 0), 0.6)).text == truth + "0"
+    assert read >= 5
+
+
 @pytest.mark.parametrize("rules", [None, "ruled"])
 def test_a_paper_clip_beside_a_number_is_one_shape_not_rules_and_a_digit(reader, mnist_test, rules):
     """A paper clip's wires are long, thin and straight, as ruled lines are, but they bend into one
