@@ -513,7 +513,7 @@ class DigitReader:
             # Fitted into the model's 20x20 box, a flat mark looks like a digit's stroke; nobody writes
             # one digit this wide. (Touching digits are: the split may still cut it into digits.)
             return REASON_TOO_WIDE
-        if _solid(image28) >= self.settings.solid_thickness:
+        if _solid(image28) >= self.settings.solid_thickness or label == 0 and _hull_fill(candidate.ink) >= self.settings.blot_fill:
             return REASON_SOLID
         if _repeats(candidate.ink, self.settings):
             return REASON_REPEATED
@@ -1179,6 +1179,20 @@ def _stroke_width(candidates: list[Candidate], most: int = 15) -> float:
         outline = sum(cv2.arcLength(o, True) for o in outlines)
         widths.append(float(mask.sum()) / max(outline / 2, 1.0))
     return median_of(widths) if widths else 0.0
+
+
+def _hull_fill(ink: np.ndarray) -> float:
+    """How much of its convex hull a candidate's ink (over half its strongest, at the working size,
+    where a hole is not yet blurred shut) fills: an ink blot fills nearly all of it (0.965-0.99 for the
+    blots the model reads as 0, whose widest stroke can be as little as 0.44 of their size, under
+    `_solid`'s 0.75); a 0 leaves its hole, or its opening, empty."""
+    mask = (ink > 0.5 * float(ink.max())).astype(np.uint8)
+    points = cv2.findNonZero(mask)
+    if points is None or len(points) < 3:
+        return 0.0
+    hull = np.zeros_like(mask)
+    cv2.fillConvexPoly(hull, cv2.convexHull(points), 1)
+    return float(np.count_nonzero(mask)) / max(1, np.count_nonzero(hull))
 
 
 def _solid(image28: np.ndarray) -> float:
