@@ -149,7 +149,9 @@ class FinderSettings:
     solid_thickness: float = 0.75  # a candidate whose widest stroke is this share of its size is a blot (MNIST: <= 0.6)
     blot_fill: float = 0.93  # a 0 whose ink fills this share of its convex hull is a blot: a 0 has a hole, or is
     # open (blots read as 0: 0.965-0.99; MNIST's 980 test 0s <= 0.85; the 0s read on the real photos, as they are,
-    # at x0.35 and x0.5 and under the 11 changes, and the singles: <= 0.87)
+    # at x0.35 and x0.5 and under the 11 changes, and the singles: <= 0.87); measured only for a 0 whose widest
+    blot_min_solid: float = 0.35  # stroke is this share of its size at least (blots read as 0: >= 0.44; MNIST's 0s:
+    # 2.6 % of them; the fill costs ~50 us a candidate)
     round_aspect: float = 0.8  # a candidate about as wide as tall (this ratio either way)...
     max_roundness: float = 0.02  # ...whose outline is a circle to this spread of its radius is a rim, not a 0 (the
     # roundest of MNIST's 980 test 0s: 0.035, of 128 0s on the real photos: 0.030; a drawn circle: 0.011)

@@ -513,7 +513,9 @@ class DigitReader:
             # Fitted into the model's 20x20 box, a flat mark looks like a digit's stroke; nobody writes
             # one digit this wide. (Touching digits are: the split may still cut it into digits.)
             return REASON_TOO_WIDE
-        if _solid(image28) >= self.settings.solid_thickness or label == 0 and _hull_fill(candidate.ink) >= self.settings.blot_fill:
+        solid = _solid(image28)
+        if solid >= self.settings.solid_thickness or label == 0 and solid >= self.settings.blot_min_solid \
+                and _hull_fill(candidate.ink) >= self.settings.blot_fill:
             return REASON_SOLID
         if _repeats(candidate.ink, self.settings):
             return REASON_REPEATED
